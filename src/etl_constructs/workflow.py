@@ -1,0 +1,342 @@
+"""ValidateTransformWorkflow: the two functions, the processed bucket, and the state machines."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from .assets import ASSET_EXCLUDES, handler_asset_dir
+from .data_settings import DataSettings
+from .defaults import data_bucket_props, logs_bucket_props, use_log_delivery_policy
+from .definition import Resources, RetryPolicy, data_path, reconciler
+from .errors import ConfigurationError
+from .ledger import ProcessingLedger
+
+#: The Powertools for AWS Lambda (Python) v3 public layer; `{region}`, `{python}`, `{version}` are filled in.
+POWERTOOLS_LAYER = "arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-{python}-arm64:{version}"
+VALIDATE_HANDLER = "etl_handlers.validate_handler.handler"
+TRANSFORM_HANDLER = "etl_handlers.transform_handler.handler"
+_SAFE_PREFIX = frozenset("{}'\\\"")
+_EXPRESS_LIMIT = Duration.minutes(5)
+
+
+@dataclass(frozen=True)
+class ValidateTransformWorkflowProps:
+    """Props of ValidateTransformWorkflow. `raw_bucket`, `quarantine_bucket` and `ledger` are required.
+
+    Attributes:
+        raw_bucket: where files land (RawLanding.bucket).
+        quarantine_bucket: where rejected files are copied (RawLanding.quarantine_bucket).
+        ledger: the ProcessingLedger the steps record to.
+        input_prefix: the raw bucket's input prefix; the functions may read only under it. Default: "".
+        quarantine_prefix: key prefix in the quarantine bucket. Default: "quarantine/".
+        data: the data contract's settings. Default: DataSettings().
+        existing_processed_bucket: your own bucket for output. Default: a new bucket.
+        processed_bucket_props: `s3.Bucket` keyword arguments over the defaults. Default: none.
+        output_prefix: key prefix of the JSON Lines output. Default: "processed/".
+        staging_prefix: key prefix of unfinished output, expired after a day. Default: "_staging/".
+        encryption_key: a KMS key for the processed bucket and the log groups. Default: AWS-managed keys.
+        logs_bucket: bucket for the processed bucket's access logs. Default: a new logs bucket.
+        runtime: the functions' Python runtime. Default: the newest aws-cdk-lib offers (Python 3.14).
+        powertools_layer_version: version of the public Powertools v3 layer. Default: 27.
+        validate_memory_mb: validate function memory; reading is streamed. Default: 512.
+        transform_memory_mb: transform function memory. Default: 1024.
+        validate_timeout: Default: 5 minutes.
+        transform_timeout: Default: 15 minutes.
+        reserved_concurrency: reserved concurrent executions per function. Default: none (account pool).
+        log_retention: retention of every log group. Default: one year.
+        execution_timeout: the whole execution's limit. Default: 1 hour.
+        state_machine_type: STANDARD, or EXPRESS (5 minutes at most). Default: STANDARD.
+        include_execution_data: log the data passing through states (it is financial data). Default: False.
+        retry: backoff for every task. Default: RetryPolicy().
+        vpc: run the functions in your VPC. Default: none.
+        vpc_subnets: subnets within `vpc`. Default: private subnets.
+        security_groups: for the functions in `vpc`. Default: one created by CDK.
+        metrics_namespace: CloudWatch namespace of the functions' metrics. Default: "EtlPipeline".
+        service_name: Powertools service name (metric dimension, log key). Default: the construct's path.
+        removal_policy: for the processed bucket and the log groups. Default: RETAIN.
+        auto_delete_objects: empty the processed bucket on deletion (only with DESTROY). Default: False.
+    """
+
+    raw_bucket: s3.IBucket
+    quarantine_bucket: s3.IBucket
+    ledger: ProcessingLedger
+    input_prefix: str = ""
+    quarantine_prefix: str = "quarantine/"
+    data: DataSettings = field(default_factory=DataSettings)
+    existing_processed_bucket: s3.IBucket | None = None
+    processed_bucket_props: Mapping[str, Any] | None = None
+    output_prefix: str = "processed/"
+    staging_prefix: str = "_staging/"
+    encryption_key: kms.IKey | None = None
+    logs_bucket: s3.IBucket | None = None
+    runtime: lambda_.Runtime = field(default_factory=lambda: lambda_.Runtime.PYTHON_3_14)
+    powertools_layer_version: int = 27
+    validate_memory_mb: int = 512
+    transform_memory_mb: int = 1024
+    validate_timeout: Duration = field(default_factory=lambda: Duration.minutes(5))
+    transform_timeout: Duration = field(default_factory=lambda: Duration.minutes(15))
+    reserved_concurrency: int | None = None
+    log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR
+    execution_timeout: Duration = field(default_factory=lambda: Duration.hours(1))
+    state_machine_type: sfn.StateMachineType = sfn.StateMachineType.STANDARD
+    include_execution_data: bool = False
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    vpc: ec2.IVpc | None = None
+    vpc_subnets: ec2.SubnetSelection | None = None
+    security_groups: Sequence[ec2.ISecurityGroup] | None = None
+    metrics_namespace: str = "EtlPipeline"
+    service_name: str | None = None
+    removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
+    auto_delete_objects: bool = False
+
+    def __post_init__(self) -> None:
+        if self.existing_processed_bucket is not None and self.processed_bucket_props:
+            raise ConfigurationError("give existing_processed_bucket or processed_bucket_props, not both")
+        for name in ("input_prefix", "quarantine_prefix", "output_prefix", "staging_prefix"):
+            value: str = getattr(self, name)
+            if _SAFE_PREFIX & set(value) or value.startswith("/"):
+                raise ConfigurationError(f"{name} {value!r} may not start with '/' or hold any of {{ }} ' \\ \"")
+            if name != "input_prefix" and not value.endswith("/"):
+                raise ConfigurationError(f"{name} must end with '/': {value!r}")
+        if self.output_prefix == self.staging_prefix:
+            raise ConfigurationError("output_prefix and staging_prefix must differ")
+        for name in ("validate_memory_mb", "transform_memory_mb"):
+            if not 128 <= getattr(self, name) <= 10240:
+                raise ConfigurationError(f"{name} must be between 128 and 10240")
+        for name in ("validate_timeout", "transform_timeout"):
+            seconds = getattr(self, name).to_seconds()
+            if not 1 <= seconds <= 900:
+                raise ConfigurationError(f"{name} must be between 1 second and 15 minutes")
+        if self.execution_timeout.to_seconds() <= max(
+            self.validate_timeout.to_seconds(), self.transform_timeout.to_seconds()
+        ):
+            raise ConfigurationError("execution_timeout must be longer than each function's timeout")
+        if (
+            self.state_machine_type == sfn.StateMachineType.EXPRESS
+            and self.execution_timeout.to_seconds() > _EXPRESS_LIMIT.to_seconds()
+        ):
+            raise ConfigurationError("an EXPRESS state machine runs 5 minutes at most: lower execution_timeout")
+        if self.reserved_concurrency is not None and self.reserved_concurrency < 1:
+            raise ConfigurationError("reserved_concurrency must be 1 or more")
+        if self.powertools_layer_version < 1:
+            raise ConfigurationError("powertools_layer_version must be 1 or more")
+        if self.retry.max_attempts < 1 or self.retry.backoff_rate < 1:
+            raise ConfigurationError("retry needs max_attempts >= 1 and backoff_rate >= 1")
+        if self.auto_delete_objects and self.removal_policy != RemovalPolicy.DESTROY:
+            raise ConfigurationError("auto_delete_objects needs removal_policy=RemovalPolicy.DESTROY")
+        if self.vpc is None and (self.vpc_subnets is not None or self.security_groups):
+            raise ConfigurationError("vpc_subnets and security_groups need vpc")
+
+
+class ValidateTransformWorkflow(Construct):
+    """The validate and transform functions, the processed bucket, the state machine and its reconciler."""
+
+    def __init__(self, scope: Construct, construct_id: str, props: ValidateTransformWorkflowProps) -> None:
+        super().__init__(scope, construct_id)
+        use_log_delivery_policy(self)
+        self.props = props
+        #: The Powertools service name: the `service` dimension of the functions' metrics.
+        self.service_name = props.service_name or self.node.path.replace("/", "-")
+        self.processed_bucket: s3.IBucket = props.existing_processed_bucket or self._processed_bucket()
+        self.validate_function = self._function("Validate", VALIDATE_HANDLER, props.validate_memory_mb, props.validate_timeout)
+        self.transform_function = self._function(
+            "Transform", TRANSFORM_HANDLER, props.transform_memory_mb, props.transform_timeout
+        )
+        self._grant_functions()
+        resources = Resources(
+            table=props.ledger.table,
+            validate_fn=self.validate_function,
+            transform_fn=self.transform_function,
+            raw_bucket=props.raw_bucket,
+            input_prefix=props.input_prefix,
+            quarantine_bucket=props.quarantine_bucket,
+            quarantine_prefix=props.quarantine_prefix,
+            retry=props.retry,
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            definition_body=sfn.DefinitionBody.from_chainable(data_path(Construct(self, "Steps"), resources)),
+            state_machine_type=props.state_machine_type,
+            timeout=props.execution_timeout,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(
+                destination=self._log_group("StateMachineLogs"),
+                level=sfn.LogLevel.ALL,
+                include_execution_data=props.include_execution_data,
+            ),
+        )
+        self.reconciler = sfn.StateMachine(
+            self,
+            "Reconciler",
+            definition_body=sfn.DefinitionBody.from_chainable(reconciler(Construct(self, "SettleSteps"), resources)),
+            state_machine_type=sfn.StateMachineType.EXPRESS,
+            timeout=Duration.minutes(5),
+            tracing_enabled=True,
+            logs=sfn.LogOptions(
+                destination=self._log_group("ReconcilerLogs"),
+                level=sfn.LogLevel.ALL,
+                include_execution_data=props.include_execution_data,
+            ),
+        )
+        self.reconciler_dead_letter_queue = sqs.Queue(
+            self,
+            "ReconcilerDeadLetters",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        self.unsettled_rule = events.Rule(
+            self,
+            "ExecutionUnsettled",
+            description="Executions that ended without running a catch: settle their ledger items",
+            event_pattern=events.EventPattern(
+                source=["aws.states"],
+                detail_type=["Step Functions Execution Status Change"],
+                detail={"status": ["TIMED_OUT", "ABORTED"], "stateMachineArn": [self.state_machine.state_machine_arn]},
+            ),
+            targets=[
+                targets.SfnStateMachine(
+                    self.reconciler, dead_letter_queue=self.reconciler_dead_letter_queue, retry_attempts=10
+                )
+            ],
+        )
+
+    @property
+    def functions(self) -> tuple[lambda_.Function, lambda_.Function]:
+        """The validate and transform functions."""
+        return (self.validate_function, self.transform_function)
+
+    def _processed_bucket(self) -> s3.Bucket:
+        props = self.props
+        logs_bucket = props.logs_bucket or s3.Bucket(
+            self,
+            "AccessLogs",
+            **logs_bucket_props(removal_policy=props.removal_policy, auto_delete_objects=props.auto_delete_objects),
+        )
+        kwargs = data_bucket_props(
+            removal_policy=props.removal_policy,
+            auto_delete_objects=props.auto_delete_objects,
+            encryption_key=props.encryption_key,
+            logs_bucket=logs_bucket,
+            logs_prefix="processed/",
+            glacier_after_days=90,
+            noncurrent_expire_days=90,
+        )
+        kwargs.update(props.processed_bucket_props or {})
+        bucket = s3.Bucket(self, "Processed", **kwargs)
+        bucket.add_lifecycle_rule(id="expire-staging", prefix=props.staging_prefix, expiration=Duration.days(1))
+        return bucket
+
+    def _log_group(self, construct_id: str) -> logs.LogGroup:
+        return logs.LogGroup(
+            self,
+            construct_id,
+            retention=self.props.log_retention,
+            removal_policy=self.props.removal_policy,
+            encryption_key=self.props.encryption_key,
+        )
+
+    def _function(self, name: str, handler: str, memory: int, timeout: Duration) -> lambda_.Function:
+        props = self.props
+        stack = Stack.of(self)
+        python = props.runtime.name.replace(".", "")
+        layer = lambda_.LayerVersion.from_layer_version_arn(
+            self,
+            f"{name}Powertools",
+            POWERTOOLS_LAYER.format(region=stack.region, python=python, version=props.powertools_layer_version),
+        )
+        log_group = self._log_group(f"{name}Logs")
+        role = iam.Role(
+            self,
+            f"{name}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"The {name.lower()} function of the ETL pipeline",
+        )
+        log_group.grant_write(role)
+        return lambda_.Function(
+            self,
+            name,
+            description=f"{name} transaction files by the data contract",
+            runtime=props.runtime,
+            architecture=lambda_.Architecture.ARM_64,
+            code=lambda_.Code.from_asset(str(handler_asset_dir()), exclude=ASSET_EXCLUDES),
+            handler=handler,
+            memory_size=memory,
+            timeout=timeout,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            role=role,
+            layers=[layer],
+            reserved_concurrent_executions=props.reserved_concurrency,
+            vpc=props.vpc,
+            vpc_subnets=props.vpc_subnets,
+            security_groups=props.security_groups,
+            environment={
+                "LEDGER_TABLE": props.ledger.table.table_name,
+                "PROCESSED_BUCKET": self.processed_bucket.bucket_name,
+                "OUTPUT_PREFIX": props.output_prefix,
+                "STAGING_PREFIX": props.staging_prefix,
+                "QUARANTINE_BUCKET": props.quarantine_bucket.bucket_name,
+                "QUARANTINE_PREFIX": props.quarantine_prefix,
+                "ETL_CONFIG": props.data.to_json(),
+                "POWERTOOLS_SERVICE_NAME": self.service_name,
+                "POWERTOOLS_METRICS_NAMESPACE": props.metrics_namespace,
+            },
+        )
+
+    def _grant_functions(self) -> None:
+        """Least privilege: each role gets the actions and prefixes its code uses, nothing else."""
+        props = self.props
+        raw_objects = props.raw_bucket.arn_for_objects(props.input_prefix + "*")
+        read_raw = iam.PolicyStatement(actions=["s3:GetObject", "s3:GetObjectVersion"], resources=[raw_objects])
+        for fn in self.functions:
+            fn.add_to_role_policy(read_raw)
+            props.ledger.table.grant(fn, "dynamodb:GetItem", "dynamodb:UpdateItem")
+        # Quarantine: the copy (a PUT that reads the source) and the report beside it.
+        self.validate_function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:PutObject"],
+                resources=[props.quarantine_bucket.arn_for_objects(props.quarantine_prefix + "*")],
+            )
+        )
+        processed = self.processed_bucket
+        self.transform_function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject", "s3:DeleteObject"],
+                resources=[processed.arn_for_objects(props.staging_prefix + "*")],
+            )
+        )
+        self.transform_function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:PutObject", "s3:DeleteObject"],
+                resources=[processed.arn_for_objects(props.output_prefix + "*")],
+            )
+        )
+        for key, buckets in (
+            (props.raw_bucket.encryption_key, self.functions),
+            (props.quarantine_bucket.encryption_key, (self.validate_function,)),
+            (processed.encryption_key, (self.transform_function,)),
+        ):
+            if key is not None:
+                for fn in buckets:
+                    key.grant_encrypt_decrypt(fn)
+        if props.ledger.props.encryption_key is not None:
+            for fn in self.functions:
+                props.ledger.props.encryption_key.grant_encrypt_decrypt(fn)
