@@ -1,0 +1,6 @@
+"""run-local: the synthesized pipeline executed in-process against moto's emulation of AWS."""
+
+from .runner import FileReport, LocalPipeline, LocalRun, Upload, run_local, synthesize_default
+from .template import TemplateError
+
+__all__ = ["FileReport", "LocalPipeline", "LocalRun", "TemplateError", "Upload", "run_local", "synthesize_default"]

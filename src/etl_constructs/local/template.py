@@ -1,0 +1,168 @@
+"""A synthesized template read back: resources by type, intrinsic functions resolved to local names."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+_PSEUDO = {
+    "AWS::Region": REGION,
+    "AWS::AccountId": ACCOUNT,
+    "AWS::Partition": "aws",
+    "AWS::URLSuffix": "amazonaws.com",
+    "AWS::StackName": "local",
+    "AWS::NoValue": None,
+}
+
+
+class TemplateError(Exception):
+    """The template cannot be run locally: it lacks the pipeline or a part of it."""
+
+
+@dataclass
+class Template:
+    """A CloudFormation template and the folder of its cloud assembly (where assets are)."""
+
+    path: Path
+    body: dict[str, Any]
+    names: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> Template:
+        """Read a template file; raise TemplateError when it is not a template."""
+        try:
+            body = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise TemplateError(f"cannot read template {path}: {exc}") from exc
+        if not isinstance(body, dict) or not isinstance(body.get("Resources"), dict):
+            raise TemplateError(f"{path} is not a CloudFormation template (no Resources)")
+        template = cls(path=path, body=body)
+        template._name_resources()
+        return template
+
+    @property
+    def resources(self) -> dict[str, dict[str, Any]]:
+        """Logical id -> resource."""
+        resources: dict[str, dict[str, Any]] = self.body["Resources"]
+        return resources
+
+    def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
+        """The resources of one CloudFormation type."""
+        return {k: r for k, r in self.resources.items() if r.get("Type") == kind}
+
+    def _name_resources(self) -> None:
+        for logical_id, resource in self.resources.items():
+            props = resource.get("Properties", {})
+            explicit = next(
+                (props[p] for p in ("BucketName", "TableName", "FunctionName", "StateMachineName", "QueueName")
+                 if isinstance(props.get(p), str)),
+                None,
+            )
+            base = explicit or f"local-{logical_id}"
+            if resource.get("Type") == "AWS::S3::Bucket":
+                base = re.sub(r"[^a-z0-9-]", "-", base.lower())[:63]
+            self.names[logical_id] = base[:64]
+
+    def ref(self, logical_id: str) -> str:
+        """What `Ref` gives for a resource."""
+        if logical_id in _PSEUDO:
+            return str(_PSEUDO[logical_id])
+        resource = self.resources.get(logical_id)
+        if resource is None:
+            raise TemplateError(f"Ref to unknown resource {logical_id}")
+        name = self.names[logical_id]
+        kind = resource["Type"]
+        if kind == "AWS::StepFunctions::StateMachine":
+            return f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
+        if kind == "AWS::SQS::Queue":
+            return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}"
+        if kind == "AWS::SNS::Topic":
+            return f"arn:aws:sns:{REGION}:{ACCOUNT}:{name}"
+        return name
+
+    def get_att(self, logical_id: str, attribute: str) -> str:
+        """What `Fn::GetAtt` gives for the attributes the pipeline uses."""
+        resource = self.resources.get(logical_id)
+        if resource is None:
+            raise TemplateError(f"GetAtt of unknown resource {logical_id}")
+        name = self.names[logical_id]
+        kind = resource["Type"]
+        arns = {
+            "AWS::S3::Bucket": f"arn:aws:s3:::{name}",
+            "AWS::DynamoDB::Table": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}",
+            "AWS::Lambda::Function": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}",
+            "AWS::StepFunctions::StateMachine": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}",
+            "AWS::SQS::Queue": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}",
+            "AWS::IAM::Role": f"arn:aws:iam::{ACCOUNT}:role/{name}",
+            "AWS::Logs::LogGroup": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}:*",
+            "AWS::Events::Rule": f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{name}",
+        }
+        if attribute == "Arn" and kind in arns:
+            return arns[kind]
+        if attribute in ("Name", "QueueName"):
+            return name
+        if attribute == "RegionalDomainName":
+            return f"{name}.s3.{REGION}.amazonaws.com"
+        return f"{name}.{attribute}"
+
+    def resolve(self, value: Any) -> Any:
+        """`value` with Ref, Fn::GetAtt, Fn::Join, Fn::Sub, Fn::Select and Fn::Split replaced."""
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            (key, arg), = value.items()
+            if key == "Ref":
+                return self.ref(arg)
+            if key == "Fn::GetAtt":
+                logical_id, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
+                return self.get_att(logical_id, attribute)
+            if key == "Fn::Join":
+                separator, parts = arg
+                return separator.join(str(p) for p in self.resolve(parts))
+            if key == "Fn::Select":
+                index, items = arg
+                return self.resolve(items)[int(index)]
+            if key == "Fn::Split":
+                separator, text = arg
+                return str(self.resolve(text)).split(separator)
+            if key == "Fn::Sub":
+                text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
+                return re.sub(r"\$\{([^}!]+)\}", lambda m: self._sub(m.group(1), extra), text)
+        return {k: self.resolve(v) for k, v in value.items()}
+
+    def _sub(self, name: str, extra: dict[str, Any]) -> str:
+        if name in extra:
+            return str(extra[name])
+        if "." in name:
+            logical_id, attribute = name.split(".", 1)
+            return self.get_att(logical_id, attribute)
+        return self.ref(name)
+
+    def asset_dir(self, logical_id: str) -> Path:
+        """The folder of a function's code asset in the cloud assembly beside the template."""
+        resource = self.resources[logical_id]
+        asset = resource.get("Metadata", {}).get("aws:asset:path")
+        if not asset:
+            key = str(self.resolve(resource["Properties"].get("Code", {}).get("S3Key", "")))
+            asset = self._asset_sources().get(key.rsplit("/", 1)[-1].removesuffix(".zip"))
+        if not asset:
+            raise TemplateError(f"function {logical_id} has no code asset beside {self.path}")
+        folder = (self.path.parent / asset).resolve()
+        if not folder.is_dir():
+            raise TemplateError(f"the asset folder {folder} of {logical_id} is missing beside the template")
+        return folder
+
+    def _asset_sources(self) -> dict[str, str]:
+        manifest = self.path.with_name(self.path.name.replace(".template.json", ".assets.json"))
+        try:
+            files = json.loads(manifest.read_text(encoding="utf-8")).get("files", {})
+        except (OSError, ValueError):
+            return {}
+        return {h: f["source"]["path"] for h, f in files.items() if f.get("source", {}).get("path")}
