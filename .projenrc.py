@@ -91,7 +91,7 @@ pyproject.add_override(
     {
         "testpaths": ["tests"],
         "pythonpath": ["handlers", "src"],
-        "addopts": "-q -ra",
+        "addopts": "-q -ra --import-mode=importlib",
         "markers": ["slow: end-to-end runs through the emulated pipeline"],
     },
 )
@@ -125,6 +125,10 @@ project.gitignore.exclude(
     ".venv/", "cdk.out/", "examples/cdk.out/", "dist/", "*.egg-info/", "__pycache__/", ".hypothesis/",
     ".pytest_cache/", ".mypy_cache/", ".ruff_cache/", "bench/out/", "local-out/", "node_modules/",
 )
+
+# Sample and test data keep their exact bytes (CRLF line ends, BOMs): they are test inputs.
+project.gitattributes.add_attributes("/examples/data/**", "-text")
+project.gitattributes.add_attributes("/tests/data/**", "-text")
 
 # Tasks mirror the Makefile so `npx projen <task>` works for those who use projen directly.
 project.add_task("demo", description="Synthesize the example and run its sample files locally", exec="make demo")
