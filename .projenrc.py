@@ -97,7 +97,7 @@ pyproject.add_override(
 )
 pyproject.add_override(
     "tool.ruff",
-    {"line-length": 110, "target-version": "py311", "src": ["src", "handlers", "tests"]},
+    {"line-length": 120, "target-version": "py311", "src": ["src", "handlers", "tests"]},
 )
 pyproject.add_override(
     "tool.ruff.lint",
@@ -118,12 +118,23 @@ pyproject.add_override(
 )
 pyproject.add_override(
     "tool.mypy.overrides",
-    [{"module": ["moto.*", "ijson.*", "aws_xray_sdk.*"], "ignore_missing_imports": True}],
+    [{"module": ["moto.*", "boto3.*", "botocore.*", "aws_xray_sdk.*"], "ignore_missing_imports": True}],
 )
 
 project.gitignore.exclude(
-    ".venv/", "cdk.out/", "examples/cdk.out/", "dist/", "*.egg-info/", "__pycache__/", ".hypothesis/",
-    ".pytest_cache/", ".mypy_cache/", ".ruff_cache/", "bench/out/", "local-out/", "node_modules/",
+    ".venv/",
+    "cdk.out/",
+    "examples/cdk.out/",
+    "dist/",
+    "*.egg-info/",
+    "__pycache__/",
+    ".hypothesis/",
+    ".pytest_cache/",
+    ".mypy_cache/",
+    ".ruff_cache/",
+    "bench/out/",
+    "local-out/",
+    "node_modules/",
 )
 
 # Sample and test data keep their exact bytes (CRLF line ends, BOMs): they are test inputs.

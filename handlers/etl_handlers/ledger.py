@@ -41,7 +41,12 @@ class Ledger:
         """
         stamp = now()
         values: dict[str, Any] = {":to": {"S": to}, ":now": {"S": stamp}, ":exec": {"S": execution}}
-        names = {"#status": "status", "#execution": "execution", "#updated": "updated_at", "#at": f"{to.lower()}_at"}
+        names = {
+            "#status": "status",
+            "#execution": "execution",
+            "#updated": "updated_at",
+            "#at": f"{to.lower()}_at",
+        }
         sets = ["#status = :to", "#updated = :now", "#at = :now"]
         for index, (name, value) in enumerate(sorted(attributes.items())):
             names[f"#a{index}"] = name
@@ -85,7 +90,7 @@ def _attribute(value: Any) -> dict[str, Any]:
 
 
 def _plain(value: dict[str, Any]) -> Any:
-    (kind, inner), = value.items()
+    ((kind, inner),) = value.items()
     if kind == "N":
         return int(inner) if inner.lstrip("-").isdigit() else inner
     if kind == "NULL":

@@ -46,7 +46,11 @@ class MultipartWriter:
             self._upload_id = created["UploadId"]
         number = len(self._parts) + 1
         part = self._s3.upload_part(
-            Bucket=self.bucket, Key=self.key, UploadId=self._upload_id, PartNumber=number, Body=bytes(self._buffer)
+            Bucket=self.bucket,
+            Key=self.key,
+            UploadId=self._upload_id,
+            PartNumber=number,
+            Body=bytes(self._buffer),
         )
         self._parts.append({"ETag": part["ETag"], "PartNumber": number})
         self._buffer.clear()

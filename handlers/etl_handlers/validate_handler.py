@@ -36,7 +36,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     metrics.add_metric(name="BytesRead", unit=MetricUnit.Bytes, value=result.bytes_read)
     metrics.add_metric(name="RowsValidated", unit=MetricUnit.Count, value=result.rows_valid)
     metrics.add_metric(name="RowsRejected", unit=MetricUnit.Count, value=result.rows_rejected)
-    counts = {"rows_total": result.rows_total, "rows_valid": result.rows_valid, "rows_rejected": result.rows_rejected}
+    counts = {
+        "rows_total": result.rows_total,
+        "rows_valid": result.rows_valid,
+        "rows_rejected": result.rows_rejected,
+    }
     if result.ok:
         rt.ledger.transition(file.file_id, file.execution, (statuses.VALIDATING,), statuses.VALIDATED, **counts)
         logger.info("file validated", extra=counts)

@@ -152,7 +152,12 @@ class EtlAlarms(Construct):
             widgets.append(
                 cloudwatch.GraphWidget(
                     title="Executions",
-                    left=[sm.metric_started(), sm.metric_succeeded(), sm.metric_failed(), sm.metric_timed_out()],
+                    left=[
+                        sm.metric_started(),
+                        sm.metric_succeeded(),
+                        sm.metric_failed(),
+                        sm.metric_timed_out(),
+                    ],
                 )
             )
         for index, queue in enumerate(props.dead_letter_queues):
@@ -181,9 +186,7 @@ class EtlAlarms(Construct):
         self.dashboard: cloudwatch.Dashboard | None = None
         if props.create_dashboard:
             self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=props.dashboard_name)
-            self.dashboard.add_widgets(
-                cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms), width=24)
-            )
+            self.dashboard.add_widgets(cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms), width=24))
             for widget in widgets:
                 self.dashboard.add_widgets(widget)
 

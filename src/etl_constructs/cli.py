@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from collections.abc import Sequence
@@ -28,7 +29,11 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     run.add_argument("files", nargs="+", metavar="FILE", help="files to ingest")
-    run.add_argument("--template", type=Path, help="a synthesized template (assets beside it); default: a default EtlPipeline")
+    run.add_argument(
+        "--template",
+        type=Path,
+        help="a synthesized template (assets beside it); default: a default EtlPipeline",
+    )
     run.add_argument("--prefix", help="key prefix for the uploads; default: the pipeline's input prefix")
     run.add_argument("--out", type=Path, default=Path("local-out"), help="folder for outputs and quarantined copies")
     run.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -73,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             template=args.template,
             prefix=args.prefix,
             out=args.out,
-            log=sys.stderr if not args.quiet else _Discard(),
+            log=sys.stderr if not args.quiet else io.StringIO(),
             progress=_Progress(len(args.files), not args.quiet),
         )
     except TemplateError as exc:
@@ -85,16 +90,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     json.dump(result.to_dict(), sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0 if result.ok else 1
-
-
-class _Discard:
-    """A text sink that drops what it is given."""
-
-    def write(self, text: str) -> int:
-        return len(text)
-
-    def flush(self) -> None:
-        return None
 
 
 if __name__ == "__main__":

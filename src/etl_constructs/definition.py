@@ -8,7 +8,7 @@ aborted, which no catch sees.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
@@ -52,10 +52,10 @@ class RetryPolicy:
         max_delay: no wait is longer. Default: 60 seconds.
     """
 
-    interval: Duration = Duration.seconds(2)
+    interval: Duration = field(default_factory=lambda: Duration.seconds(2))
     backoff_rate: float = 2.0
     max_attempts: int = 5
-    max_delay: Duration = Duration.seconds(60)
+    max_delay: Duration = field(default_factory=lambda: Duration.seconds(60))
 
     def apply(self, task: sfn.TaskStateBase, errors: list[str]) -> None:
         """Add this policy to `task` for `errors`."""
@@ -114,7 +114,12 @@ def _quarantine_copy(scope: Construct, name: str, res: Resources) -> tasks.CallA
         iam_resources=[res.quarantine_bucket.arn_for_objects(res.quarantine_prefix + "*")],
         additional_iam_statements=[
             iam.PolicyStatement(
-                actions=["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectVersionTagging"],
+                actions=[
+                    "s3:GetObject",
+                    "s3:GetObjectVersion",
+                    "s3:GetObjectTagging",
+                    "s3:GetObjectVersionTagging",
+                ],
                 resources=[res.raw_bucket.arn_for_objects(res.input_prefix + "*")],
             )
         ],
@@ -179,7 +184,9 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
         result_path="$.failure",
     )
 
-    failed = sfn.Fail(scope, "Processing failed", error="ProcessingFailed", cause="See the ledger item's error and cause")
+    failed = sfn.Fail(
+        scope, "Processing failed", error="ProcessingFailed", cause="See the ledger item's error and cause"
+    )
     record_failure = tasks.DynamoUpdateItem(
         scope,
         "Record failure",
@@ -250,7 +257,10 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
     validate = invoke("Validate", res.validate_fn, "$.validation", validation_fault)
     transform = invoke("Transform", res.transform_fn, "$.transform", transform_fault)
     rejected = sfn.Fail(
-        scope, "Rejected", error="ValidationFailed", cause="The file broke the data contract: see its quarantine report"
+        scope,
+        "Rejected",
+        error="ValidationFailed",
+        cause="The file broke the data contract: see its quarantine report",
     )
     valid = (
         sfn.Choice(scope, "Valid?")
@@ -283,7 +293,10 @@ def reconciler(scope: Construct, res: Resources) -> sfn.IChainable:
             "version.$": "$.input.version",
             "execution.$": "$.execution",
             "file_id.$": f"States.Format('{FILE_ID_FORMAT}', $.input.bucket, $.input.key, $.input.version)",
-            "failure": {"Error.$": "States.Format('Execution{}', $.ended)", "Cause.$": "States.Format('the execution ended {} before a final status', $.ended)"},
+            "failure": {
+                "Error.$": "States.Format('Execution{}', $.ended)",
+                "Cause.$": "States.Format('the execution ended {} before a final status', $.ended)",
+            },
         },
     )
 
@@ -293,7 +306,9 @@ def reconciler(scope: Construct, res: Resources) -> sfn.IChainable:
             name,
             table=res.table,
             key=_file_key(),
-            update_expression="SET #status = :failed, #updated = :now, failed_at = :now, #error = :error, #cause = :cause",
+            update_expression=(
+                "SET #status = :failed, #updated = :now, failed_at = :now, #error = :error, #cause = :cause"
+            ),
             condition_expression="#status IN (:a0, :a1) AND #execution = :exec",
             expression_attribute_names={
                 "#status": "status",
@@ -321,9 +336,13 @@ def reconciler(scope: Construct, res: Resources) -> sfn.IChainable:
     quarantine = _quarantine_copy(scope, "Quarantine unsettled copy", res)
     quarantine.add_catch(settled, errors=["States.ALL"], result_path="$.quarantine_error")
     quarantine.next(settled)
-    as_validation = settle("Settle as VALIDATION_FAILED", statuses.VALIDATION_FAILED, (statuses.RECEIVED, statuses.VALIDATING))
+    as_validation = settle(
+        "Settle as VALIDATION_FAILED", statuses.VALIDATION_FAILED, (statuses.RECEIVED, statuses.VALIDATING)
+    )
     as_transform = settle(
-        "Settle as TRANSFORMATION_FAILED", statuses.TRANSFORMATION_FAILED, (statuses.VALIDATED, statuses.TRANSFORMING)
+        "Settle as TRANSFORMATION_FAILED",
+        statuses.TRANSFORMATION_FAILED,
+        (statuses.VALIDATED, statuses.TRANSFORMING),
     )
     as_validation.add_catch(as_transform, errors=[CONDITIONAL_CHECK_FAILED], result_path="$.not_validation")
     as_transform.add_catch(final_already, errors=[CONDITIONAL_CHECK_FAILED], result_path="$.not_transform")

@@ -18,6 +18,7 @@ from constructs import Construct
 from .data_settings import SUPPORTED_SUFFIXES, DataSettings
 from .defaults import data_bucket_props, enable_event_bridge, logs_bucket_props, use_log_delivery_policy
 from .errors import ConfigurationError
+from .nag import acknowledge_bucket, acknowledge_dead_letter_queue
 from .patterns import object_created_detail
 
 
@@ -100,6 +101,7 @@ class RawLanding(Construct):
                 "AccessLogs",
                 **logs_bucket_props(removal_policy=props.removal_policy, auto_delete_objects=props.auto_delete_objects),
             )
+            acknowledge_bucket(self.logs_bucket, kms=False, access_logs=True)
         if props.existing_bucket is None:
             raw = self._data_bucket("Raw", "raw/", props.bucket_props)
             enable_event_bridge(raw)
@@ -114,6 +116,7 @@ class RawLanding(Construct):
             enforce_ssl=True,
             retention_period=Duration.days(14),
         )
+        acknowledge_dead_letter_queue(self.dead_letter_queue)
         self.rule = events.Rule(
             self,
             "ObjectCreated",
@@ -125,9 +128,7 @@ class RawLanding(Construct):
             ),
         )
 
-    def _data_bucket(
-        self, construct_id: str, logs_prefix: str, overrides: Mapping[str, Any] | None
-    ) -> s3.Bucket:
+    def _data_bucket(self, construct_id: str, logs_prefix: str, overrides: Mapping[str, Any] | None) -> s3.Bucket:
         props = self.props
         kwargs = data_bucket_props(
             removal_policy=props.removal_policy,
@@ -139,7 +140,9 @@ class RawLanding(Construct):
             noncurrent_expire_days=props.noncurrent_version_expiration_days,
         )
         kwargs.update(overrides or {})
-        return s3.Bucket(self, construct_id, **kwargs)
+        bucket = s3.Bucket(self, construct_id, **kwargs)
+        acknowledge_bucket(bucket, kms=kwargs.get("encryption_key") is not None)
+        return bucket
 
     def connect(self, state_machine: sfn.IStateMachine) -> None:
         """Start `state_machine` for each matched object, with retries and the dead-letter queue.

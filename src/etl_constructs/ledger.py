@@ -39,7 +39,9 @@ class ProcessingLedgerProps:
 
     def __post_init__(self) -> None:
         if self.deletion_protection and self.removal_policy == RemovalPolicy.DESTROY:
-            raise ConfigurationError("ProcessingLedger: deletion_protection with removal_policy DESTROY cannot both hold")
+            raise ConfigurationError(
+                "ProcessingLedger: deletion_protection with removal_policy DESTROY cannot both hold"
+            )
 
 
 class ProcessingLedger(Construct):

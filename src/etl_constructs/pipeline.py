@@ -102,7 +102,8 @@ class EtlPipeline(Construct):
         self.ledger = ProcessingLedger(
             self,
             "Ledger",
-            props.ledger or ProcessingLedgerProps(removal_policy=props.removal_policy, encryption_key=props.encryption_key),
+            props.ledger
+            or ProcessingLedgerProps(removal_policy=props.removal_policy, encryption_key=props.encryption_key),
         )
         self.workflow = ValidateTransformWorkflow(
             self,
@@ -134,7 +135,10 @@ class EtlPipeline(Construct):
             EtlAlarmsProps(
                 functions=self.workflow.functions,
                 state_machine=self.workflow.state_machine,
-                dead_letter_queues=(self.landing.dead_letter_queue, self.workflow.reconciler_dead_letter_queue),
+                dead_letter_queues=(
+                    self.landing.dead_letter_queue,
+                    self.workflow.reconciler_dead_letter_queue,
+                ),
                 metrics_namespace=self.workflow.props.metrics_namespace,
                 service_name=self.workflow.service_name,
                 topic=props.alarm_topic,

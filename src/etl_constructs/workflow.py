@@ -24,6 +24,15 @@ from .data_settings import DataSettings
 from .defaults import data_bucket_props, logs_bucket_props, use_log_delivery_policy
 from .definition import Resources, RetryPolicy, data_path, reconciler
 from .errors import ConfigurationError
+from .nag import (
+    OBJECTS_UNDER_PREFIX,
+    XRAY_AND_LOG_DELIVERY,
+    acknowledge,
+    acknowledge_bucket,
+    acknowledge_dead_letter_queue,
+    acknowledge_own_policies,
+    acknowledge_wildcard,
+)
 from .ledger import ProcessingLedger
 
 #: The Powertools for AWS Lambda (Python) v3 public layer; `{region}`, `{python}`, `{version}` are filled in.
@@ -153,11 +162,15 @@ class ValidateTransformWorkflow(Construct):
         #: The Powertools service name: the `service` dimension of the functions' metrics.
         self.service_name = props.service_name or self.node.path.replace("/", "-")
         self.processed_bucket: s3.IBucket = props.existing_processed_bucket or self._processed_bucket()
-        self.validate_function = self._function("Validate", VALIDATE_HANDLER, props.validate_memory_mb, props.validate_timeout)
+        self.validate_function = self._function(
+            "Validate", VALIDATE_HANDLER, props.validate_memory_mb, props.validate_timeout
+        )
         self.transform_function = self._function(
             "Transform", TRANSFORM_HANDLER, props.transform_memory_mb, props.transform_timeout
         )
         self._grant_functions()
+        raw_suffix = "/" + props.input_prefix + "*"
+        quarantine_suffix = "/" + props.quarantine_prefix + "*"
         resources = Resources(
             table=props.ledger.table,
             validate_fn=self.validate_function,
@@ -194,6 +207,20 @@ class ValidateTransformWorkflow(Construct):
                 include_execution_data=props.include_execution_data,
             ),
         )
+        for machine in (self.state_machine, self.reconciler):
+            acknowledge(machine, "AwsSolutions::AwsSolutions-IAM5[Resource::*]", XRAY_AND_LOG_DELIVERY)
+            acknowledge_own_policies(machine)
+            acknowledge_wildcard(
+                machine, props.raw_bucket.bucket_arn, raw_suffix, "the quarantine copy reads the version"
+            )
+            acknowledge_wildcard(machine, props.quarantine_bucket.bucket_arn, quarantine_suffix, OBJECTS_UNDER_PREFIX)
+        for fn in self.functions:
+            acknowledge_wildcard(
+                self.state_machine,
+                fn.function_arn,
+                ":*",
+                "CDK's Lambda task grants the function's versions too (ARN:*), for a qualified invoke",
+            )
         self.reconciler_dead_letter_queue = sqs.Queue(
             self,
             "ReconcilerDeadLetters",
@@ -201,6 +228,7 @@ class ValidateTransformWorkflow(Construct):
             enforce_ssl=True,
             retention_period=Duration.days(14),
         )
+        acknowledge_dead_letter_queue(self.reconciler_dead_letter_queue)
         self.unsettled_rule = events.Rule(
             self,
             "ExecutionUnsettled",
@@ -208,7 +236,10 @@ class ValidateTransformWorkflow(Construct):
             event_pattern=events.EventPattern(
                 source=["aws.states"],
                 detail_type=["Step Functions Execution Status Change"],
-                detail={"status": ["TIMED_OUT", "ABORTED"], "stateMachineArn": [self.state_machine.state_machine_arn]},
+                detail={
+                    "status": ["TIMED_OUT", "ABORTED"],
+                    "stateMachineArn": [self.state_machine.state_machine_arn],
+                },
             ),
             targets=[
                 targets.SfnStateMachine(
@@ -229,6 +260,8 @@ class ValidateTransformWorkflow(Construct):
             "AccessLogs",
             **logs_bucket_props(removal_policy=props.removal_policy, auto_delete_objects=props.auto_delete_objects),
         )
+        if props.logs_bucket is None:
+            acknowledge_bucket(logs_bucket, kms=False, access_logs=True)
         kwargs = data_bucket_props(
             removal_policy=props.removal_policy,
             auto_delete_objects=props.auto_delete_objects,
@@ -240,17 +273,25 @@ class ValidateTransformWorkflow(Construct):
         )
         kwargs.update(props.processed_bucket_props or {})
         bucket = s3.Bucket(self, "Processed", **kwargs)
+        acknowledge_bucket(bucket, kms=kwargs.get("encryption_key") is not None)
         bucket.add_lifecycle_rule(id="expire-staging", prefix=props.staging_prefix, expiration=Duration.days(1))
         return bucket
 
     def _log_group(self, construct_id: str) -> logs.LogGroup:
-        return logs.LogGroup(
+        group = logs.LogGroup(
             self,
             construct_id,
             retention=self.props.log_retention,
             removal_policy=self.props.removal_policy,
             encryption_key=self.props.encryption_key,
         )
+        if self.props.encryption_key is None:
+            acknowledge(
+                group,
+                "PCI.DSS.321::PCI.DSS.321-CloudWatchLogGroupEncrypted",
+                "CloudWatch Logs encrypts at rest with service keys; set encryption_key= for a customer-managed key",
+            )
+        return group
 
     def _function(self, name: str, handler: str, memory: int, timeout: Duration) -> lambda_.Function:
         props = self.props
@@ -269,7 +310,9 @@ class ValidateTransformWorkflow(Construct):
             description=f"The {name.lower()} function of the ETL pipeline",
         )
         log_group.grant_write(role)
-        return lambda_.Function(
+        acknowledge(role, "AwsSolutions::AwsSolutions-IAM5[Resource::*]", XRAY_AND_LOG_DELIVERY)
+        acknowledge_own_policies(role)
+        fn = lambda_.Function(
             self,
             name,
             description=f"{name} transaction files by the data contract",
@@ -300,15 +343,43 @@ class ValidateTransformWorkflow(Construct):
                 "POWERTOOLS_METRICS_NAMESPACE": props.metrics_namespace,
             },
         )
+        acknowledge(
+            fn,
+            "Serverless::Serverless-LambdaDLQ",
+            "invoked synchronously by Step Functions, whose catch quarantines and records every failure",
+        )
+        if props.vpc is None:
+            acknowledge(
+                fn,
+                "PCI.DSS.321::PCI.DSS.321-LambdaInsideVPC",
+                "set vpc= to run the functions in your VPC; by default they reach S3 and DynamoDB over TLS endpoints",
+            )
+        return fn
 
     def _grant_functions(self) -> None:
         """Least privilege: each role gets the actions and prefixes its code uses, nothing else."""
         props = self.props
         raw_objects = props.raw_bucket.arn_for_objects(props.input_prefix + "*")
         read_raw = iam.PolicyStatement(actions=["s3:GetObject", "s3:GetObjectVersion"], resources=[raw_objects])
+        # The table only: GetItem and UpdateItem never touch the status index.
+        ledger = iam.PolicyStatement(
+            actions=["dynamodb:GetItem", "dynamodb:UpdateItem"], resources=[props.ledger.table.table_arn]
+        )
+        raw_suffix = "/" + props.input_prefix + "*"
         for fn in self.functions:
             fn.add_to_role_policy(read_raw)
-            props.ledger.table.grant(fn, "dynamodb:GetItem", "dynamodb:UpdateItem")
+            fn.add_to_role_policy(ledger)
+            assert fn.role is not None
+            acknowledge_wildcard(fn.role, props.raw_bucket.bucket_arn, raw_suffix, OBJECTS_UNDER_PREFIX)
+        quarantine_suffix = "/" + props.quarantine_prefix + "*"
+        assert self.validate_function.role is not None and self.transform_function.role is not None
+        acknowledge_wildcard(
+            self.validate_function.role, props.quarantine_bucket.bucket_arn, quarantine_suffix, OBJECTS_UNDER_PREFIX
+        )
+        for prefix in (props.staging_prefix, props.output_prefix):
+            acknowledge_wildcard(
+                self.transform_function.role, self.processed_bucket.bucket_arn, f"/{prefix}*", OBJECTS_UNDER_PREFIX
+            )
         # Quarantine: the copy (a PUT that reads the source) and the report beside it.
         self.validate_function.add_to_role_policy(
             iam.PolicyStatement(

@@ -1,9 +1,9 @@
 """The AWS-free core: read, check and transform transaction files by the data contract.
 
-    >>> import io
-    >>> from etl_handlers.core import validate
-    >>> validate(io.BytesIO(b"transaction_id,amount,date,account_id\\nt1,1.50,2024-03-01,a1\\n"), "csv").ok
-    True
+>>> import io
+>>> from etl_handlers.core import validate
+>>> validate(io.BytesIO(b"transaction_id,amount,date,account_id\\nt1,1.50,2024-03-01,a1\\n"), "csv").ok
+True
 """
 
 from .api import transform, validate

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import decimal
 import json
 from dataclasses import asdict, dataclass, field, fields
 from decimal import Decimal
 from typing import Any
-
-import decimal
 
 #: Rounding modes a configuration may name: the `decimal` module's own constants.
 ROUNDING_MODES = frozenset(
@@ -64,8 +63,10 @@ class Config:
             raise ConfigError(f"fee_rate must be a finite, non-negative decimal, got {self.fee_rate}")
         if self.rounding not in ROUNDING_MODES:
             raise ConfigError(f"rounding must be one of {sorted(ROUNDING_MODES)}, got {self.rounding!r}")
-        if len(self.default_currency) != 3 or not self.default_currency.isascii() or not (
-            self.default_currency.isalpha() and self.default_currency.isupper()
+        if (
+            len(self.default_currency) != 3
+            or not self.default_currency.isascii()
+            or not (self.default_currency.isalpha() and self.default_currency.isupper())
         ):
             raise ConfigError(f"default_currency must be three upper-case letters, got {self.default_currency!r}")
         if self.max_errors < 1:

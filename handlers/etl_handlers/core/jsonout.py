@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 _LITERALS = {True: "true", False: "false"}

@@ -56,12 +56,12 @@ class RecordChecker:
                 errors.append(RowError(row, "amount", "must be a plain decimal such as -12.50"))
         if "date" in record:
             value = get("date")
-            if not (type(value) is str and value in self._good_dates):
+            if not (isinstance(value, str) and value in self._good_dates):
                 message = date_problem(value)
                 if message:
                     errors = errors or []
                     errors.append(RowError(row, "date", message))
-                elif len(self._good_dates) < _DATE_CACHE_LIMIT:
+                elif isinstance(value, str) and len(self._good_dates) < _DATE_CACHE_LIMIT:
                     self._good_dates.add(value)
         currency = get("currency")
         if currency is None or currency == "":

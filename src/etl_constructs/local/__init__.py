@@ -3,4 +3,12 @@
 from .runner import FileReport, LocalPipeline, LocalRun, Upload, run_local, synthesize_default
 from .template import TemplateError
 
-__all__ = ["FileReport", "LocalPipeline", "LocalRun", "TemplateError", "Upload", "run_local", "synthesize_default"]
+__all__ = [
+    "FileReport",
+    "LocalPipeline",
+    "LocalRun",
+    "TemplateError",
+    "Upload",
+    "run_local",
+    "synthesize_default",
+]

@@ -97,7 +97,9 @@ def build(template: Template, clients: dict[str, Any]) -> Pipeline:
         if not handler.startswith("etl_handlers."):
             continue  # CDK's own helpers (auto-delete objects) do not run locally
         name = template.names[logical_id]
-        environment = {k: str(v) for k, v in template.resolve(props.get("Environment", {}).get("Variables", {})).items()}
+        environment = {
+            k: str(v) for k, v in template.resolve(props.get("Environment", {}).get("Variables", {})).items()
+        }
         lam.create_function(
             FunctionName=name,
             Runtime=props.get("Runtime", "python3.14"),

@@ -81,7 +81,10 @@ def in_process_lambda(functions: dict[str, LocalFunction], before_invoke: FaultH
     def invoke(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
         fn = functions.get(self.function_name)
         if fn is None:
-            message = {"errorMessage": f"no local code for {self.function_name}", "errorType": "ResourceNotFound"}
+            message = {
+                "errorMessage": f"no local code for {self.function_name}",
+                "errorType": "ResourceNotFound",
+            }
             return json.dumps(message), True, ""
         payload = event if isinstance(event, dict) else json.loads(event or "{}")
         with lock:

@@ -184,7 +184,7 @@ class LocalPipeline:
             stack.enter_context(redirect_stdout(self._log))  # the handlers' logs and metrics
         stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
         names = ("s3", "dynamodb", "lambda", "stepfunctions", "events", "sqs", "iam")
-        self.clients = {n: boto3.client(n, region_name=REGION) for n in names}  # type: ignore[call-overload]
+        self.clients = {n: boto3.client(n, region_name=REGION) for n in names}
         self.pipeline = build(template, self.clients)
         _forget_cached_clients()
         stack.callback(_forget_cached_clients)
@@ -211,7 +211,9 @@ class LocalPipeline:
                 return [e for e in found if e.get("source") == "aws.s3"]
             for message in batch:
                 found.append(json.loads(message["Body"]))
-                sqs.delete_message(QueueUrl=self.pipeline.rule.capture_queue_url, ReceiptHandle=message["ReceiptHandle"])
+                sqs.delete_message(
+                    QueueUrl=self.pipeline.rule.capture_queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
 
     def start(self, event: dict[str, Any]) -> str:
         """Start an execution for a matched event with the rule target's input; return its ARN."""
@@ -242,14 +244,16 @@ class LocalPipeline:
 
     def ledger_item(self, file_id: str) -> dict[str, Any] | None:
         """The ledger's item as plain values (numbers as int), or None."""
-        item = self.clients["dynamodb"].get_item(
-            TableName=self.pipeline.table, Key={"file_id": {"S": file_id}}, ConsistentRead=True
-        ).get("Item")
+        item = (
+            self.clients["dynamodb"]
+            .get_item(TableName=self.pipeline.table, Key={"file_id": {"S": file_id}}, ConsistentRead=True)
+            .get("Item")
+        )
         if item is None:
             return None
         plain: dict[str, Any] = {}
         for name, value in item.items():
-            (kind, inner), = value.items()
+            ((kind, inner),) = value.items()
             plain[name] = int(inner) if kind == "N" else None if kind == "NULL" else inner
         return plain
 
@@ -257,7 +261,12 @@ class LocalPipeline:
         """The ledger key of an upload, as the state machine derives it."""
         return f"s3://{self.pipeline.raw_bucket}/{upload.key}?versionId={upload.version}"
 
-    def run(self, files: Sequence[Path | str], prefix: str | None = None, progress: Callable[[int], None] | None = None) -> LocalRun:
+    def run(
+        self,
+        files: Sequence[Path | str],
+        prefix: str | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> LocalRun:
         """Upload each file under `prefix` (default: the pipeline's input prefix), run, and report."""
         head = self.pipeline.input_prefix if prefix is None else prefix
         uploads = [self.upload(f, head + Path(f).name) for f in files]
@@ -321,7 +330,9 @@ class LocalPipeline:
 
     def _errors(self, item: dict[str, Any]) -> list[dict[str, Any]]:
         try:
-            raw = self.clients["s3"].get_object(Bucket=item["quarantine_bucket"], Key=item["quarantine_key"] + ".errors.json")
+            raw = self.clients["s3"].get_object(
+                Bucket=item["quarantine_bucket"], Key=item["quarantine_key"] + ".errors.json"
+            )
         except self.clients["s3"].exceptions.NoSuchKey:
             return [{"row": None, "field": None, "message": _fault_message(item)}]
         errors: list[dict[str, Any]] = json.loads(raw["Body"].read())["errors"]

@@ -59,8 +59,11 @@ class Template:
         for logical_id, resource in self.resources.items():
             props = resource.get("Properties", {})
             explicit = next(
-                (props[p] for p in ("BucketName", "TableName", "FunctionName", "StateMachineName", "QueueName")
-                 if isinstance(props.get(p), str)),
+                (
+                    props[p]
+                    for p in ("BucketName", "TableName", "FunctionName", "StateMachineName", "QueueName")
+                    if isinstance(props.get(p), str)
+                ),
                 None,
             )
             base = explicit or f"local-{logical_id}"
@@ -117,7 +120,7 @@ class Template:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self.ref(arg)
             if key == "Fn::GetAtt":
@@ -154,7 +157,7 @@ class Template:
             asset = self._asset_sources().get(key.rsplit("/", 1)[-1].removesuffix(".zip"))
         if not asset:
             raise TemplateError(f"function {logical_id} has no code asset beside {self.path}")
-        folder = (self.path.parent / asset).resolve()
+        folder = (self.path.parent / str(asset)).resolve()
         if not folder.is_dir():
             raise TemplateError(f"the asset folder {folder} of {logical_id} is missing beside the template")
         return folder
