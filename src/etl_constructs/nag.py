@@ -47,7 +47,7 @@ def acknowledge_bucket(bucket: IConstruct, *, kms: bool, access_logs: bool = Fal
     acknowledge(
         bucket,
         "PCI.DSS.321::PCI.DSS.321-S3BucketReplicationEnabled",
-        "cross-region replication doubles storage cost; add it through the bucket props where your recovery plan needs it",
+        "cross-region replication doubles storage cost; add it through the bucket props where recovery needs it",
     )
     if access_logs:
         acknowledge(

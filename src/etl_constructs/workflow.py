@@ -24,6 +24,7 @@ from .data_settings import DataSettings
 from .defaults import data_bucket_props, logs_bucket_props, use_log_delivery_policy
 from .definition import Resources, RetryPolicy, data_path, reconciler
 from .errors import ConfigurationError
+from .ledger import ProcessingLedger
 from .nag import (
     OBJECTS_UNDER_PREFIX,
     XRAY_AND_LOG_DELIVERY,
@@ -33,7 +34,6 @@ from .nag import (
     acknowledge_own_policies,
     acknowledge_wildcard,
 )
-from .ledger import ProcessingLedger
 
 #: The Powertools for AWS Lambda (Python) v3 public layer; `{region}`, `{python}`, `{version}` are filled in.
 POWERTOOLS_LAYER = "arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-{python}-arm64:{version}"
