@@ -38,6 +38,8 @@ DYNAMODB_RETRY_ERRORS = [
     "DynamoDB.InternalServerErrorException",
     "DynamoDB.AmazonDynamoDBException",
 ]
+#: Errors of an S3 SDK task worth retrying: any task failure (a copy is idempotent).
+S3_RETRY_ERRORS = ["States.TaskFailed"]
 CONDITIONAL_CHECK_FAILED = "DynamoDB.ConditionalCheckFailedException"
 
 
@@ -100,7 +102,7 @@ class Resources:
 
 def _quarantine_copy(scope: Construct, name: str, res: Resources) -> tasks.CallAwsService:
     """Copy the object version into quarantine with the SDK integration (no Lambda involved)."""
-    return tasks.CallAwsService(
+    task = tasks.CallAwsService(
         scope,
         name,
         service="s3",
@@ -125,6 +127,8 @@ def _quarantine_copy(scope: Construct, name: str, res: Resources) -> tasks.CallA
         ],
         result_path=sfn.JsonPath.DISCARD,
     )
+    res.retry.apply(task, S3_RETRY_ERRORS)
+    return task
 
 
 def _identify(scope: Construct, name: str, base: str) -> sfn.Pass:
@@ -177,6 +181,8 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
     )
     res.retry.apply(repeat, DYNAMODB_RETRY_ERRORS)
     already = sfn.Succeed(scope, "Already processed", comment="A repeat delivery of a known object version")
+    # Counting repeats is best effort: the item's status belongs to the execution that owns it.
+    repeat.add_catch(already, errors=["States.ALL"], result_path="$.repeat_error")
     received.add_catch(repeat.next(already), errors=[CONDITIONAL_CHECK_FAILED], result_path="$.repeat")
     received.add_catch(
         sfn.Fail(scope, "Ledger unavailable", error="LedgerUnavailable", cause="RECEIVED could not be recorded"),

@@ -1,0 +1,55 @@
+"""Shared fixtures: synthesis helpers (one synth per module) and a default pipeline template on disk."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
+
+REPO = Path(__file__).resolve().parent.parent
+
+# The venv's Node.js 24 first, for jsii, when the tests are run without `make`.
+_bin = str(REPO / ".venv" / "bin")
+if _bin not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = _bin + os.pathsep + os.environ.get("PATH", "")
+
+StackBuilder = Callable[[cdk.Stack], Any]
+
+
+def synth(build: StackBuilder, outdir: Path | None = None) -> tuple[Template, Any]:
+    """Synthesize one stack made by `build`; return its template and what `build` returned."""
+    app = cdk.App(outdir=str(outdir)) if outdir else cdk.App()
+    stack = cdk.Stack(app, "TestStack", env=cdk.Environment(account="111111111111", region="eu-west-1"))
+    built = build(stack)
+    return Template.from_stack(stack), built
+
+
+@pytest.fixture(scope="session")
+def synthesize() -> Callable[..., tuple[Template, Any]]:
+    """The `synth` helper, for module-scoped fixtures."""
+    return synth
+
+
+def resources(template: Template, kind: str) -> dict[str, dict[str, Any]]:
+    """Resources of one type, logical id -> resource."""
+    found: dict[str, dict[str, Any]] = template.find_resources(kind)
+    return found
+
+
+@pytest.fixture(scope="session")
+def of_type() -> Callable[[Template, str], dict[str, dict[str, Any]]]:
+    """`resources`, as a fixture."""
+    return resources
+
+
+@pytest.fixture(scope="session")
+def default_template_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A default EtlPipeline synthesized to disk once per session, with its assets (for run-local)."""
+    from etl_constructs.local import synthesize_default
+
+    return synthesize_default(tmp_path_factory.mktemp("default-pipeline"))

@@ -1,0 +1,134 @@
+"""EtlAlarms alone: an alarm per failure mode, every one acting on an encrypted topic."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+
+from etl_constructs import AlarmSpec, AlarmThresholds, ConfigurationError, EtlAlarms, EtlAlarmsProps
+
+
+def _build(stack):
+    fn = lambda_.Function(
+        stack,
+        "Fn",
+        runtime=lambda_.Runtime.PYTHON_3_14,
+        handler="index.handler",
+        code=lambda_.Code.from_inline("def handler(e, c): pass"),
+        timeout=cdk.Duration.minutes(5),
+    )
+    machine = sfn.StateMachine(
+        stack, "Machine", definition_body=sfn.DefinitionBody.from_chainable(sfn.Pass(stack, "P"))
+    )
+    return EtlAlarms(
+        stack,
+        "Alarms",
+        EtlAlarmsProps(
+            functions=[fn],
+            state_machine=machine,
+            dead_letter_queues=[sqs.Queue(stack, "Dlq")],
+            service_name="svc",
+        ),
+    )
+
+
+@pytest.fixture(scope="module")
+def template(synthesize):
+    return synthesize(_build)[0]
+
+
+@pytest.fixture(scope="module")
+def alarms(template) -> dict:
+    return {k: a["Properties"] for k, a in template.find_resources("AWS::CloudWatch::Alarm").items()}
+
+
+def _by_metric(alarms: dict, metric: str) -> dict:
+    (alarm,) = [a for a in alarms.values() if a.get("MetricName") == metric]
+    return alarm
+
+
+def test_one_alarm_per_failure_mode(alarms):
+    assert sorted(a["MetricName"] for a in alarms.values()) == sorted(
+        [
+            "Errors",
+            "Throttles",
+            "Duration",
+            "ExecutionsFailed",
+            "ExecutionsTimedOut",
+            "ExecutionThrottled",
+            "ApproximateNumberOfMessagesVisible",
+            "FilesRejected",
+        ]
+    )
+
+
+def test_function_errors_alarm_on_the_first_error_not_five(alarms):
+    alarm = _by_metric(alarms, "Errors")
+    assert alarm["Threshold"] == 1
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+
+
+def test_duration_alarm_is_80_percent_of_the_timeout(alarms):
+    assert _by_metric(alarms, "Duration")["Threshold"] == 0.8 * 300_000
+
+
+def test_every_alarm_notifies_the_topic(alarms, template):
+    (topic_id,) = template.find_resources("AWS::SNS::Topic")
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == [{"Ref": topic_id}]
+        assert alarm["OKActions"] == [{"Ref": topic_id}]
+
+
+def test_missing_data_is_not_breaching(alarms):
+    for alarm in alarms.values():
+        assert alarm["TreatMissingData"] == "notBreaching"
+
+
+def test_rejected_files_alarm_reads_the_functions_metric(alarms):
+    alarm = _by_metric(alarms, "FilesRejected")
+    assert alarm["Namespace"] == "EtlPipeline"
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": "svc"}]
+
+
+def test_topic_is_encrypted_and_tls_only(template):
+    (topic,) = template.find_resources("AWS::SNS::Topic").values()
+    assert "alias/aws/sns" in str(topic["Properties"]["KmsMasterKeyId"])
+    (policy,) = template.find_resources("AWS::SNS::TopicPolicy").values()
+    assert "aws:SecureTransport" in str(policy["Properties"]["PolicyDocument"])
+
+
+def test_dashboard_is_created(template):
+    assert len(template.find_resources("AWS::CloudWatch::Dashboard")) == 1
+
+
+def test_threshold_below_one_fails():
+    with pytest.raises(ConfigurationError, match="at least 1"):
+        AlarmThresholds(function_errors=AlarmSpec(threshold=0))
+
+
+def test_datapoints_beyond_periods_fail():
+    with pytest.raises(ConfigurationError, match="datapoints_to_alarm"):
+        AlarmThresholds(executions_failed=AlarmSpec(evaluation_periods=1, datapoints_to_alarm=2))
+
+
+def test_a_disabled_alarm_is_not_created(synthesize):
+    def build(stack):
+        fn = lambda_.Function(
+            stack,
+            "Fn",
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            handler="index.handler",
+            code=lambda_.Code.from_inline("def handler(e, c): pass"),
+        )
+        EtlAlarms(
+            stack,
+            "Alarms",
+            EtlAlarmsProps(functions=[fn], thresholds=AlarmThresholds(function_throttles=AlarmSpec(enabled=False))),
+        )
+
+    template, _ = synthesize(build)
+    metrics = [a["Properties"]["MetricName"] for a in template.find_resources("AWS::CloudWatch::Alarm").values()]
+    assert "Throttles" not in metrics

@@ -1,0 +1,99 @@
+"""EtlPipeline with default props: everything wired, exposed, retained, and nothing surprising."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import RemovalPolicy
+
+from etl_constructs import (
+    ConfigurationError,
+    EtlAlarms,
+    EtlPipeline,
+    EtlPipelineProps,
+    ProcessingLedger,
+    RawLanding,
+    ValidateTransformWorkflow,
+)
+
+
+@pytest.fixture(scope="module")
+def built(synthesize):
+    return synthesize(lambda stack: EtlPipeline(stack, "Pipeline"))
+
+
+@pytest.fixture(scope="module")
+def template(built):
+    return built[0]
+
+
+@pytest.fixture(scope="module")
+def pipeline(built) -> EtlPipeline:
+    return built[1]
+
+
+def test_parts_are_exposed(pipeline):
+    assert isinstance(pipeline.landing, RawLanding)
+    assert isinstance(pipeline.ledger, ProcessingLedger)
+    assert isinstance(pipeline.workflow, ValidateTransformWorkflow)
+    assert isinstance(pipeline.alarms, EtlAlarms)
+    assert pipeline.raw_bucket is pipeline.landing.bucket
+    assert pipeline.processed_bucket is pipeline.workflow.processed_bucket
+    assert pipeline.table is pipeline.ledger.table
+    assert pipeline.state_machine is pipeline.workflow.state_machine
+    assert pipeline.alarm_topic is pipeline.alarms.topic
+
+
+def test_the_rule_starts_the_state_machine(template):
+    rules = template.find_resources("AWS::Events::Rule", {"Properties": {"EventPattern": {"source": ["aws.s3"]}}})
+    (rule,) = rules.values()
+    machines = template.find_resources("AWS::StepFunctions::StateMachine")
+    target = rule["Properties"]["Targets"][0]["Arn"]["Ref"]
+    assert target in machines and target.startswith("PipelineWorkflowStateMachine")
+
+
+def test_no_custom_resources_and_only_the_two_functions(template):
+    kinds = {r["Type"] for r in template.to_json()["Resources"].values()}
+    assert not [k for k in kinds if k.startswith("Custom::")]
+    assert len(template.find_resources("AWS::Lambda::Function")) == 2
+
+
+def test_data_is_retained_by_default(template):
+    for kind in ("AWS::S3::Bucket", "AWS::DynamoDB::Table", "AWS::Logs::LogGroup"):
+        for resource in template.find_resources(kind).values():
+            assert resource["DeletionPolicy"] == "Retain", kind
+
+
+def test_alarms_watch_both_dead_letter_queues(template):
+    dlq_alarms = [
+        a
+        for a in template.find_resources("AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"
+    ]
+    assert len(dlq_alarms) == 2
+
+
+def test_destroy_passes_through_for_ephemeral_environments(synthesize):
+    template, _ = synthesize(
+        lambda stack: EtlPipeline(
+            stack, "Pipeline", EtlPipelineProps(removal_policy=RemovalPolicy.DESTROY, auto_delete_objects=True)
+        )
+    )
+    for kind in ("AWS::S3::Bucket", "AWS::DynamoDB::Table"):
+        for resource in template.find_resources(kind).values():
+            assert resource["DeletionPolicy"] == "Delete", kind
+    assert len(template.find_resources("Custom::S3AutoDeleteObjects")) == 4
+
+
+def test_auto_delete_needs_destroy():
+    with pytest.raises(ConfigurationError, match="DESTROY"):
+        EtlPipelineProps(auto_delete_objects=True)
+
+
+def test_two_pipelines_fit_in_one_stack(synthesize):
+    def build(stack: cdk.Stack) -> None:
+        EtlPipeline(stack, "Cards")
+        EtlPipeline(stack, "Wires")
+
+    template, _ = synthesize(build)
+    assert len(template.find_resources("AWS::StepFunctions::StateMachine")) == 4

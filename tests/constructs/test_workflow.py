@@ -1,0 +1,258 @@
+"""ValidateTransformWorkflow alone: functions, processed bucket, state machine, reconciler, privileges."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_stepfunctions as sfn
+
+from etl_constructs import (
+    ConfigurationError,
+    DataSettings,
+    ProcessingLedger,
+    ValidateTransformWorkflow,
+    ValidateTransformWorkflowProps,
+)
+
+
+def _props(stack: cdk.Stack, **overrides) -> ValidateTransformWorkflowProps:
+    return ValidateTransformWorkflowProps(
+        raw_bucket=s3.Bucket(stack, "Raw"),
+        quarantine_bucket=s3.Bucket(stack, "Quarantine"),
+        ledger=ProcessingLedger(stack, "Ledger"),
+        **overrides,
+    )
+
+
+def _build(stack):
+    return ValidateTransformWorkflow(stack, "Workflow", _props(stack))
+
+
+@pytest.fixture(scope="module")
+def built(synthesize):
+    return synthesize(_build)
+
+
+@pytest.fixture(scope="module")
+def template(built):
+    return built[0]
+
+
+@pytest.fixture(scope="module")
+def functions(template) -> dict:
+    return template.find_resources("AWS::Lambda::Function")
+
+
+def _machines(template) -> dict:
+    return template.find_resources("AWS::StepFunctions::StateMachine")
+
+
+def _definition(template, name: str) -> dict:
+    (machine,) = [m for k, m in _machines(template).items() if k.startswith(f"Workflow{name}")]
+    parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+    text = "".join(p if isinstance(p, str) else "ARN" for p in parts)
+    return json.loads(text)
+
+
+@pytest.fixture(scope="module")
+def definition(template) -> dict:
+    return _definition(template, "StateMachine")
+
+
+def _tasks(definition: dict) -> dict:
+    return {name: s for name, s in definition["States"].items() if s["Type"] == "Task"}
+
+
+def test_only_the_two_functions_and_no_custom_resources(functions, template):
+    assert sorted(f["Properties"]["Handler"] for f in functions.values()) == [
+        "etl_handlers.transform_handler.handler",
+        "etl_handlers.validate_handler.handler",
+    ]
+    assert not [t for t in json.dumps(template.to_json()).split('"') if t.startswith("Custom::")]
+
+
+def test_functions_run_the_newest_python_on_arm64(functions):
+    for fn in functions.values():
+        assert fn["Properties"]["Runtime"] == "python3.14"
+        assert fn["Properties"]["Architectures"] == ["arm64"]
+
+
+def test_functions_are_sized_for_streaming_not_3gb(functions):
+    sizes = sorted(f["Properties"]["MemorySize"] for f in functions.values())
+    assert sizes == [512, 1024]
+
+
+def test_functions_trace_actively(functions):
+    for fn in functions.values():
+        assert fn["Properties"]["TracingConfig"] == {"Mode": "Active"}
+
+
+def test_each_function_has_its_own_log_group_with_retention(template, functions):
+    groups = template.find_resources("AWS::Logs::LogGroup")
+    for fn in functions.values():
+        ref = fn["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        assert groups[ref]["Properties"]["RetentionInDays"] == 365
+    assert template.find_resources("Custom::LogRetention") == {}
+
+
+def test_functions_get_powertools_from_its_layer(functions):
+    for fn in functions.values():
+        (layer,) = fn["Properties"]["Layers"]
+        assert "AWSLambdaPowertoolsPythonV3-python314-arm64:27" in layer
+
+
+def test_configuration_reaches_the_functions_as_one_json_document(functions):
+    for fn in functions.values():
+        document = fn["Properties"]["Environment"]["Variables"]["ETL_CONFIG"]
+        assert json.loads(document) == DataSettings().to_dict()
+
+
+def test_every_task_retries_with_backoff_max_delay_and_jitter(definition):
+    for name, task in _tasks(definition).items():
+        (retry,) = task["Retry"]
+        assert retry["BackoffRate"] == 2, name
+        assert retry["MaxDelaySeconds"] == 60, name
+        assert retry["JitterStrategy"] == "FULL", name
+        assert retry["MaxAttempts"] == 5, name
+
+
+def test_lambda_tasks_retry_service_errors_throttling_and_transient_faults(definition):
+    for name in ("Validate", "Transform"):
+        errors = definition["States"][name]["Retry"][0]["ErrorEquals"]
+        assert {"Lambda.ServiceException", "Lambda.TooManyRequestsException", "TransientError"} <= set(errors)
+
+
+def test_every_task_has_a_catch(definition):
+    for name, task in _tasks(definition).items():
+        assert task.get("Catch"), f"{name} has no catch"
+
+
+def test_lambda_task_failures_lead_to_the_failure_record(definition):
+    states = definition["States"]
+    for name, status in (("Validate", "VALIDATION_FAILED"), ("Transform", "TRANSFORMATION_FAILED")):
+        (catch,) = states[name]["Catch"]
+        assert catch["ErrorEquals"] == ["States.ALL"]
+        mark = states[catch["Next"]]
+        assert mark["Result"] == {"status": status}
+        assert states[mark["Next"]]["Resource"].endswith("s3:copyObject")
+
+
+def test_received_is_conditional_so_a_repeat_delivery_stops(definition):
+    received = definition["States"]["Record RECEIVED"]
+    assert received["Parameters"]["ConditionExpression"] == "attribute_not_exists(file_id)"
+    assert received["Catch"][0]["ErrorEquals"] == ["DynamoDB.ConditionalCheckFailedException"]
+
+
+def test_state_machine_logs_without_execution_data_and_traces(template):
+    machine = next(m for k, m in _machines(template).items() if k.startswith("WorkflowStateMachine"))
+    logging = machine["Properties"]["LoggingConfiguration"]
+    assert logging["Level"] == "ALL"
+    assert logging["IncludeExecutionData"] is False
+    assert machine["Properties"]["TracingConfiguration"] == {"Enabled": True}
+    assert machine["Properties"]["StateMachineType"] == "STANDARD"
+
+
+def test_state_machine_has_an_overall_timeout(definition):
+    assert definition["TimeoutSeconds"] == 3600
+
+
+def test_timed_out_or_aborted_executions_are_settled_by_the_reconciler(template):
+    rules = template.find_resources("AWS::Events::Rule")
+    (rule,) = rules.values()
+    assert rule["Properties"]["EventPattern"]["detail"]["status"] == ["TIMED_OUT", "ABORTED"]
+    assert rule["Properties"]["Targets"][0]["DeadLetterConfig"]
+
+
+def test_reconciler_settles_only_non_final_items(template):
+    definition = _definition(template, "Reconciler")
+    settles = [s for s in definition["States"].values() if s.get("Resource", "").endswith("dynamodb:updateItem")]
+    assert len(settles) == 2
+    for state in settles:
+        assert state["Parameters"]["ConditionExpression"] == "#status IN (:a0, :a1) AND #execution = :exec"
+
+
+def _statements(template, role_prefix: str) -> list[dict]:
+    policies = template.find_resources("AWS::IAM::Policy")
+    found = []
+    for policy in policies.values():
+        if any(r["Ref"].startswith(role_prefix) for r in policy["Properties"]["Roles"]):
+            found += policy["Properties"]["PolicyDocument"]["Statement"]
+    return found
+
+
+def test_validate_role_cannot_write_processed_output(template):
+    text = json.dumps(_statements(template, "WorkflowValidateRole"))
+    assert "WorkflowProcessed" not in text
+    assert "s3:DeleteObject" not in text
+
+
+def test_transform_role_cannot_write_quarantine(template):
+    text = json.dumps(_statements(template, "WorkflowTransformRole"))
+    assert "Quarantine" not in text
+
+
+def test_function_roles_have_no_managed_policies_and_no_table_index_access(template):
+    for key, role in template.find_resources("AWS::IAM::Role").items():
+        if key.startswith(("WorkflowValidateRole", "WorkflowTransformRole")):
+            assert "ManagedPolicyArns" not in role["Properties"]
+            assert "/index/" not in json.dumps(_statements(template, key))
+
+
+def test_processed_bucket_expires_staging_objects(template):
+    buckets = template.find_resources("AWS::S3::Bucket")
+    processed = next(b for k, b in buckets.items() if k.startswith("WorkflowProcessed"))
+    rules = processed["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert {"ExpirationInDays": 1, "Prefix": "_staging/", "Status": "Enabled", "Id": "expire-staging"} in rules
+
+
+def test_express_option(synthesize):
+    template, _ = synthesize(
+        lambda stack: ValidateTransformWorkflow(
+            stack,
+            "Workflow",
+            _props(
+                stack,
+                state_machine_type=sfn.StateMachineType.EXPRESS,
+                execution_timeout=cdk.Duration.minutes(5),
+                validate_timeout=cdk.Duration.minutes(1),
+                transform_timeout=cdk.Duration.minutes(2),
+            ),
+        )
+    )
+    types = sorted(m["Properties"]["StateMachineType"] for m in _machines(template).values())
+    assert types == ["EXPRESS", "EXPRESS"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"validate_memory_mb": 64}, "validate_memory_mb"),
+        ({"transform_timeout": cdk.Duration.minutes(16)}, "transform_timeout"),
+        ({"execution_timeout": cdk.Duration.minutes(10)}, "execution_timeout must be longer"),
+        ({"state_machine_type": sfn.StateMachineType.EXPRESS}, "EXPRESS"),
+        ({"output_prefix": "out"}, "must end with '/'"),
+        ({"output_prefix": "o'ut/"}, "may not"),
+    ],
+)
+def test_invalid_props_fail_with_a_clear_message(overrides, message):
+    stack = cdk.Stack()
+    with pytest.raises(ConfigurationError, match=message):
+        _props(stack, **overrides)
+
+
+def test_negative_fee_rate_fails():
+    with pytest.raises(ConfigurationError, match="fee_rate"):
+        DataSettings(fee_rate="-0.01")
+
+
+def test_float_fee_rate_fails():
+    with pytest.raises(ConfigurationError, match="never a float"):
+        DataSettings(fee_rate=0.01)  # type: ignore[arg-type]
+
+
+def test_fee_rate_is_kept_exact():
+    assert DataSettings(fee_rate="0.0125").fee_rate == Decimal("0.0125")
