@@ -72,6 +72,13 @@ class Ledger:
                 ) from exc
             raise
 
+    def finished_by(self, file_id: str, execution: str, outcomes: tuple[str, ...]) -> dict[str, Any] | None:
+        """The item when `execution` itself already moved it to one of `outcomes` (a retried step), else None."""
+        item = self.get(file_id)
+        if item is not None and item.get("execution") == execution and item.get("status") in outcomes:
+            return item
+        return None
+
     def get(self, file_id: str) -> dict[str, Any] | None:
         """The item as plain values, or None."""
         item = self._client.get_item(TableName=self._table, Key={"file_id": {"S": file_id}}, ConsistentRead=True)

@@ -79,6 +79,12 @@ class Runtime:
 def runtime() -> Runtime:
     """The container's clients; built on first use so importing the module needs no AWS."""
     settings = Settings.from_env()
+    # Powertools reads these at import; Lambda sets them first, a local runner or test may not.
+    if os.environ.get("POWERTOOLS_METRICS_NAMESPACE"):
+        metrics.namespace = os.environ["POWERTOOLS_METRICS_NAMESPACE"]
+    if os.environ.get("POWERTOOLS_SERVICE_NAME"):
+        metrics.service = os.environ["POWERTOOLS_SERVICE_NAME"]
+        logger.append_keys(service=os.environ["POWERTOOLS_SERVICE_NAME"])
     boto = BotoConfig(retries={"mode": "standard", "max_attempts": 5})
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     s3 = boto3.client("s3", region_name=region, config=boto)

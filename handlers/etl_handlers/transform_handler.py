@@ -8,6 +8,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from . import statuses
 from .core import transform
+from .ledger import StatusConflict
 from .runtime import FileRef, logger, metrics, runtime, tracer, transient_faults
 from .s3io import MultipartWriter, open_version, publish
 
@@ -26,9 +27,18 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = rt.settings
     file = FileRef.from_event(event)
     logger.append_keys(file_id=file.file_id)
-    rt.ledger.transition(
-        file.file_id, file.execution, (statuses.VALIDATED, statuses.TRANSFORMING), statuses.TRANSFORMING
-    )
+    try:
+        rt.ledger.transition(
+            file.file_id, file.execution, (statuses.VALIDATED, statuses.TRANSFORMING), statuses.TRANSFORMING
+        )
+    except StatusConflict:
+        # A retry of a step that did finish (its response was lost) returns what it recorded.
+        done = rt.ledger.finished_by(file.file_id, file.execution, (statuses.COMPLETED,))
+        if done is None:
+            raise
+        logger.info("transformation already recorded by this execution")
+        keys = ("status", "rows_total", "rows_written", "output_bucket", "output_key")
+        return {k: done[k] for k in keys if k in done}
     fmt = settings.config.format_for_key(file.key)
     if fmt is None:
         raise DataChanged(f"{file.key} has no accepted suffix")

@@ -9,6 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from . import statuses
 from .core import validate
 from .core.results import RowError, ValidationResult
+from .ledger import StatusConflict
 from .quarantine import quarantine
 from .runtime import FileRef, logger, metrics, runtime, tracer, transient_faults
 from .s3io import open_version
@@ -23,7 +24,17 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     rt = runtime()
     file = FileRef.from_event(event)
     logger.append_keys(file_id=file.file_id)
-    rt.ledger.transition(file.file_id, file.execution, (statuses.RECEIVED, statuses.VALIDATING), statuses.VALIDATING)
+    try:
+        rt.ledger.transition(
+            file.file_id, file.execution, (statuses.RECEIVED, statuses.VALIDATING), statuses.VALIDATING
+        )
+    except StatusConflict:
+        # A retry of a step that did finish (its response was lost) returns what it recorded.
+        done = rt.ledger.finished_by(file.file_id, file.execution, (statuses.VALIDATED, statuses.VALIDATION_FAILED))
+        if done is None:
+            raise
+        logger.info("validation already recorded by this execution", extra={"status": done["status"]})
+        return _recorded(done)
     fmt = rt.settings.config.format_for_key(file.key)
     if fmt is None:
         result = ValidationResult(0, 0, 0, (RowError(None, None, "unsupported format"),), 1, 0)
@@ -77,3 +88,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "quarantine_key": qkey,
         **counts,
     }
+
+
+def _recorded(item: dict[str, Any]) -> dict[str, Any]:
+    keys = ("status", "rows_total", "rows_valid", "rows_rejected", "error", "error_count", "quarantine_key")
+    return {k: item[k] for k in keys if k in item}
