@@ -17,6 +17,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
+
 from constructs import Construct
 
 from . import statuses
@@ -100,6 +101,16 @@ class Resources:
     retry: RetryPolicy
 
 
+def _at(path: str) -> str:
+    """A JSONPath reference for JsonPath.format (a plain "$.x" would be taken as literal text)."""
+    return sfn.JsonPath.string_at(path)
+
+
+def _quarantine_key(res: Resources) -> str:
+    """Where a version is quarantined: `{prefix}{version}/{key}`, as the validate function writes it."""
+    return sfn.JsonPath.format(res.quarantine_prefix + "{}/{}", _at("$.version"), _at("$.key"))
+
+
 def _quarantine_copy(scope: Construct, name: str, res: Resources) -> tasks.CallAwsService:
     """Copy the object version into quarantine with the SDK integration (no Lambda involved)."""
     task = tasks.CallAwsService(
@@ -109,8 +120,8 @@ def _quarantine_copy(scope: Construct, name: str, res: Resources) -> tasks.CallA
         action="copyObject",
         parameters={
             "Bucket": res.quarantine_bucket.bucket_name,
-            "Key": sfn.JsonPath.format(res.quarantine_prefix + "{}/{}", "$.version", "$.key"),
-            "CopySource": sfn.JsonPath.format("{}/{}?versionId={}", "$.bucket", "$.key", "$.version"),
+            "Key": _quarantine_key(res),
+            "CopySource": sfn.JsonPath.format("{}/{}?versionId={}", _at("$.bucket"), _at("$.key"), _at("$.version")),
         },
         iam_action="s3:PutObject",
         iam_resources=[res.quarantine_bucket.arn_for_objects(res.quarantine_prefix + "*")],
@@ -217,9 +228,7 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
             ":cause": _s("$.failure.Cause"),
             ":exec": _s("$.execution"),
             ":qbucket": _lit(res.quarantine_bucket.bucket_name),
-            ":qkey": tasks.DynamoAttributeValue.from_string(
-                sfn.JsonPath.format(res.quarantine_prefix + "{}/{}", "$.version", "$.key")
-            ),
+            ":qkey": tasks.DynamoAttributeValue.from_string(_quarantine_key(res)),
             **{f":s{i}": _lit(s) for i, s in enumerate(statuses.IN_PROGRESS)},
         },
         result_path=sfn.JsonPath.DISCARD,

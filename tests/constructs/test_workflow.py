@@ -147,6 +147,12 @@ def test_received_is_conditional_so_a_repeat_delivery_stops(definition):
     assert received["Catch"][0]["ErrorEquals"] == ["DynamoDB.ConditionalCheckFailedException"]
 
 
+def test_quarantine_copy_formats_its_key_from_the_input_paths(definition):
+    parameters = definition["States"]["Quarantine copy"]["Parameters"]
+    assert parameters["Key.$"] == "States.Format('quarantine/{}/{}', $.version, $.key)"
+    assert parameters["CopySource.$"] == "States.Format('{}/{}?versionId={}', $.bucket, $.key, $.version)"
+
+
 def test_state_machine_logs_without_execution_data_and_traces(template):
     machine = next(m for k, m in _machines(template).items() if k.startswith("WorkflowStateMachine"))
     logging = machine["Properties"]["LoggingConfiguration"]

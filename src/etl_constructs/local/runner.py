@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .emulator import Pipeline, RuleTarget, build
+from .fidelity import atomic_dynamodb_writes
 from .invoke import FaultHook, in_process_lambda
 from .template import REGION, Template, TemplateError
 
@@ -189,6 +190,7 @@ class LocalPipeline:
         _forget_cached_clients()
         stack.callback(_forget_cached_clients)
         stack.enter_context(in_process_lambda(self.pipeline.functions, self._before_invoke))
+        stack.enter_context(atomic_dynamodb_writes())
 
     def __exit__(self, *exc: object) -> None:
         self._stack.close()
