@@ -18,6 +18,8 @@ _bin = str(REPO / ".venv" / "bin")
 if _bin not in os.environ.get("PATH", "").split(os.pathsep):
     os.environ["PATH"] = _bin + os.pathsep + os.environ.get("PATH", "")
 
+pytest_plugins = ["pytester"]
+
 StackBuilder = Callable[[cdk.Stack], Any]
 
 

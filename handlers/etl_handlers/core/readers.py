@@ -73,7 +73,7 @@ def read_csv(text: io.TextIOBase, config: Config) -> Iterator[Item]:
             if len(fields) != width:
                 yield RowError(row, None, f"expected {width} fields as in the header, found {len(fields)}")
             else:
-                yield dict(zip(header, fields, strict=True))
+                yield dict(zip(header, fields, strict=False))  # lengths are equal: checked above
     except csv.Error as exc:
         raise FileError(f"malformed CSV after data record {row}: {exc}") from exc
 

@@ -19,6 +19,7 @@ _ID_FIELDS = ("transaction_id", "account_id")
 _RULED = frozenset({"transaction_id", "account_id", "amount", "date", "currency"})
 _DATE_CACHE_LIMIT = 100_000
 _NO_ERRORS: tuple[RowError, ...] = ()
+_ABSENT: Any = object()
 
 
 class RecordChecker:
@@ -30,49 +31,58 @@ class RecordChecker:
         self._required_ruled = tuple(f for f in config.required_fields if f in _RULED)
         self._ids = DigestSet()
         self._good_dates: set[str] = set()
+        self._default_currency = config.default_currency
 
-    def check(self, record: dict[str, Any], row: int) -> tuple[Decimal | None, str, tuple[RowError, ...]]:
-        """Return the record's exact amount, its currency, and its errors (empty when valid)."""
-        errors: list[RowError] | None = None
+    def check(
+        self, record: dict[str, Any], row: int, fields_known: bool = False
+    ) -> tuple[Decimal | None, str, tuple[RowError, ...]]:
+        """Return the record's exact amount, its currency, and its errors (empty when valid).
+
+        `fields_known` says every required field is present (a CSV header was checked for them).
+        """
+        errors: list[RowError] = []
         get = record.get
-        for name in self._required_ruled:
-            if name not in record:
-                errors = errors or []
-                errors.append(RowError(row, name, "missing required field"))
-        for name in _ID_FIELDS:
-            if name in record:
-                message = _id_problem(get(name))
-                if message:
-                    errors = errors or []
-                    errors.append(RowError(row, name, message))
-                elif name == "transaction_id" and not self._ids.add(str(get(name)).strip()):
-                    errors = errors or []
-                    errors.append(RowError(row, name, "repeats the transaction_id of an earlier record"))
-        amount: Decimal | None = None
-        if "amount" in record:
-            amount = parse_amount(get("amount"))
+        if not fields_known:
+            for name in self._required_ruled:
+                if name not in record:
+                    errors.append(RowError(row, name, "missing required field"))
+        tid = get("transaction_id", _ABSENT)
+        if type(tid) is str and (stripped := tid.strip()):
+            if not self._ids.add(stripped):
+                errors.append(RowError(row, "transaction_id", "repeats the transaction_id of an earlier record"))
+        elif tid is not _ABSENT:
+            message = _id_problem(tid)
+            if message:
+                errors.append(RowError(row, "transaction_id", message))
+            elif not self._ids.add(str(tid)):
+                errors.append(RowError(row, "transaction_id", "repeats the transaction_id of an earlier record"))
+        account = get("account_id", _ABSENT)
+        if not (type(account) is str and account.strip()) and account is not _ABSENT:
+            message = _id_problem(account)
+            if message:
+                errors.append(RowError(row, "account_id", message))
+        amount = get("amount", _ABSENT)
+        if amount is not _ABSENT:
+            amount = parse_amount(amount)
             if amount is None:
-                errors = errors or []
                 errors.append(RowError(row, "amount", "must be a plain decimal such as -12.50"))
-        if "date" in record:
-            value = get("date")
-            if not (isinstance(value, str) and value in self._good_dates):
-                message = date_problem(value)
-                if message:
-                    errors = errors or []
-                    errors.append(RowError(row, "date", message))
-                elif isinstance(value, str) and len(self._good_dates) < _DATE_CACHE_LIMIT:
-                    self._good_dates.add(value)
+        else:
+            amount = None
+        when = get("date", _ABSENT)
+        if when is not _ABSENT and not (type(when) is str and when in self._good_dates):
+            message = date_problem(when)
+            if message:
+                errors.append(RowError(row, "date", message))
+            elif len(self._good_dates) < _DATE_CACHE_LIMIT:
+                self._good_dates.add(when)
         currency = get("currency")
         if currency is None or currency == "":
-            currency = self._config.default_currency
+            currency = self._default_currency
         elif type(currency) is not str or not _CURRENCY.match(currency):
-            errors = errors or []
             errors.append(RowError(row, "currency", "must be three upper-case letters such as USD"))
         for name in self._required:
             value = get(name)
             if value is None or (isinstance(value, str) and not value.strip()):
-                errors = errors or []
                 message = "missing required field" if name not in record else "must not be empty"
                 errors.append(RowError(row, name, message))
         return amount, currency, tuple(errors) if errors else _NO_ERRORS

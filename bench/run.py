@@ -1,0 +1,125 @@
+"""Benchmarks (not tests): throughput and peak memory of validate+transform beside a naive baseline.
+
+    python bench/run.py            # 100k and 1M rows (CSV, JSON); peak memory at 10 MB and 100 MB
+    python bench/run.py --full     # adds the 1 GB memory case (several minutes)
+
+Each case runs in its own process, so its peak RSS is its own. Throughput is the median of
+`--repeat` runs. Generated files go to bench/out/ (ignored by git).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out"
+sys.path[:0] = [str(HERE), str(HERE.parent / "handlers")]
+
+
+def worker(impl: str, fmt: str, path: Path) -> dict[str, float]:
+    """Run one implementation over one file; report seconds, rows and peak RSS."""
+    sink = OUT / f"{path.stem}.{impl}.jsonl"
+    started = time.perf_counter()
+    if impl == "naive":
+        import naive
+
+        rows = (naive.naive_csv if fmt == "csv" else naive.naive_json)(path, sink)
+    else:
+        from etl_handlers.core import transform, validate
+
+        with path.open("rb") as source:
+            checked = validate(source, fmt)
+        assert checked.ok, checked.errors[:3]
+        with path.open("rb") as source, sink.open("wb") as out:
+            rows = transform(source, out, fmt).rows_written
+    seconds = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    sink.unlink()
+    return {"seconds": seconds, "rows": rows, "peak_mb": peak_mb, "mb": path.stat().st_size / 1e6}
+
+
+def run_case(impl: str, fmt: str, path: Path) -> dict[str, float]:
+    done = subprocess.run(
+        [sys.executable, __file__, "--worker", impl, fmt, str(path)], capture_output=True, text=True, check=True
+    )
+    result: dict[str, float] = json.loads(done.stdout)
+    return result
+
+
+def dataset(fmt: str, rows: int) -> Path:
+    import datagen
+
+    OUT.mkdir(exist_ok=True)
+    path = OUT / f"tx-{rows}.{fmt}"
+    if not path.exists():
+        (datagen.write_csv if fmt == "csv" else datagen.write_json)(path, rows)
+    return path
+
+
+def baseline_mb() -> float:
+    done = subprocess.run(
+        [sys.executable, "-c", f"import sys; sys.path[:0]={[str(HERE.parent / 'handlers')]!r}; "
+         "import etl_handlers.core, resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return float(done.stdout)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--worker", nargs=3, metavar=("IMPL", "FMT", "PATH"), help=argparse.SUPPRESS)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--full", action="store_true", help="add the 1 GB memory case")
+    args = parser.parse_args()
+    if args.worker:
+        impl, fmt, path = args.worker
+        print(json.dumps(worker(impl, fmt, Path(path))))
+        return
+
+    import datagen
+
+    report: dict[str, list[dict[str, object]]] = {"throughput": [], "memory": []}
+    print(f"interpreter with the core imported: {baseline_mb():.0f} MB peak RSS\n")
+    print("throughput: validate+transform (ours, two streaming passes) vs naive (one in-memory pass)")
+    print(f"{'case':<16}{'impl':<7}{'median s':>10}{'rows/s':>12}{'MB/s':>8}{'ratio':>8}")
+    for fmt in ("csv", "json"):
+        for rows in (100_000, 1_000_000):
+            path = dataset(fmt, rows)
+            medians = {}
+            for impl in ("naive", "ours"):
+                runs = [run_case(impl, fmt, path) for _ in range(args.repeat)]
+                seconds = statistics.median(r["seconds"] for r in runs)
+                medians[impl] = seconds
+                mb = runs[0]["mb"]
+                ratio = medians["naive"] / seconds if impl == "ours" else 1.0
+                print(f"{fmt + ' ' + format(rows, ','):<16}{impl:<7}{seconds:>10.2f}{rows / seconds:>12,.0f}"
+                      f"{mb / seconds:>8.1f}{ratio:>8.2f}")  # fmt: skip
+                report["throughput"].append(
+                    {"format": fmt, "rows": rows, "impl": impl, "median_s": seconds, "rows_per_s": rows / seconds,
+                     "mb_per_s": mb / seconds, "ratio_to_naive": ratio, "runs": [r["seconds"] for r in runs]}
+                )  # fmt: skip
+
+    print("\npeak memory (RSS of the whole process), CSV input")
+    print(f"{'input':<10}{'rows':>12}{'ours MB':>10}{'naive MB':>10}")
+    sizes = [10_000_000, 100_000_000] + ([1_000_000_000] if args.full else [])
+    for size in sizes:
+        rows = datagen.rows_for_bytes(size)
+        path = dataset("csv", rows)
+        ours = run_case("ours", "csv", path)
+        naive = run_case("naive", "csv", path)
+        print(f"{format(size / 1e6, '.0f') + ' MB':<10}{rows:>12,}{ours['peak_mb']:>10.0f}{naive['peak_mb']:>10.0f}")
+        report["memory"].append({"input_mb": ours["mb"], "rows": rows, "ours_peak_mb": ours["peak_mb"],
+                                 "naive_peak_mb": naive["peak_mb"]})  # fmt: skip
+    (OUT / "results.json").write_text(json.dumps(report, indent=2))
+    print(f"\nwritten to {OUT / 'results.json'}")
+
+
+if __name__ == "__main__":
+    main()

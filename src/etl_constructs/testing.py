@@ -1,0 +1,41 @@
+"""A pytest plugin for your own test suite: run files through your configured pipeline locally.
+
+In `conftest.py`:
+
+    pytest_plugins = ["etl_constructs.testing"]
+
+then in a test:
+
+    def test_my_file_is_accepted(etl_pipeline, tmp_path):
+        result = etl_pipeline.run(["tests/data/march.csv"])
+        assert result.ok, result.to_dict()
+
+The pipeline is the template named by the `ETL_TEMPLATE` environment variable (a synthesized
+template with its assets beside it), or a default EtlPipeline synthesized once per session.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .local import LocalPipeline, synthesize_default
+
+
+@pytest.fixture(scope="session")
+def etl_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The template the pipeline runs: `ETL_TEMPLATE`, or a default EtlPipeline synthesized once."""
+    named = os.environ.get("ETL_TEMPLATE")
+    if named:
+        return Path(named)
+    return synthesize_default(tmp_path_factory.mktemp("etl-pipeline"))
+
+
+@pytest.fixture
+def etl_pipeline(etl_template: Path, tmp_path: Path) -> Iterator[LocalPipeline]:
+    """A fresh emulated pipeline for one test; outputs go under the test's tmp_path."""
+    with LocalPipeline(etl_template, out=tmp_path / "etl-out") as pipeline:
+        yield pipeline
