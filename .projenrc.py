@@ -99,7 +99,12 @@ pyproject.add_override(
 )
 pyproject.add_override(
     "tool.ruff",
-    {"line-length": 120, "target-version": "py311", "src": ["src", "handlers", "tests"]},
+    {
+        "line-length": 120,
+        "target-version": "py311",
+        "src": ["src", "handlers"],
+        "extend-exclude": ["tests/integ/*.snapshot"],
+    },
 )
 pyproject.add_override(
     "tool.ruff.lint",

@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(BIN):$(CURDIR)/$(VENV)/cdk/node_modules/.bin:$(PATH)
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 
-.PHONY: setup demo synth test lint typecheck unit bench dist projen api-docs clean
+.PHONY: setup demo synth test lint typecheck unit bench dist projen api-docs integ-snapshot clean
 
 setup: $(STAMP)
 
@@ -57,6 +57,9 @@ projen: setup
 
 api-docs: setup
 	$(BIN)/python -m etl_constructs._apidoc > API.md
+
+integ-snapshot: setup
+	rm -rf tests/integ/integ_pipeline.py.snapshot && $(BIN)/python tests/integ/integ_pipeline.py
 
 clean:
 	rm -rf $(VENV) examples/cdk.out examples/local-out dist .pytest_cache .mypy_cache .ruff_cache

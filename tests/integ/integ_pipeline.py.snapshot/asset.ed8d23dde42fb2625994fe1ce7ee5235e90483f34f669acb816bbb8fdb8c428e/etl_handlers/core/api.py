@@ -1,0 +1,142 @@
+"""`validate` and `transform`: the data contract applied to a stream, with no AWS in sight."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
+from typing import IO, Any
+
+from .config import DEFAULT_CONFIG, FORMATS, Config
+from .jsonout import LineEncoder
+from .readers import read_records
+from .results import ErrorLog, FileError, RowError, TransformResult, ValidationResult
+from .rules import RecordChecker
+from .streams import CountingReader, Readable, text_stream
+
+_CENT = Decimal("0.01")
+_WRITE_CHUNK = 256 * 1024
+# Decimal errors that mean bad data rather than a bug: UnicodeError, csv.Error, RecursionError, ValueError.
+_DATA_ERRORS = (UnicodeError, csv.Error, RecursionError, ValueError)
+
+
+def validate(source: Readable, fmt: str, config: Config | None = None) -> ValidationResult:
+    """Check a file against the data contract without writing anything.
+
+    `source` is a binary file object (read as a stream), `fmt` one of csv, json, jsonl, ndjson.
+    Bad data never raises: every problem is in the result's errors, the first `max_errors` of them
+    listed and all of them counted. Only a failing `source` (an I/O error) propagates.
+    """
+    result = _run(source, fmt, config or DEFAULT_CONFIG, None)
+    return ValidationResult(
+        result.rows_total,
+        result.rows_valid,
+        result.rows_rejected,
+        result.errors,
+        result.error_count,
+        result.bytes_read,
+    )
+
+
+def transform(
+    source: Readable,
+    sink: IO[bytes],
+    fmt: str,
+    config: Config | None = None,
+    processed_at: datetime | None = None,
+) -> TransformResult:
+    """Write each valid record of `source` to `sink` as one JSON Lines object, in input order.
+
+    Each output object holds every input field, with `amount` the exact decimal read, `fee` the
+    amount times the fee rate rounded to cents, `currency` (the default when absent or empty) and
+    `processed_at` (the UTC time of the run). Invalid records are not written; they are counted
+    and reported as by `validate`, so a caller that wants all or nothing checks `error_count`.
+    """
+    stamp = (processed_at or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="milliseconds")
+    return _run(source, fmt, config or DEFAULT_CONFIG, _Writer(sink, config or DEFAULT_CONFIG, stamp))
+
+
+def _run(source: Readable, fmt: str, config: Config, writer: _Writer | None) -> TransformResult:
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}: expected one of {sorted(FORMATS)}")
+    raw = CountingReader(source)
+    log = ErrorLog(config.max_errors)
+    checker = RecordChecker(config)
+    check = checker.check
+    total = valid = 0
+    fields_known = fmt == "csv"  # the reader has checked the header for every required column
+    try:
+        for item in read_records(text_stream(raw), fmt, config):
+            total += 1
+            if type(item) is RowError:
+                log.add(item)
+                continue
+            amount, currency, errors = check(item, total, fields_known)  # type: ignore[arg-type]
+            if errors:
+                for error in errors:
+                    log.add(error)
+                continue
+            valid += 1
+            if writer is not None:
+                writer.write(item, amount, currency)  # type: ignore[arg-type]
+        if total == 0:
+            log.add(RowError(None, None, "the file has no data records"))
+    except FileError as exc:
+        log.add(exc.error)
+    except UnicodeError:
+        log.add(RowError(None, None, f"the file is not valid UTF-8 (after data record {total})"))
+    except _DATA_ERRORS as exc:
+        log.add(RowError(None, None, f"unreadable after data record {total}: {exc}"))
+    written = writer.close() if writer is not None else (0, 0)
+    return TransformResult(
+        rows_total=total,
+        rows_valid=valid,
+        rows_rejected=total - valid,
+        errors=tuple(log.errors),
+        error_count=log.count,
+        bytes_read=raw.bytes_read,
+        rows_written=written[0],
+        bytes_written=written[1],
+    )
+
+
+class _Writer:
+    """Turns valid records into output lines and writes them to the sink in large chunks."""
+
+    def __init__(self, sink: IO[bytes], config: Config, stamp: str) -> None:
+        self._sink = sink
+        self._rate = config.fee_rate
+        # Exact arithmetic at any size: the only rounding is the one the contract names.
+        self._context = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN, rounding=config.rounding_mode)
+        self._stamp = stamp
+        self._lines: list[str] = []
+        self._pending = 0
+        self.rows = 0
+        self.size = 0
+        self._encode: Callable[[dict[str, Any]], str] = LineEncoder()
+
+    def write(self, record: dict[str, Any], amount: Decimal, currency: str) -> None:
+        fee = self._context.multiply(amount, self._rate).quantize(_CENT, context=self._context)
+        record["amount"] = amount
+        record["currency"] = currency
+        record["fee"] = fee
+        record["processed_at"] = self._stamp
+        line = self._encode(record)
+        self._lines.append(line)
+        self._pending += len(line) + 1
+        self.rows += 1
+        if self._pending >= _WRITE_CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._lines:
+            data = ("\n".join(self._lines) + "\n").encode("ascii")
+            self._sink.write(data)
+            self.size += len(data)
+            self._lines.clear()
+            self._pending = 0
+
+    def close(self) -> tuple[int, int]:
+        self._flush()
+        return self.rows, self.size

@@ -1,0 +1,108 @@
+"""The processing ledger: one DynamoDB item per object version, moved by conditional writes only."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from . import statuses
+
+
+class StatusConflict(Exception):
+    """The item was not in a status this step may move it from: another run owns it or it is final."""
+
+
+def now() -> str:
+    """The current UTC time, ISO 8601 with its offset."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class Ledger:
+    """Status transitions on the ledger table, each conditional on the expected prior status."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def transition(
+        self,
+        file_id: str,
+        execution: str,
+        allowed_from: tuple[str, ...],
+        to: str,
+        **attributes: Any,
+    ) -> None:
+        """Move `file_id` to `to` if it is in one of `allowed_from` and owned by `execution`.
+
+        A step retried within the same execution may repeat its own transition; a second execution
+        for the same object version (a repeated delivery) never gets past its first write.
+        """
+        stamp = now()
+        values: dict[str, Any] = {":to": {"S": to}, ":now": {"S": stamp}, ":exec": {"S": execution}}
+        names = {
+            "#status": "status",
+            "#execution": "execution",
+            "#updated": "updated_at",
+            "#at": f"{to.lower()}_at",
+        }
+        sets = ["#status = :to", "#updated = :now", "#at = :now"]
+        for index, (name, value) in enumerate(sorted(attributes.items())):
+            names[f"#a{index}"] = name
+            values[f":a{index}"] = _attribute(value)
+            sets.append(f"#a{index} = :a{index}")
+        allowed = []
+        for index, status in enumerate(allowed_from):
+            values[f":from{index}"] = {"S": status}
+            allowed.append(f":from{index}")
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"file_id": {"S": file_id}},
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression=f"#status IN ({', '.join(allowed)}) AND #execution = :exec",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise StatusConflict(
+                    f"{file_id} is not in {'/'.join(allowed_from)} for execution {execution}; not moved to {to}"
+                ) from exc
+            raise
+
+    def finished_by(self, file_id: str, execution: str, outcomes: tuple[str, ...]) -> dict[str, Any] | None:
+        """The item when `execution` itself already moved it to one of `outcomes` (a retried step), else None."""
+        item = self.get(file_id)
+        if item is not None and item.get("execution") == execution and item.get("status") in outcomes:
+            return item
+        return None
+
+    def get(self, file_id: str) -> dict[str, Any] | None:
+        """The item as plain values, or None."""
+        item = self._client.get_item(TableName=self._table, Key={"file_id": {"S": file_id}}, ConsistentRead=True)
+        raw = item.get("Item")
+        return None if raw is None else {k: _plain(v) for k, v in raw.items()}
+
+
+def _attribute(value: Any) -> dict[str, Any]:
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int):
+        return {"N": str(value)}
+    if value is None:
+        return {"NULL": True}
+    return {"S": str(value)}
+
+
+def _plain(value: dict[str, Any]) -> Any:
+    ((kind, inner),) = value.items()
+    if kind == "N":
+        return int(inner) if inner.lstrip("-").isdigit() else inner
+    if kind == "NULL":
+        return None
+    return inner
+
+
+__all__ = ["Ledger", "StatusConflict", "now", "statuses"]

@@ -1,0 +1,40 @@
+"""Quarantine: a byte-identical copy of a rejected object version and a JSON error report beside it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .core.results import RowError
+from .ledger import now
+
+
+def quarantine(
+    s3: Any,
+    source: dict[str, str],
+    bucket: str,
+    key: str,
+    errors: list[RowError],
+    error_count: int,
+    counts: dict[str, int],
+) -> str:
+    """Copy the object version to `bucket`/`key`, write `key`.errors.json, and return `key`."""
+    copy_source = {"Bucket": source["bucket"], "Key": source["key"]}
+    if source.get("version") not in (None, "", "null"):
+        copy_source["VersionId"] = source["version"]
+    s3.copy(copy_source, bucket, key)
+    report = {
+        "file": source,
+        "rejected_at": now(),
+        "error_count": error_count,
+        "errors_listed": len(errors),
+        "errors": [e.to_dict() for e in errors],
+        **counts,
+    }
+    s3.put_object(
+        Bucket=bucket,
+        Key=f"{key}.errors.json",
+        Body=json.dumps(report, indent=2).encode("utf-8"),
+        ContentType="application/json",
+    )
+    return key

@@ -1,0 +1,114 @@
+"""What both entry points share: AWS clients, Powertools, the event's file reference, fault mapping."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .ledger import Ledger
+from .settings import Settings
+
+logger = Logger()
+metrics = Metrics()
+tracer = Tracer()
+
+_TRANSIENT_CODES = frozenset(
+    {
+        "InternalError",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "SlowDown",
+        "RequestTimeout",
+        "ThrottlingException",
+        "Throttling",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "TransactionConflictException",
+    }
+)
+
+
+class TransientError(Exception):
+    """An AWS dependency failed after the SDK's own retries; the state machine retries the step."""
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """The object version an execution is about, as the state machine passes it."""
+
+    file_id: str
+    bucket: str
+    key: str
+    version: str
+    execution: str
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> FileRef:
+        """Read the task input."""
+        return cls(
+            file_id=event["file_id"],
+            bucket=event["bucket"],
+            key=event["key"],
+            version=event.get("version") or "null",
+            execution=event["execution"],
+        )
+
+    def source(self) -> dict[str, str]:
+        """Bucket, key and version as a dict, for reports."""
+        return {"bucket": self.bucket, "key": self.key, "version": self.version}
+
+
+@dataclass
+class Runtime:
+    """Clients and settings, made once per Lambda container."""
+
+    settings: Settings
+    s3: Any
+    ledger: Ledger
+
+
+@functools.cache
+def runtime() -> Runtime:
+    """The container's clients; built on first use so importing the module needs no AWS."""
+    settings = Settings.from_env()
+    # Powertools reads these at import; Lambda sets them first, a local runner or test may not.
+    if os.environ.get("POWERTOOLS_METRICS_NAMESPACE"):
+        metrics.namespace = os.environ["POWERTOOLS_METRICS_NAMESPACE"]
+    if os.environ.get("POWERTOOLS_SERVICE_NAME"):
+        metrics.service = os.environ["POWERTOOLS_SERVICE_NAME"]
+        logger.append_keys(service=os.environ["POWERTOOLS_SERVICE_NAME"])
+    boto = BotoConfig(retries={"mode": "standard", "max_attempts": 5})
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    s3 = boto3.client("s3", region_name=region, config=boto)
+    dynamodb = boto3.client("dynamodb", region_name=region, config=boto)
+    return Runtime(settings=settings, s3=s3, ledger=Ledger(dynamodb, settings.ledger_table))
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def transient_faults(func: F) -> F:
+    """Re-raise an AWS fault that may pass on retry as TransientError, which the state machine retries."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if code in _TRANSIENT_CODES or status >= 500:
+                raise TransientError(f"{code or status}: {exc}") from exc
+            raise
+        except BotoCoreError as exc:
+            raise TransientError(str(exc)) from exc
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,83 @@
+"""S3 streaming: read an object version as a stream, write output as a staged multipart upload."""
+
+from __future__ import annotations
+
+from typing import Any
+
+PART_SIZE = 8 * 1024 * 1024
+
+
+def open_version(s3: Any, bucket: str, key: str, version: str) -> Any:
+    """The object's body as a stream (botocore StreamingBody); nothing is read yet."""
+    extra = {} if version in ("", "null") else {"VersionId": version}
+    return s3.get_object(Bucket=bucket, Key=key, **extra)["Body"]
+
+
+class MultipartWriter:
+    """A binary sink that uploads to S3 in parts as it is written; memory holds one part at most.
+
+    Nothing is visible under `key` until `close()` completes the upload; `abort()` discards it.
+    """
+
+    def __init__(self, s3: Any, bucket: str, key: str) -> None:
+        self._s3 = s3
+        self.bucket = bucket
+        self.key = key
+        self._buffer = bytearray()
+        self._parts: list[dict[str, Any]] = []
+        self._upload_id: str | None = None
+
+    def writable(self) -> bool:
+        """Always writable."""
+        return True
+
+    def write(self, data: bytes) -> int:
+        """Buffer `data`, uploading a part whenever a full one is ready."""
+        self._buffer += data
+        if len(self._buffer) >= PART_SIZE:
+            self._upload_part()
+        return len(data)
+
+    def _upload_part(self) -> None:
+        if self._upload_id is None:
+            created = self._s3.create_multipart_upload(
+                Bucket=self.bucket, Key=self.key, ContentType="application/x-ndjson"
+            )
+            self._upload_id = created["UploadId"]
+        number = len(self._parts) + 1
+        part = self._s3.upload_part(
+            Bucket=self.bucket,
+            Key=self.key,
+            UploadId=self._upload_id,
+            PartNumber=number,
+            Body=bytes(self._buffer),
+        )
+        self._parts.append({"ETag": part["ETag"], "PartNumber": number})
+        self._buffer.clear()
+
+    def close(self) -> None:
+        """Finish the object: one PUT for a small output, or the last part and the completion."""
+        if self._upload_id is None:
+            self._s3.put_object(
+                Bucket=self.bucket, Key=self.key, Body=bytes(self._buffer), ContentType="application/x-ndjson"
+            )
+            self._buffer.clear()
+            return
+        if self._buffer:
+            self._upload_part()
+        self._s3.complete_multipart_upload(
+            Bucket=self.bucket, Key=self.key, UploadId=self._upload_id, MultipartUpload={"Parts": self._parts}
+        )
+
+    def abort(self) -> None:
+        """Discard what was uploaded; safe to call at any point."""
+        self._buffer.clear()
+        if self._upload_id is not None:
+            self._s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id)
+            self._upload_id = None
+
+
+def publish(s3: Any, bucket: str, staging_key: str, final_key: str) -> None:
+    """Make a complete staged object visible under its final key, then drop the staging copy."""
+    s3.copy({"Bucket": bucket, "Key": staging_key}, bucket, final_key)
+    s3.delete_object(Bucket=bucket, Key=staging_key)

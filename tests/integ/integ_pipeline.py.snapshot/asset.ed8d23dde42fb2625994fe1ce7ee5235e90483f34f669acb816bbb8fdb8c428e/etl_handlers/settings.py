@@ -1,0 +1,43 @@
+"""What a function is told by its environment: resource names and the pipeline configuration."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from .core.config import Config
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The environment the constructs give both functions."""
+
+    ledger_table: str
+    processed_bucket: str
+    output_prefix: str
+    staging_prefix: str
+    quarantine_bucket: str
+    quarantine_prefix: str
+    config: Config
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Read the settings from the process environment."""
+        env = os.environ
+        return cls(
+            ledger_table=env["LEDGER_TABLE"],
+            processed_bucket=env["PROCESSED_BUCKET"],
+            output_prefix=env.get("OUTPUT_PREFIX", "processed/"),
+            staging_prefix=env.get("STAGING_PREFIX", "_staging/"),
+            quarantine_bucket=env["QUARANTINE_BUCKET"],
+            quarantine_prefix=env.get("QUARANTINE_PREFIX", "quarantine/"),
+            config=Config.from_json(env.get("ETL_CONFIG")),
+        )
+
+    def output_key(self, key: str, version: str) -> str:
+        """The processed object's key: fixed by the source key and version, so a retry overwrites."""
+        return f"{self.output_prefix}{key}.{version}.jsonl"
+
+    def quarantine_key(self, key: str, version: str) -> str:
+        """Where the quarantined copy goes; its error report is beside it with `.errors.json` added."""
+        return f"{self.quarantine_prefix}{version}/{key}"

@@ -1,0 +1,95 @@
+"""The validate function: stream the object version through the data contract's checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from . import statuses
+from .core import validate
+from .core.results import RowError, ValidationResult
+from .ledger import StatusConflict
+from .quarantine import quarantine
+from .runtime import FileRef, logger, metrics, runtime, tracer, transient_faults
+from .s3io import open_version
+
+
+@logger.inject_lambda_context(correlation_id_path="file_id")
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@transient_faults
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Validate one object version; record VALIDATED, or quarantine it and record VALIDATION_FAILED."""
+    rt = runtime()
+    file = FileRef.from_event(event)
+    logger.append_keys(file_id=file.file_id)
+    try:
+        rt.ledger.transition(
+            file.file_id, file.execution, (statuses.RECEIVED, statuses.VALIDATING), statuses.VALIDATING
+        )
+    except StatusConflict:
+        # A retry of a step that did finish (its response was lost) returns what it recorded.
+        done = rt.ledger.finished_by(file.file_id, file.execution, (statuses.VALIDATED, statuses.VALIDATION_FAILED))
+        if done is None:
+            raise
+        logger.info("validation already recorded by this execution", extra={"status": done["status"]})
+        return _recorded(done)
+    fmt = rt.settings.config.format_for_key(file.key)
+    if fmt is None:
+        result = ValidationResult(0, 0, 0, (RowError(None, None, "unsupported format"),), 1, 0)
+    else:
+        body = open_version(rt.s3, file.bucket, file.key, file.version)
+        try:
+            result = validate(body, fmt, rt.settings.config)
+        finally:
+            body.close()
+    metrics.add_metric(name="BytesRead", unit=MetricUnit.Bytes, value=result.bytes_read)
+    metrics.add_metric(name="RowsValidated", unit=MetricUnit.Count, value=result.rows_valid)
+    metrics.add_metric(name="RowsRejected", unit=MetricUnit.Count, value=result.rows_rejected)
+    counts = {
+        "rows_total": result.rows_total,
+        "rows_valid": result.rows_valid,
+        "rows_rejected": result.rows_rejected,
+    }
+    if result.ok:
+        rt.ledger.transition(file.file_id, file.execution, (statuses.VALIDATING,), statuses.VALIDATED, **counts)
+        logger.info("file validated", extra=counts)
+        return {"status": statuses.VALIDATED, "format": fmt, **counts}
+    settings = rt.settings
+    qkey = quarantine(
+        rt.s3,
+        file.source(),
+        settings.quarantine_bucket,
+        settings.quarantine_key(file.key, file.version),
+        list(result.errors),
+        result.error_count,
+        counts,
+    )
+    first = result.errors[0]
+    error = first.message if first.row is None else f"row {first.row} {first.field}: {first.message}"
+    rt.ledger.transition(
+        file.file_id,
+        file.execution,
+        (statuses.VALIDATING,),
+        statuses.VALIDATION_FAILED,
+        error=error,
+        error_count=result.error_count,
+        quarantine_bucket=settings.quarantine_bucket,
+        quarantine_key=qkey,
+        **counts,
+    )
+    metrics.add_metric(name="FilesRejected", unit=MetricUnit.Count, value=1)
+    logger.warning("file rejected", extra={"error_count": result.error_count, "first_error": error})
+    return {
+        "status": statuses.VALIDATION_FAILED,
+        "error": error,
+        "error_count": result.error_count,
+        "quarantine_key": qkey,
+        **counts,
+    }
+
+
+def _recorded(item: dict[str, Any]) -> dict[str, Any]:
+    keys = ("status", "rows_total", "rows_valid", "rows_rejected", "error", "error_count", "quarantine_key")
+    return {k: item[k] for k in keys if k in item}
