@@ -83,7 +83,7 @@ def test_functions_run_the_newest_python_on_arm64(functions):
 
 def test_functions_are_sized_for_streaming_not_3gb(functions):
     sizes = sorted(f["Properties"]["MemorySize"] for f in functions.values())
-    assert sizes == [512, 1024]
+    assert sizes == [1024, 1024]
 
 
 def test_functions_trace_actively(functions):

@@ -21,7 +21,7 @@ class DigestSet:
     __slots__ = ("_count", "_mask", "_slots")
 
     def __init__(self) -> None:
-        self._slots = array("Q", bytes(8 * _INITIAL_SLOTS))
+        self._slots = array("q", bytes(8 * _INITIAL_SLOTS))
         self._mask = _INITIAL_SLOTS - 1
         self._count = 0
 
@@ -30,7 +30,7 @@ class DigestSet:
 
     def add(self, value: str) -> bool:
         """Add `value`; return False when it (or a string with its digest) was already there."""
-        digest = (hash(value) & _MASK64) | 1  # never 0, the empty slot
+        digest = hash(value) | 1  # never 0, the empty slot; a signed 64-bit int
         slots, mask = self._slots, self._mask
         index = digest & mask
         while True:
@@ -45,10 +45,29 @@ class DigestSet:
                 return False
             index = (index + 1) & mask
 
+    def add_many(self, values: list[str]) -> int:
+        """Add `values` in order until one repeats; return how many were added (len(values) if none)."""
+        digests = [h | 1 for h in map(hash, values)]
+        while (self._count + len(digests)) * 2 > self._mask:
+            self._grow()  # room for the whole batch first, so the loop below never grows
+        slots, mask = self._slots, self._mask
+        for position, digest in enumerate(digests):
+            index = digest & mask
+            current = slots[index]
+            while current:
+                if current == digest:
+                    self._count += position
+                    return position
+                index = (index + 1) & mask
+                current = slots[index]
+            slots[index] = digest
+        self._count += len(digests)
+        return len(digests)
+
     def _grow(self) -> None:
         old = self._slots
         size = len(old) * 2
-        self._slots = slots = array("Q", bytes(8 * size))
+        self._slots = slots = array("q", bytes(8 * size))
         self._mask = mask = size - 1
         for digest in old:
             if digest:

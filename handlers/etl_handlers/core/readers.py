@@ -55,19 +55,35 @@ def bounded_lines(text: io.TextIOBase, limit: int) -> Iterator[str]:
 
 def read_csv(text: io.TextIOBase, config: Config) -> Iterator[Item]:
     """RFC 4180 CSV: the first record is the header; empty lines are skipped."""
-    limit = config.max_record_bytes
+    header = read_csv_header(text, config)
+    if header is not None:
+        yield from csv_records(text, header, config.max_record_bytes)
+
+
+def _csv_reader(text: Any, limit: int) -> Any:
     if csv.field_size_limit() < limit:
         csv.field_size_limit(limit)
-    reader = csv.reader(bounded_lines(text, limit), strict=True)
-    row = 0
+    return csv.reader(bounded_lines(text, limit), strict=True)
+
+
+def read_csv_header(text: Any, config: Config) -> list[str] | None:
+    """Read up to the header (the first non-empty record) and return its names; None for no header."""
     try:
-        header: list[str] | None = None
-        for fields in reader:
+        for fields in _csv_reader(text, config.max_record_bytes):
+            if fields:
+                return _csv_header(fields, config)
+    except csv.Error as exc:
+        raise FileError(f"malformed CSV in the header: {exc}") from exc
+    return None
+
+
+def csv_records(text: Any, header: list[str], limit: int, first_row: int = 1) -> Iterator[Item]:
+    """The data records after the header, record by record, numbered from `first_row`."""
+    width = len(header)
+    row = first_row - 1
+    try:
+        for fields in _csv_reader(text, limit):
             if not fields:
-                continue
-            if header is None:
-                header = _csv_header(fields, config)
-                width = len(header)
                 continue
             row += 1
             if len(fields) != width:

@@ -13,6 +13,7 @@ from .results import RowError
 
 # [0-9], not \d: \d matches every script's digits, and Decimal would accept them.
 _AMOUNT = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?\Z")
+_AMOUNT_FULL = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?").fullmatch
 _DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 _CURRENCY = re.compile(r"[A-Z]{3}\Z")
 _ID_FIELDS = ("transaction_id", "account_id")
@@ -32,6 +33,8 @@ class RecordChecker:
         self._ids = DigestSet()
         self._good_dates: set[str] = set()
         self._default_currency = config.default_currency
+        # Columns whose every value must be non-blank after trimming.
+        self._blank_checked = ("transaction_id", "account_id", *self._required)
 
     def check(
         self, record: dict[str, Any], row: int, fields_known: bool = False
@@ -86,6 +89,37 @@ class RecordChecker:
                 message = "missing required field" if name not in record else "must not be empty"
                 errors.append(RowError(row, name, message))
         return amount, currency, tuple(errors) if errors else _NO_ERRORS
+
+    def check_columns(self, columns: dict[str, list[str]], rows: int) -> int:
+        """Check a block of CSV rows column by column; return how many leading rows are valid.
+
+        `columns` maps each header name to its values (plain CSV text, all rows present). Either
+        every rule holds for every row and the ids are registered up to the first repeat (whose
+        index is returned, `rows` when there is none), or 0 is returned with nothing registered:
+        the caller then reads the block record by record, which reports each error exactly.
+        """
+        strip = str.strip
+        for name in self._blank_checked:
+            values = columns.get(name)
+            if values is not None and not all(map(strip, values)):
+                return 0
+        amounts = columns.get("amount")
+        if amounts is not None and not all(map(_AMOUNT_FULL, map(strip, amounts))):
+            return 0
+        dates = columns.get("date")
+        if dates is not None:
+            for value in set(dates).difference(self._good_dates):
+                if date_problem(value):
+                    return 0
+                if len(self._good_dates) < _DATE_CACHE_LIMIT:
+                    self._good_dates.add(value)
+        currencies = columns.get("currency")
+        if currencies is not None and not all(c == "" or _CURRENCY.match(c) for c in set(currencies)):
+            return 0
+        ids = columns.get("transaction_id")
+        if ids is None:
+            return rows
+        return self._ids.add_many(list(map(strip, ids)))
 
 
 def _id_problem(value: Any) -> str | None:
