@@ -45,6 +45,7 @@ project = PythonProject(
     ],
     dev_deps=[
         "aws-cdk.integ-tests-alpha==2.275.0a0",
+        MOTO.replace("dynamodb,events,iam,lambda,logs,s3,sqs,stepfunctions", "all"),
         "build==1.3.0",
         "cdk-nag>=3.0.2,<4",
         "cfn-lint==1.58.0",

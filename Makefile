@@ -58,8 +58,10 @@ projen: setup
 api-docs: setup
 	$(BIN)/python -m etl_constructs._apidoc > API.md
 
+# The snapshot keeps templates and manifests; assets are rebuilt from the sources by any synth.
 integ-snapshot: setup
 	rm -rf tests/integ/integ_pipeline.py.snapshot && $(BIN)/python tests/integ/integ_pipeline.py
+	cd tests/integ/integ_pipeline.py.snapshot && rm -rf asset.* cdk.out validation-report.json
 
 clean:
 	rm -rf $(VENV) examples/cdk.out examples/local-out dist .pytest_cache .mypy_cache .ruff_cache

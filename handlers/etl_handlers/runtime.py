@@ -95,6 +95,14 @@ def runtime() -> Runtime:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def entry_point(func: F) -> F:
+    """A Lambda handler with Powertools (logs keyed by file id, metrics, tracing) and fault mapping."""
+    wrapped = logger.inject_lambda_context(correlation_id_path="file_id")(
+        metrics.log_metrics(tracer.capture_lambda_handler(transient_faults(func)))
+    )
+    return wrapped  # type: ignore[return-value]
+
+
 def transient_faults(func: F) -> F:
     """Re-raise an AWS fault that may pass on retry as TransientError, which the state machine retries."""
 

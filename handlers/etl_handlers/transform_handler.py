@@ -9,7 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from . import statuses
 from .core import transform
 from .ledger import StatusConflict
-from .runtime import FileRef, logger, metrics, runtime, tracer, transient_faults
+from .runtime import FileRef, entry_point, logger, metrics, runtime
 from .s3io import MultipartWriter, open_version, publish
 
 
@@ -17,10 +17,7 @@ class DataChanged(Exception):
     """The object version no longer validates as it did: nothing is published."""
 
 
-@logger.inject_lambda_context(correlation_id_path="file_id")
-@metrics.log_metrics
-@tracer.capture_lambda_handler
-@transient_faults
+@entry_point
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Transform one validated object version; record COMPLETED with the output's location."""
     rt = runtime()

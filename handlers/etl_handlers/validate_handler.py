@@ -11,14 +11,11 @@ from .core import validate
 from .core.results import RowError, ValidationResult
 from .ledger import StatusConflict
 from .quarantine import quarantine
-from .runtime import FileRef, logger, metrics, runtime, tracer, transient_faults
+from .runtime import FileRef, entry_point, logger, metrics, runtime
 from .s3io import open_version
 
 
-@logger.inject_lambda_context(correlation_id_path="file_id")
-@metrics.log_metrics
-@tracer.capture_lambda_handler
-@transient_faults
+@entry_point
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Validate one object version; record VALIDATED, or quarantine it and record VALIDATION_FAILED."""
     rt = runtime()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import sys
@@ -81,15 +80,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if not args.quiet:
         print(f"etl-constructs: running {len(args.files)} file(s) through the pipeline locally", file=sys.stderr)
+    args.out.mkdir(parents=True, exist_ok=True)
+    log_path = args.out / "handler-logs.jsonl"
     try:
-        result = run_local(
-            args.files,
-            template=args.template,
-            prefix=args.prefix,
-            out=args.out,
-            log=sys.stderr if not args.quiet else io.StringIO(),
-            progress=_Progress(len(args.files), not args.quiet),
-        )
+        with log_path.open("w", encoding="utf-8") as log:
+            result = run_local(
+                args.files,
+                template=args.template,
+                prefix=args.prefix,
+                out=args.out,
+                log=log,
+                progress=_Progress(len(args.files), not args.quiet),
+            )
     except TemplateError as exc:
         print(f"etl-constructs: {exc}", file=sys.stderr)
         return USAGE_ERROR
@@ -98,6 +100,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return INTERNAL_ERROR
     json.dump(result.to_dict(), sys.stdout, indent=2)
     sys.stdout.write("\n")
+    if not args.quiet:
+        done = sum(f.status == "COMPLETED" for f in result.files)
+        print(
+            f"etl-constructs: {done} of {len(result.files)} file(s) COMPLETED; the functions' logs are in {log_path}",
+            file=sys.stderr,
+        )
     return 0 if result.ok else 1
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 #: With it, access-log delivery is granted by bucket policy, not the ACL that bucket-owner-enforced forbids.
@@ -58,6 +59,11 @@ def data_bucket_props(
         ],
         **encryption,
     }
+
+
+def dead_letter_queue_props() -> dict[str, Any]:
+    """An SQS queue for undeliverable events: encrypted, TLS only, kept for the maximum 14 days."""
+    return {"encryption": sqs.QueueEncryption.SQS_MANAGED, "enforce_ssl": True, "retention_period": Duration.days(14)}
 
 
 def logs_bucket_props(*, removal_policy: RemovalPolicy, auto_delete_objects: bool) -> dict[str, Any]:

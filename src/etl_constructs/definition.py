@@ -80,6 +80,14 @@ def _lit(value: str) -> tasks.DynamoAttributeValue:
 
 
 FILE_ID_FORMAT = "s3://{}/{}?versionId={}"
+#: Attribute names of the updates that record a failure (`status`, `error` are reserved words).
+_FAILURE_NAMES = {
+    "#status": "status",
+    "#updated": "updated_at",
+    "#error": "error",
+    "#cause": "cause",
+    "#execution": "execution",
+}
 
 
 def _file_key() -> dict[str, tasks.DynamoAttributeValue]:
@@ -213,13 +221,7 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
             "quarantine_bucket = :qbucket, quarantine_key = :qkey"
         ),
         condition_expression="#status IN (:s0, :s1, :s2, :s3) AND #execution = :exec",
-        expression_attribute_names={
-            "#status": "status",
-            "#updated": "updated_at",
-            "#error": "error",
-            "#cause": "cause",
-            "#execution": "execution",
-        },
+        expression_attribute_names=_FAILURE_NAMES,
         expression_attribute_values={
             ":failed": _s("$.settle.status"),
             ":now": _s("$$.State.EnteredTime"),
@@ -324,13 +326,7 @@ def reconciler(scope: Construct, res: Resources) -> sfn.IChainable:
                 "SET #status = :failed, #updated = :now, failed_at = :now, #error = :error, #cause = :cause"
             ),
             condition_expression="#status IN (:a0, :a1) AND #execution = :exec",
-            expression_attribute_names={
-                "#status": "status",
-                "#updated": "updated_at",
-                "#error": "error",
-                "#cause": "cause",
-                "#execution": "execution",
-            },
+            expression_attribute_names=_FAILURE_NAMES,
             expression_attribute_values={
                 ":failed": _lit(status),
                 ":now": _s("$$.State.EnteredTime"),

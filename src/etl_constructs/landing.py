@@ -16,7 +16,13 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from .data_settings import SUPPORTED_SUFFIXES, DataSettings
-from .defaults import data_bucket_props, enable_event_bridge, logs_bucket_props, use_log_delivery_policy
+from .defaults import (
+    data_bucket_props,
+    dead_letter_queue_props,
+    enable_event_bridge,
+    logs_bucket_props,
+    use_log_delivery_policy,
+)
 from .errors import ConfigurationError
 from .nag import acknowledge_bucket, acknowledge_dead_letter_queue
 from .patterns import object_created_detail
@@ -102,20 +108,17 @@ class RawLanding(Construct):
                 **logs_bucket_props(removal_policy=props.removal_policy, auto_delete_objects=props.auto_delete_objects),
             )
             acknowledge_bucket(self.logs_bucket, kms=False, access_logs=True)
+        self.bucket: s3.IBucket
         if props.existing_bucket is None:
             raw = self._data_bucket("Raw", "raw/", props.bucket_props)
             enable_event_bridge(raw)
-        self.bucket: s3.IBucket = props.existing_bucket or raw
+            self.bucket = raw
+        else:
+            self.bucket = props.existing_bucket
         self.quarantine_bucket: s3.IBucket = props.existing_quarantine_bucket or self._data_bucket(
             "Quarantine", "quarantine/", None
         )
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "EventDeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
+        self.dead_letter_queue = sqs.Queue(self, "EventDeadLetters", **dead_letter_queue_props())
         acknowledge_dead_letter_queue(self.dead_letter_queue)
         self.rule = events.Rule(
             self,

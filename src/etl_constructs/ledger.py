@@ -64,7 +64,7 @@ class ProcessingLedger(Construct):
         encryption = (
             {"encryption": dynamodb.TableEncryption.CUSTOMER_MANAGED, "encryption_key": props.encryption_key}
             if props.encryption_key is not None
-            else {"encryption": dynamodb.TableEncryption.AWS_MANAGED}
+            else {"encryption": dynamodb.TableEncryption.DEFAULT}  # an AWS-owned key: encrypted, no KMS charges
         )
         self.table = dynamodb.Table(
             self,

@@ -21,7 +21,7 @@ from constructs import Construct
 
 from .assets import ASSET_EXCLUDES, handler_asset_dir
 from .data_settings import DataSettings
-from .defaults import data_bucket_props, logs_bucket_props, use_log_delivery_policy
+from .defaults import data_bucket_props, dead_letter_queue_props, logs_bucket_props, use_log_delivery_policy
 from .definition import Resources, RetryPolicy, data_path, reconciler
 from .errors import ConfigurationError
 from .ledger import ProcessingLedger
@@ -222,13 +222,7 @@ class ValidateTransformWorkflow(Construct):
                 ":*",
                 "CDK's Lambda task grants the function's versions too (ARN:*), for a qualified invoke",
             )
-        self.reconciler_dead_letter_queue = sqs.Queue(
-            self,
-            "ReconcilerDeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
+        self.reconciler_dead_letter_queue = sqs.Queue(self, "ReconcilerDeadLetters", **dead_letter_queue_props())
         acknowledge_dead_letter_queue(self.reconciler_dead_letter_queue)
         self.unsettled_rule = events.Rule(
             self,

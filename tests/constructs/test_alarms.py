@@ -11,8 +11,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from etl_constructs import AlarmSpec, AlarmThresholds, ConfigurationError, EtlAlarms, EtlAlarmsProps
 
 
-def _build(stack):
-    fn = lambda_.Function(
+def _function(stack) -> lambda_.Function:
+    return lambda_.Function(
         stack,
         "Fn",
         runtime=lambda_.Runtime.PYTHON_3_14,
@@ -20,6 +20,10 @@ def _build(stack):
         code=lambda_.Code.from_inline("def handler(e, c): pass"),
         timeout=cdk.Duration.minutes(5),
     )
+
+
+def _build(stack):
+    fn = _function(stack)
     machine = sfn.StateMachine(
         stack, "Machine", definition_body=sfn.DefinitionBody.from_chainable(sfn.Pass(stack, "P"))
     )
@@ -116,13 +120,7 @@ def test_datapoints_beyond_periods_fail():
 
 def test_a_disabled_alarm_is_not_created(synthesize):
     def build(stack):
-        fn = lambda_.Function(
-            stack,
-            "Fn",
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            handler="index.handler",
-            code=lambda_.Code.from_inline("def handler(e, c): pass"),
-        )
+        fn = _function(stack)
         EtlAlarms(
             stack,
             "Alarms",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -28,6 +29,15 @@ def test_destroyable_pipeline_template_is_clean(tmp_path):
     EtlPipeline(stack, "Pipeline", EtlPipelineProps(removal_policy=cdk.RemovalPolicy.DESTROY, auto_delete_objects=True))
     app.synth()
     assert _lint(tmp_path / "Destroyable.template.json") == []
+
+
+def test_example_app_template_is_clean(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO / "examples"))
+    sys.modules.pop("app", None)
+    import app as example
+
+    example.build_app(str(tmp_path)).synth()
+    assert _lint(tmp_path / "EtlPipelineExample-dev.template.json") == []
 
 
 def test_lint_reports_a_broken_template(tmp_path):

@@ -43,8 +43,9 @@ def test_point_in_time_recovery_is_on(table):
     assert table["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
 
 
-def test_encryption_is_on(table):
-    assert table["Properties"]["SSESpecification"]["SSEEnabled"] is True
+def test_encryption_uses_an_aws_owned_key_by_default(table):
+    # DynamoDB always encrypts at rest; SSEEnabled false selects the AWS-owned key (no KMS charges).
+    assert table["Properties"]["SSESpecification"] == {"SSEEnabled": False}
 
 
 def test_partition_key_is_file_id(table):

@@ -12,7 +12,6 @@ from __future__ import annotations
 from array import array
 
 _INITIAL_SLOTS = 1 << 12
-_MASK64 = (1 << 64) - 1
 
 
 class DigestSet:

@@ -27,6 +27,8 @@ def encode(value: Any) -> str:
         return _LITERALS[value]
     if kind is int:
         return int.__repr__(value)
+    if isinstance(value, Decimal):  # ExponentDecimal, in a field that passes through
+        return format(value, "f")
     raise TypeError(f"cannot write a {kind.__name__} as JSON")
 
 

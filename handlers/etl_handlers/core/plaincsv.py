@@ -23,8 +23,9 @@ from .readers import Item, csv_records, read_csv_header
 from .results import FileError
 from .rules import RecordChecker
 
-#: Characters read at a time; a block is what they hold up to the last line end.
-BLOCK_CHARS = 1 << 20
+#: Characters read at a time; a block is what they hold up to the last line end. 64 K measured
+#: faster than 16 K or 1 M on 1M rows (cache locality, fewer objects for the GC) and keeps memory low.
+BLOCK_CHARS = 1 << 16
 # Needs JSON escaping: then a block's strings are encoded one by one instead of written as they are.
 _NEEDS_ESCAPE = re.compile(r"[\x00-\x09\x0b-\x1f\\]").search
 

@@ -28,9 +28,19 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+class ExponentDecimal(Decimal):
+    """A JSON number written with an exponent (`1e5`): exact, but not a plain decimal amount."""
+
+    __slots__ = ()
+
+
+def _json_number(text: str) -> Decimal:
+    return ExponentDecimal(text) if "e" in text or "E" in text else Decimal(text)
+
+
 def _decoder() -> json.JSONDecoder:
     # Floats are read as Decimal from their own text: a JSON number never passes through a binary float.
-    return json.JSONDecoder(parse_float=Decimal, parse_constant=_reject_constant)
+    return json.JSONDecoder(parse_float=_json_number, parse_constant=_reject_constant)
 
 
 def read_records(text: io.TextIOBase, fmt: str, config: Config) -> Iterator[Item]:

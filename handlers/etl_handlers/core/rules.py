@@ -136,7 +136,7 @@ def parse_amount(value: Any) -> Decimal | None:
     if kind is str:
         text = value.strip()
         return Decimal(text) if _AMOUNT.match(text) else None
-    if kind is Decimal:
+    if kind is Decimal:  # exactly Decimal: an ExponentDecimal (1e5) is not a plain decimal
         return value if value.is_finite() else None
     if kind is int:
         return Decimal(value)

@@ -227,8 +227,13 @@ class LocalPipeline:
         arn: str = started["executionArn"]
         return arn
 
-    def wait(self, executions: Sequence[str], timeout_s: float = _EXECUTION_TIMEOUT_S) -> dict[str, str]:
-        """Wait until each execution has ended; return ARN -> status."""
+    def wait(
+        self,
+        executions: Sequence[str],
+        timeout_s: float = _EXECUTION_TIMEOUT_S,
+        progress: Callable[[int], None] | None = None,
+    ) -> dict[str, str]:
+        """Wait until each execution has ended (telling `progress` how many have); return ARN -> status."""
         sfn = self.clients["stepfunctions"]
         deadline = time.monotonic() + timeout_s
         ended: dict[str, str] = {}
@@ -238,6 +243,8 @@ class LocalPipeline:
                     status = sfn.describe_execution(executionArn=arn)["status"]
                     if status != "RUNNING":
                         ended[arn] = status
+                        if progress is not None:
+                            progress(len(ended))
             if len(ended) < len(executions):
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"{len(executions) - len(ended)} executions still running after {timeout_s}s")
@@ -279,14 +286,12 @@ class LocalPipeline:
             upload = by_version.get((obj.get("key"), obj.get("version-id") or "null"))
             if upload is not None and upload not in started:
                 started[upload] = self.start(event)
-        reports: list[FileReport] = []
-        statuses = self.wait(list(started.values())) if started else {}
-        _ = statuses
-        for index, upload in enumerate(uploads, 1):
-            reports.append(self.report(upload, matched=upload in started))
-            if progress is not None:
-                progress(index)
-        return LocalRun(reports)
+        unmatched = len(uploads) - len(started)
+        if progress is not None and unmatched:
+            progress(unmatched)  # files no rule matched are done at once
+        if started:
+            self.wait(list(started.values()), progress=None if progress is None else lambda n: progress(unmatched + n))
+        return LocalRun([self.report(upload, matched=upload in started) for upload in uploads])
 
     def report(self, upload: Upload, matched: bool) -> FileReport:
         """Read the ledger, the output and the quarantine for one upload."""

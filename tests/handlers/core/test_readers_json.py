@@ -97,3 +97,14 @@ def test_a_record_over_the_size_limit_rejects_the_file():
         e for e in validate(io.BytesIO(json.dumps([big]).encode()), "json", Config(max_record_bytes=2048)).errors
     ]
     assert "larger than the limit" in error.message
+
+
+def test_a_json_amount_written_with_an_exponent_is_rejected():
+    data = b'[{"transaction_id":"t1","amount":1.5e2,"date":"2024-01-01","account_id":"a"}]'
+    assert errors(data, "json") == [(1, "amount", "must be a plain decimal such as -12.50")]
+
+
+def test_exponent_numbers_in_other_fields_pass_through_exactly():
+    data = b'[{"transaction_id":"t1","amount":"1","date":"2024-01-01","account_id":"a","rate":2.5E-3}]'
+    (row,) = out_rows(data, "json")
+    assert row["rate"] == Decimal("0.0025")
