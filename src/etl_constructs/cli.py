@@ -65,6 +65,14 @@ def _prefer_environment_node() -> None:
         os.environ["PATH"] = f"{folder}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
+def _first_error(errors: list[dict[str, object]]) -> str:
+    if not errors:
+        return ""
+    first = errors[0]
+    where = f"row {first['row']} {first['field'] or ''}".rstrip() + ": " if first["row"] is not None else ""
+    return f"{where}{first['message']}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     args = _parser().parse_args(argv)
@@ -101,6 +109,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     json.dump(result.to_dict(), sys.stdout, indent=2)
     sys.stdout.write("\n")
     if not args.quiet:
+        for f in result.files:
+            detail = f"{f.rows_total} rows -> {f.output}" if f.output else _first_error(f.errors)
+            if f.status == "VALIDATION_FAILED" and len(f.errors) > 1:
+                detail += f" (+{len(f.errors) - 1} more errors)"
+            print(f"  {f.status:<21} {f.key:<32} {detail}", file=sys.stderr)
         done = sum(f.status == "COMPLETED" for f in result.files)
         print(
             f"etl-constructs: {done} of {len(result.files)} file(s) COMPLETED; the functions' logs are in {log_path}",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -107,6 +108,18 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
+@contextmanager
+def _quiet_moto() -> Iterator[None]:
+    """moto logs a Fail state (a rejected file) as an ERROR with its internals; the report says it better."""
+    emulator = logging.getLogger("moto")
+    level = emulator.level
+    emulator.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        emulator.setLevel(level)
+
+
 def _forget_cached_clients() -> None:
     runtime = sys.modules.get("etl_handlers.runtime")
     if runtime is not None:
@@ -183,6 +196,7 @@ class LocalPipeline:
         stack.enter_context(_environment(_fake_credentials()))
         if self._log is not None:
             stack.enter_context(redirect_stdout(self._log))  # the handlers' logs and metrics
+        stack.enter_context(_quiet_moto())
         stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
         names = ("s3", "dynamodb", "lambda", "stepfunctions", "events", "sqs", "iam")
         self.clients = {n: boto3.client(n, region_name=REGION) for n in names}
