@@ -7,16 +7,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import aws_cdk as cdk
-import pytest
-from aws_cdk.assertions import Template
-
 REPO = Path(__file__).resolve().parent.parent
 
-# The venv's Node.js 24 first, for jsii, when the tests are run without `make`.
+# The venv's Node.js 24 first, for jsii, when the tests are run without `make`: before aws_cdk starts it.
 _bin = str(REPO / ".venv" / "bin")
 if _bin not in os.environ.get("PATH", "").split(os.pathsep):
     os.environ["PATH"] = _bin + os.pathsep + os.environ.get("PATH", "")
+
+import aws_cdk as cdk  # noqa: E402
+import pytest  # noqa: E402
+from aws_cdk.assertions import Template  # noqa: E402
 
 pytest_plugins = ["pytester"]
 
