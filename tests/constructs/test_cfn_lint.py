@@ -44,7 +44,3 @@ def test_lint_reports_a_broken_template(tmp_path):
     broken = tmp_path / "broken.json"
     broken.write_text('{"Resources": {"B": {"Type": "AWS::S3::Bucket", "Properties": {"Versioned": true}}}}')
     assert _lint(broken), "cfn-lint found nothing in a template with an unknown property"
-
-
-def test_repo_has_the_example_template_path():
-    assert (REPO / "examples" / "app.py").is_file()
