@@ -48,6 +48,7 @@ def transform(
     fmt: str,
     config: Config | None = None,
     processed_at: datetime | None = None,
+    already_validated: bool = False,
 ) -> TransformResult:
     """Write each valid record of `source` to `sink` as one JSON Lines object, in input order.
 
@@ -55,12 +56,17 @@ def transform(
     amount times the fee rate rounded to cents, `currency` (the default when absent or empty) and
     `processed_at` (the UTC time of the run). Invalid records are not written; they are counted
     and reported as by `validate`, so a caller that wants all or nothing checks `error_count`.
+
+    `already_validated=True` says `validate` passed these exact bytes (the pipeline pins the object
+    version): plain CSV blocks are then not checked again, only transformed. The output of a file
+    that validates is the same either way; never set it for bytes that were not validated.
     """
     stamp = (processed_at or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="milliseconds")
-    return _run(source, fmt, config or DEFAULT_CONFIG, _Writer(sink, config or DEFAULT_CONFIG, stamp))
+    writer = _Writer(sink, config or DEFAULT_CONFIG, stamp)
+    return _run(source, fmt, config or DEFAULT_CONFIG, writer, already_validated)
 
 
-def _run(source: Readable, fmt: str, config: Config, writer: _Writer | None) -> TransformResult:
+def _run(source: Readable, fmt: str, config: Config, writer: _Writer | None, trusted: bool = False) -> TransformResult:
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}: expected one of {sorted(FORMATS)}")
     raw = CountingReader(source)
@@ -71,7 +77,7 @@ def _run(source: Readable, fmt: str, config: Config, writer: _Writer | None) -> 
     fields_known = fmt == "csv"  # the reader has checked the header for every required column
     try:
         text = text_stream(raw)
-        items = read_csv_blocks(text, config, checker) if fmt == "csv" else read_records(text, fmt, config)
+        items = read_csv_blocks(text, config, checker, trusted) if fmt == "csv" else read_records(text, fmt, config)
         for item in items:
             if type(item) is Block:
                 total += item.rows

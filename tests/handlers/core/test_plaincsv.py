@@ -26,7 +26,7 @@ WHEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 def reference_path():
     """Every CSV record through csv.reader and RecordChecker.check, as before the fast path."""
 
-    def records(text, config, checker):
+    def records(text, config, checker, trusted=False):
         return readers.read_csv(text, config)
 
     with mock.patch.object(api, "read_csv_blocks", records):
@@ -149,3 +149,25 @@ def csv_files(draw):
 def test_random_files_same_result_on_both_paths(data, chars):
     with mock.patch.object(plaincsv, "BLOCK_CHARS", chars):
         assert_same(data)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(csv_files(), st.sampled_from([8, 97, 4096, 1 << 16]))
+def test_a_file_that_validates_transforms_the_same_when_already_validated(data, chars):
+    with mock.patch.object(plaincsv, "BLOCK_CHARS", chars):
+        if not validate(io.BytesIO(data), "csv").ok:
+            return
+        checked, trusted = io.BytesIO(), io.BytesIO()
+        first = transform(io.BytesIO(data), checked, "csv", processed_at=WHEN)
+        second = transform(io.BytesIO(data), trusted, "csv", processed_at=WHEN, already_validated=True)
+    assert trusted.getvalue() == checked.getvalue()
+    assert second == first
+
+
+def test_already_validated_plain_blocks_are_not_checked_again():
+    # The promise is about bytes that validated; on others the rules are (by design) not applied again.
+    data = (PLAIN + "T5,1.00,2024-01-01,A,,again\r\n").encode()
+    assert not validate(io.BytesIO(data), "csv").ok
+    out = io.BytesIO()
+    result = transform(io.BytesIO(data), out, "csv", processed_at=WHEN, already_validated=True)
+    assert result.rows_written == 401
