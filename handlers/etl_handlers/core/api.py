@@ -20,7 +20,7 @@ from .streams import CountingReader, Readable, text_stream
 
 _CENT = Decimal("0.01")
 _WRITE_CHUNK = 256 * 1024
-# Decimal errors that mean bad data rather than a bug: UnicodeError, csv.Error, RecursionError, ValueError.
+# What the readers raise for bytes that are bad data (never for a failing source or a bug of ours).
 _DATA_ERRORS = (UnicodeError, csv.Error, RecursionError, ValueError)
 
 
@@ -61,9 +61,9 @@ def transform(
     version): plain CSV blocks are then not checked again, only transformed. The output of a file
     that validates is the same either way; never set it for bytes that were not validated.
     """
+    config = config or DEFAULT_CONFIG
     stamp = (processed_at or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="milliseconds")
-    writer = _Writer(sink, config or DEFAULT_CONFIG, stamp)
-    return _run(source, fmt, config or DEFAULT_CONFIG, writer, already_validated)
+    return _run(source, fmt, config, _Writer(sink, config, stamp), already_validated)
 
 
 def _run(source: Readable, fmt: str, config: Config, writer: _Writer | None, trusted: bool = False) -> TransformResult:

@@ -20,7 +20,6 @@ from .fidelity import atomic_dynamodb_writes
 from .invoke import FaultHook, in_process_lambda
 from .template import REGION, Template, TemplateError
 
-FINAL = ("COMPLETED", "VALIDATION_FAILED", "TRANSFORMATION_FAILED")
 _EXECUTION_TIMEOUT_S = 300.0
 
 
