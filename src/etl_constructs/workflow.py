@@ -70,7 +70,9 @@ class ValidateTransformWorkflowProps:
         reserved_concurrency: reserved concurrent executions per function. Default: none (account pool).
         log_retention: retention of every log group. Default: one year.
         execution_timeout: the whole execution's limit. Default: 1 hour.
-        state_machine_type: STANDARD, or EXPRESS (5 minutes at most). Default: STANDARD.
+        state_machine_type: STANDARD, or EXPRESS (5 minutes at most; EXPRESS emits no status-change
+            events, so an execution that times out as a whole is not settled by the reconciler, though
+            every task failure still is). Default: STANDARD.
         include_execution_data: log the data passing through states (it is financial data). Default: False.
         retry: backoff for every task. Default: RetryPolicy().
         vpc: run the functions in your VPC. Default: none.
