@@ -7,6 +7,7 @@ from typing import Any
 
 from .core.results import RowError
 from .ledger import now
+from .s3io import version_args
 
 
 def quarantine(
@@ -19,9 +20,7 @@ def quarantine(
     counts: dict[str, int],
 ) -> str:
     """Copy the object version to `bucket`/`key`, write `key`.errors.json, and return `key`."""
-    copy_source = {"Bucket": source["bucket"], "Key": source["key"]}
-    if source.get("version") not in (None, "", "null"):
-        copy_source["VersionId"] = source["version"]
+    copy_source = {"Bucket": source["bucket"], "Key": source["key"], **version_args(source.get("version"))}
     s3.copy(copy_source, bucket, key)
     report = {
         "file": source,

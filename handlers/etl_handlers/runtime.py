@@ -14,6 +14,7 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .ledger import Ledger
+from .s3io import UNVERSIONED, is_pinned
 from .settings import Settings
 
 logger = Logger()
@@ -57,9 +58,14 @@ class FileRef:
             file_id=event["file_id"],
             bucket=event["bucket"],
             key=event["key"],
-            version=event.get("version") or "null",
+            version=event.get("version") or UNVERSIONED,
             execution=event["execution"],
         )
+
+    @property
+    def pinned(self) -> bool:
+        """True when this is one immutable version: it cannot change between the steps."""
+        return is_pinned(self.version)
 
     def source(self) -> dict[str, str]:
         """Bucket, key and version as a dict, for reports."""

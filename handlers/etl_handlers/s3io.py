@@ -7,10 +7,23 @@ from typing import Any
 PART_SIZE = 8 * 1024 * 1024
 
 
+#: The version id S3 gives objects of a bucket that is not versioned.
+UNVERSIONED = "null"
+
+
+def is_pinned(version: str | None) -> bool:
+    """True when `version` names one immutable object version (not an unversioned object)."""
+    return version not in (None, "", UNVERSIONED)
+
+
+def version_args(version: str | None) -> dict[str, str]:
+    """`VersionId` for an S3 call when the version is pinned, nothing otherwise."""
+    return {"VersionId": version} if version is not None and is_pinned(version) else {}
+
+
 def open_version(s3: Any, bucket: str, key: str, version: str) -> Any:
     """The object's body as a stream (botocore StreamingBody); nothing is read yet."""
-    extra = {} if version in ("", "null") else {"VersionId": version}
-    return s3.get_object(Bucket=bucket, Key=key, **extra)["Body"]
+    return s3.get_object(Bucket=bucket, Key=key, **version_args(version))["Body"]
 
 
 class MultipartWriter:

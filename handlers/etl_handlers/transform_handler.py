@@ -44,9 +44,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     writer = MultipartWriter(rt.s3, settings.processed_bucket, staging_key)
     body = open_version(rt.s3, file.bucket, file.key, file.version)
     try:
-        # A pinned version cannot change after validation; an unversioned object ("null") could.
-        pinned = file.version not in ("", "null")
-        result = transform(body, writer, fmt, settings.config, already_validated=pinned)  # type: ignore[arg-type]
+        # A pinned version cannot change after validation; an unversioned object could.
+        result = transform(body, writer, fmt, settings.config, already_validated=file.pinned)  # type: ignore[arg-type]
         if result.error_count:
             raise DataChanged(f"{result.error_count} errors on transform after a clean validation")
         writer.close()

@@ -164,6 +164,9 @@ class ValidateTransformWorkflow(Construct):
         self.props = props
         #: The Powertools service name: the `service` dimension of the functions' metrics.
         self.service_name = props.service_name or self.node.path.replace("/", "-")
+        # Object-ARN suffixes of the prefixes the steps read and write, for grants and acknowledgements.
+        self._raw_suffix = "/" + props.input_prefix + "*"
+        self._quarantine_suffix = "/" + props.quarantine_prefix + "*"
         self.processed_bucket: s3.IBucket = props.existing_processed_bucket or self._processed_bucket()
         self.validate_function = self._function(
             "Validate", VALIDATE_HANDLER, props.validate_memory_mb, props.validate_timeout
@@ -172,8 +175,7 @@ class ValidateTransformWorkflow(Construct):
             "Transform", TRANSFORM_HANDLER, props.transform_memory_mb, props.transform_timeout
         )
         self._grant_functions()
-        raw_suffix = "/" + props.input_prefix + "*"
-        quarantine_suffix = "/" + props.quarantine_prefix + "*"
+        raw_suffix, quarantine_suffix = self._raw_suffix, self._quarantine_suffix
         resources = Resources(
             table=props.ledger.table,
             validate_fn=self.validate_function,
@@ -362,13 +364,13 @@ class ValidateTransformWorkflow(Construct):
         ledger = iam.PolicyStatement(
             actions=["dynamodb:GetItem", "dynamodb:UpdateItem"], resources=[props.ledger.table.table_arn]
         )
-        raw_suffix = "/" + props.input_prefix + "*"
+        raw_suffix = self._raw_suffix
         for fn in self.functions:
             fn.add_to_role_policy(read_raw)
             fn.add_to_role_policy(ledger)
             assert fn.role is not None
             acknowledge_wildcard(fn.role, props.raw_bucket.bucket_arn, raw_suffix, OBJECTS_UNDER_PREFIX)
-        quarantine_suffix = "/" + props.quarantine_prefix + "*"
+        quarantine_suffix = self._quarantine_suffix
         assert self.validate_function.role is not None and self.transform_function.role is not None
         acknowledge_wildcard(
             self.validate_function.role, props.quarantine_bucket.bucket_arn, quarantine_suffix, OBJECTS_UNDER_PREFIX
