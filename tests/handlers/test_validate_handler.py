@@ -76,3 +76,10 @@ def test_a_retried_step_returns_what_it_recorded_without_redoing_it(aws, context
     again = validate_handler.handler(event, context)
     assert again["status"] == first["status"] == "VALIDATED"
     assert aws.item(event["file_id"])["status"] == "VALIDATED"
+
+
+def test_the_version_delivered_is_the_one_read_and_quarantined(aws, context):
+    event = aws.put("in/x.csv", BAD)
+    aws.s3.put_object(Bucket="raw", Key="in/x.csv", Body=GOOD)  # a newer version lands meanwhile
+    assert validate_handler.handler(event, context)["status"] == "VALIDATION_FAILED"
+    assert aws.body("quarantine", f"quarantine/{event['version']}/in/x.csv") == BAD
