@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from aws_cdk import Duration
+from aws_cdk import Annotations, Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_kms as kms
@@ -16,6 +16,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from .errors import ConfigurationError
+from .key_policies import IMPORTED_TOPIC_WARNING, allow_on_key, cloudwatch_key_statement, cloudwatch_topic_statement
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,14 @@ class EtlAlarmsProps:
         dead_letter_queues: queues that must stay empty.
         metrics_namespace: namespace of the functions' own metrics (files rejected). Default: "EtlPipeline".
         service_name: the `service` dimension of those metrics. Default: none (no files-rejected alarm).
-        topic: SNS topic every alarm notifies. Default: a new topic, KMS-encrypted and TLS-only.
+        topic: SNS topic every alarm notifies, used as it is: its policy must let
+            `cloudwatch.amazonaws.com` publish, and its key (if any) must be customer-managed and let
+            CloudWatch use it (a synth-time warning says so). Default: a new TLS-only topic encrypted
+            with `encryption_key`, whose topic and key policies allow this account's alarms.
+        encryption_key: the new topic's customer-managed key; it gets a key-policy statement letting
+            this account's CloudWatch alarms use it (an imported key gets a warning instead).
+            Default: a new key with rotation on (an AWS-managed key cannot be used by CloudWatch).
+        removal_policy: for the key this construct creates. Default: RETAIN.
         thresholds: the alarms' specs. Default: AlarmThresholds().
         dashboard_name: Default: generated.
         create_dashboard: Default: True.
@@ -97,6 +105,8 @@ class EtlAlarmsProps:
     metrics_namespace: str = "EtlPipeline"
     service_name: str | None = None
     topic: sns.ITopic | None = None
+    encryption_key: kms.IKey | None = None
+    removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
     thresholds: AlarmThresholds = field(default_factory=AlarmThresholds)
     dashboard_name: str | None = None
     create_dashboard: bool = True
@@ -108,13 +118,15 @@ class EtlAlarms(Construct):
     def __init__(self, scope: Construct, construct_id: str, props: EtlAlarmsProps) -> None:
         super().__init__(scope, construct_id)
         self.props = props
-        self.topic: sns.ITopic = props.topic or sns.Topic(
-            self,
-            "Topic",
-            display_name="ETL pipeline alarms",
-            enforce_ssl=True,
-            master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
-        )
+        self.topic: sns.ITopic = props.topic or self._topic()
+        if props.topic is not None:
+            Annotations.of(self).add_warning_v2(
+                IMPORTED_TOPIC_WARNING,
+                "The alarm topic you gave is used as it is. For alarms to notify, its topic policy must allow "
+                "cloudwatch.amazonaws.com to sns:Publish (aws:SourceAccount = this account), and if it is "
+                "encrypted, its key must be customer-managed with a key policy letting cloudwatch.amazonaws.com "
+                "use kms:Decrypt and kms:GenerateDataKey*; an AWS-managed key (alias/aws/sns) never works.",
+            )
         self.alarms: list[cloudwatch.Alarm] = []
         t = props.thresholds
         widgets: list[cloudwatch.IWidget] = []
@@ -189,6 +201,20 @@ class EtlAlarms(Construct):
             self.dashboard.add_widgets(cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms), width=24))
             for widget in widgets:
                 self.dashboard.add_widgets(widget)
+
+    def _topic(self) -> sns.Topic:
+        """A TLS-only topic on a customer-managed key, which this account's CloudWatch alarms may use."""
+        key = self.props.encryption_key or kms.Key(
+            self,
+            "TopicKey",
+            description="Encrypts the ETL pipeline's alarm topic",
+            enable_key_rotation=True,
+            removal_policy=self.props.removal_policy,
+        )
+        allow_on_key(self, key, cloudwatch_key_statement(), "CloudWatch alarms, for the encrypted alarm topic")
+        topic = sns.Topic(self, "Topic", display_name="ETL pipeline alarms", enforce_ssl=True, master_key=key)
+        topic.add_to_resource_policy(cloudwatch_topic_statement(topic))
+        return topic
 
     def _alarm(self, construct_id: str, metric: cloudwatch.IMetric, spec: AlarmSpec, description: str) -> None:
         if not spec.enabled:

@@ -87,12 +87,11 @@ def logs_bucket_props(*, removal_policy: RemovalPolicy, auto_delete_objects: boo
     }
 
 
-def enable_event_bridge(bucket: s3.Bucket) -> None:
-    """Send the bucket's events to EventBridge through its own CloudFormation property.
+def enable_event_bridge(cfn: Any) -> None:
+    """Send a bucket's events to EventBridge through its own CloudFormation property (`cfn`: its CfnBucket).
 
     `event_bridge_enabled=True` would add a custom-resource Lambda to do what the
     `NotificationConfiguration` property does by itself.
     """
-    cfn = bucket.node.default_child
     assert isinstance(cfn, s3.CfnBucket)
     cfn.add_property_override("NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True)

@@ -1,9 +1,11 @@
 """The state machines' definitions: the data path, its failure path, and the reconciler.
 
-Data path: identify the object version, record RECEIVED (conditional, so a repeat delivery
-stops there), validate, transform. Any fault: quarantine copy, the step's failed status
-recorded conditionally, Fail. The reconciler settles items whose execution timed out or was
-aborted, which no catch sees.
+Data path: (with an input prefix, check the suffix in any case), identify the object version,
+record RECEIVED (conditional, so a repeat delivery stops there), validate, transform. A rejected
+file ends the execution successfully: the validate function recorded and quarantined it. Any
+fault: a quarantine copy (through the validate function), the step's failed status recorded
+conditionally, Fail. The reconciler settles items whose execution timed out or was aborted,
+which no catch sees.
 """
 
 from __future__ import annotations
@@ -12,9 +14,7 @@ from dataclasses import dataclass, field
 
 from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
@@ -38,8 +38,6 @@ DYNAMODB_RETRY_ERRORS = [
     "DynamoDB.InternalServerErrorException",
     "DynamoDB.AmazonDynamoDBException",
 ]
-#: Errors of an S3 SDK task worth retrying: any task failure (a copy is idempotent).
-S3_RETRY_ERRORS = ["States.TaskFailed"]
 CONDITIONAL_CHECK_FAILED = "DynamoDB.ConditionalCheckFailedException"
 
 
@@ -101,11 +99,9 @@ class Resources:
     table: dynamodb.ITable
     validate_fn: lambda_.IFunction
     transform_fn: lambda_.IFunction
-    raw_bucket: s3.IBucket
-    input_prefix: str
-    quarantine_bucket: s3.IBucket
-    quarantine_prefix: str
     retry: RetryPolicy
+    #: Case spellings of the accepted suffixes the first state checks; empty when the rule does.
+    suffix_variants: tuple[str, ...] = ()
 
 
 def _at(path: str) -> str:
@@ -113,39 +109,37 @@ def _at(path: str) -> str:
     return sfn.JsonPath.string_at(path)
 
 
-def _quarantine_key(res: Resources) -> str:
-    """Where a version is quarantined: `{prefix}{version}/{key}`, as the validate function writes it."""
-    return sfn.JsonPath.format(res.quarantine_prefix + "{}/{}", _at("$.version"), _at("$.key"))
+def _quarantine(scope: Construct, name: str, res: Resources) -> tasks.LambdaInvoke:
+    """Quarantine the object version after a fault, through the validate function's `quarantine` action.
 
-
-def _quarantine_copy(scope: Construct, name: str, res: Resources) -> tasks.CallAwsService:
-    """Copy the object version into quarantine with the SDK integration (no Lambda involved)."""
-    task = tasks.CallAwsService(
+    Not the S3 SDK integration: its `CopySource` must be URL-encoded, which no intrinsic function can
+    do, so keys with `%`, `+`, spaces or non-ASCII would break the copy. The function copies with
+    boto3, which encodes, and writes the fault report beside the copy.
+    """
+    task = tasks.LambdaInvoke(
         scope,
         name,
-        service="s3",
-        action="copyObject",
-        parameters={
-            "Bucket": res.quarantine_bucket.bucket_name,
-            "Key": _quarantine_key(res),
-            "CopySource": sfn.JsonPath.format("{}/{}?versionId={}", _at("$.bucket"), _at("$.key"), _at("$.version")),
+        lambda_function=res.validate_fn,
+        payload=sfn.TaskInput.from_object(
+            {
+                "action": "quarantine",
+                "file_id": sfn.JsonPath.string_at("$.file_id"),
+                "bucket": sfn.JsonPath.string_at("$.bucket"),
+                "key": sfn.JsonPath.string_at("$.key"),
+                "version": sfn.JsonPath.string_at("$.version"),
+                "execution": sfn.JsonPath.string_at("$.execution"),
+                "status": sfn.JsonPath.string_at("$.settle.status"),
+                "failure": sfn.JsonPath.object_at("$.failure"),
+            }
+        ),
+        retry_on_service_exceptions=False,  # replaced by the explicit policy below
+        result_selector={
+            "bucket.$": "$.Payload.quarantine_bucket",
+            "key.$": "$.Payload.quarantine_key",
         },
-        iam_action="s3:PutObject",
-        iam_resources=[res.quarantine_bucket.arn_for_objects(res.quarantine_prefix + "*")],
-        additional_iam_statements=[
-            iam.PolicyStatement(
-                actions=[
-                    "s3:GetObject",
-                    "s3:GetObjectVersion",
-                    "s3:GetObjectTagging",
-                    "s3:GetObjectVersionTagging",
-                ],
-                resources=[res.raw_bucket.arn_for_objects(res.input_prefix + "*")],
-            )
-        ],
-        result_path=sfn.JsonPath.DISCARD,
+        result_path="$.quarantined",
     )
-    res.retry.apply(task, S3_RETRY_ERRORS)
+    res.retry.apply(task, LAMBDA_RETRY_ERRORS)
     return task
 
 
@@ -211,34 +205,44 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
     failed = sfn.Fail(
         scope, "Processing failed", error="ProcessingFailed", cause="See the ledger item's error and cause"
     )
-    record_failure = tasks.DynamoUpdateItem(
-        scope,
-        "Record failure",
-        table=res.table,
-        key=_file_key(),
-        update_expression=(
-            "SET #status = :failed, #updated = :now, failed_at = :now, #error = :error, #cause = :cause, "
-            "quarantine_bucket = :qbucket, quarantine_key = :qkey"
-        ),
-        condition_expression="#status IN (:s0, :s1, :s2, :s3) AND #execution = :exec",
-        expression_attribute_names=_FAILURE_NAMES,
-        expression_attribute_values={
+
+    def record_failure(name: str, quarantined: bool) -> tasks.DynamoUpdateItem:
+        sets = "SET #status = :failed, #updated = :now, failed_at = :now, #error = :error, #cause = :cause"
+        values = {
             ":failed": _s("$.settle.status"),
             ":now": _s("$$.State.EnteredTime"),
             ":error": _s("$.failure.Error"),
             ":cause": _s("$.failure.Cause"),
             ":exec": _s("$.execution"),
-            ":qbucket": _lit(res.quarantine_bucket.bucket_name),
-            ":qkey": tasks.DynamoAttributeValue.from_string(_quarantine_key(res)),
             **{f":s{i}": _lit(s) for i, s in enumerate(statuses.IN_PROGRESS)},
-        },
-        result_path=sfn.JsonPath.DISCARD,
+        }
+        if quarantined:
+            sets += ", quarantine_bucket = :qbucket, quarantine_key = :qkey"
+            values[":qbucket"] = _s("$.quarantined.bucket")
+            values[":qkey"] = _s("$.quarantined.key")
+        task = tasks.DynamoUpdateItem(
+            scope,
+            name,
+            table=res.table,
+            key=_file_key(),
+            update_expression=sets,
+            condition_expression="#status IN (:s0, :s1, :s2, :s3) AND #execution = :exec",
+            expression_attribute_names=_FAILURE_NAMES,
+            expression_attribute_values=values,
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        res.retry.apply(task, DYNAMODB_RETRY_ERRORS)
+        task.add_catch(failed, errors=["States.ALL"], result_path="$.settle_error")
+        return task
+
+    quarantine = _quarantine(scope, "Quarantine copy", res)
+    # A failed quarantine still records the failure, without pointing at a copy that does not exist.
+    quarantine.add_catch(
+        record_failure("Record failure (not quarantined)", quarantined=False).next(failed),
+        errors=["States.ALL"],
+        result_path="$.quarantine_error",
     )
-    res.retry.apply(record_failure, DYNAMODB_RETRY_ERRORS)
-    record_failure.add_catch(failed, errors=["States.ALL"], result_path="$.settle_error")
-    quarantine = _quarantine_copy(scope, "Quarantine copy", res)
-    quarantine.add_catch(record_failure, errors=["States.ALL"], result_path="$.quarantine_error")
-    fault_path = quarantine.next(record_failure).next(failed)
+    fault_path = quarantine.next(record_failure("Record failure", quarantined=True)).next(failed)
 
     def mark(name: str, status: str) -> sfn.Pass:
         return sfn.Pass(scope, name, result=sfn.Result.from_object({"status": status}), result_path="$.settle")
@@ -272,12 +276,9 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
 
     validate = invoke("Validate", res.validate_fn, "$.validation", validation_fault)
     transform = invoke("Transform", res.transform_fn, "$.transform", transform_fault)
-    rejected = sfn.Fail(
-        scope,
-        "Rejected",
-        error="ValidationFailed",
-        cause="The file broke the data contract: see its quarantine report",
-    )
+    # A rejected file is a normal outcome, recorded and quarantined by the validate function and
+    # counted by the files-rejected alarm; the execution fails only on faults.
+    rejected = sfn.Succeed(scope, "Rejected", comment="The file broke the data contract: see its quarantine report")
     valid = (
         sfn.Choice(scope, "Valid?")
         .when(
@@ -286,7 +287,15 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
         )
         .otherwise(rejected)
     )
-    return identify.next(received).next(validate).next(valid)
+    body = identify.next(received).next(validate).next(valid)
+    if not res.suffix_variants:
+        return body
+    accepted = sfn.Condition.or_(*(sfn.Condition.string_matches("$.key", "*" + v) for v in res.suffix_variants))
+    return (
+        sfn.Choice(scope, "Accepted suffix?", comment="The rule matched the prefix; the suffix matches in any case")
+        .when(accepted, body)
+        .otherwise(sfn.Succeed(scope, "Not accepted", comment="No accepted suffix: nothing is recorded"))
+    )
 
 
 def reconciler(scope: Construct, res: Resources) -> sfn.IChainable:
@@ -343,7 +352,7 @@ def reconciler(scope: Construct, res: Resources) -> sfn.IChainable:
 
     settled = sfn.Succeed(scope, "Settled")
     final_already = sfn.Succeed(scope, "Already final")
-    quarantine = _quarantine_copy(scope, "Quarantine unsettled copy", res)
+    quarantine = _quarantine(scope, "Quarantine unsettled copy", res)
     quarantine.add_catch(settled, errors=["States.ALL"], result_path="$.quarantine_error")
     quarantine.next(settled)
     as_validation = settle(
@@ -356,6 +365,13 @@ def reconciler(scope: Construct, res: Resources) -> sfn.IChainable:
     )
     as_validation.add_catch(as_transform, errors=[CONDITIONAL_CHECK_FAILED], result_path="$.not_validation")
     as_transform.add_catch(final_already, errors=[CONDITIONAL_CHECK_FAILED], result_path="$.not_transform")
-    as_validation.next(quarantine)
-    as_transform.next(quarantine)
+    for task, status in ((as_validation, statuses.VALIDATION_FAILED), (as_transform, statuses.TRANSFORMATION_FAILED)):
+        task.next(
+            sfn.Pass(
+                scope,
+                f"Settled as {status}",
+                result=sfn.Result.from_object({"status": status}),
+                result_path="$.settle",
+            )
+        ).next(quarantine)
     return read.next(identify).next(as_validation)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Annotations, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_kms as kms
@@ -15,6 +15,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from .checks import refuse_self_feeding
 from .data_settings import SUPPORTED_SUFFIXES, DataSettings
 from .defaults import (
     data_bucket_props,
@@ -33,8 +34,9 @@ class RawLandingProps:
     """Props of RawLanding; every field has a secure default.
 
     Attributes:
-        existing_bucket: your own raw bucket. It must be versioned and have EventBridge
-            notifications on (`event_bridge_enabled=True`), or no event reaches the rule.
+        existing_bucket: your own raw bucket. It must be versioned: a bucket of this app that is not
+            is refused; one without EventBridge notifications gets them through its own
+            CloudFormation property; an imported bucket gets a warning stating both requirements.
             Default: a new bucket with the defaults below.
         bucket_props: `s3.Bucket` keyword arguments laid over the defaults; not with existing_bucket.
             Default: none.
@@ -70,6 +72,11 @@ class RawLandingProps:
     def __post_init__(self) -> None:
         if self.existing_bucket is not None and self.bucket_props:
             raise ConfigurationError("RawLanding: give existing_bucket or bucket_props, not both")
+        if self.bucket_props and self.bucket_props.get("versioned") is False:
+            raise ConfigurationError(
+                "RawLanding: the raw bucket must be versioned (the ledger keys each object version): "
+                "remove versioned=False from bucket_props"
+            )
         DataSettings(suffixes=self.suffixes)  # the same suffix rules as the data settings
         if self.input_prefix.startswith("/"):
             raise ConfigurationError(f"input_prefix must not start with '/': {self.input_prefix!r}")
@@ -83,6 +90,10 @@ class RawLandingProps:
             raise ConfigurationError("event_retry_attempts must be between 0 and 185")
         if self.auto_delete_objects and self.removal_policy != RemovalPolicy.DESTROY:
             raise ConfigurationError("auto_delete_objects needs removal_policy=RemovalPolicy.DESTROY")
+
+
+#: The warning id for an imported raw bucket, for `Annotations.acknowledge_warning`.
+IMPORTED_BUCKET_WARNING = "etl-constructs:imported-raw-bucket"
 
 
 class RawLanding(Construct):
@@ -111,12 +122,19 @@ class RawLanding(Construct):
         self.bucket: s3.IBucket
         if props.existing_bucket is None:
             raw = self._data_bucket("Raw", "raw/", props.bucket_props)
-            enable_event_bridge(raw)
+            enable_event_bridge(raw.node.default_child)
             self.bucket = raw
         else:
             self.bucket = props.existing_bucket
+            self._check_existing_bucket(props.existing_bucket)
         self.quarantine_bucket: s3.IBucket = props.existing_quarantine_bucket or self._data_bucket(
             "Quarantine", "quarantine/", None
+        )
+        refuse_self_feeding(
+            self,
+            self.bucket,
+            props.input_prefix,
+            (("quarantine_prefix", self.quarantine_bucket, props.quarantine_prefix),),
         )
         self.dead_letter_queue = sqs.Queue(self, "EventDeadLetters", **dead_letter_queue_props())
         acknowledge_dead_letter_queue(self.dead_letter_queue)
@@ -130,6 +148,27 @@ class RawLanding(Construct):
                 detail=object_created_detail(self.bucket.bucket_name, props.input_prefix, self.suffixes),
             ),
         )
+
+    def _check_existing_bucket(self, bucket: s3.IBucket) -> None:
+        """A bucket of this app must be versioned and gets EventBridge; an imported one is warned about."""
+        cfn = bucket.node.default_child
+        if not isinstance(cfn, s3.CfnBucket):
+            Annotations.of(self).add_warning_v2(
+                IMPORTED_BUCKET_WARNING,
+                f"The raw bucket {bucket.node.path} is imported, so it cannot be checked: it must be versioned "
+                "(the ledger keys each object version) and send its events to EventBridge "
+                "(NotificationConfiguration.EventBridgeConfiguration), or no file ever starts the pipeline.",
+            )
+            return
+        versioning = Stack.of(self).resolve(cfn.versioning_configuration) or {}
+        if str(versioning.get("status", versioning.get("Status", ""))) != "Enabled":
+            raise ConfigurationError(
+                f"RawLanding: the raw bucket {bucket.node.path} is not versioned; create it with versioned=True "
+                "(the ledger keys each object version, and a file must not change while it is processed)"
+            )
+        # The bucket's own property, not the custom resource `event_bridge_enabled=True` adds; both may
+        # stand together, they set the same configuration.
+        enable_event_bridge(cfn)
 
     def _data_bucket(self, construct_id: str, logs_prefix: str, overrides: Mapping[str, Any] | None) -> s3.Bucket:
         props = self.props

@@ -142,6 +142,8 @@ class EtlPipeline(Construct):
                 metrics_namespace=self.workflow.props.metrics_namespace,
                 service_name=self.workflow.service_name,
                 topic=props.alarm_topic,
+                encryption_key=props.encryption_key,
+                removal_policy=props.removal_policy,
                 thresholds=props.alarm_thresholds,
             ),
         )

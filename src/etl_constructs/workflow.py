@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, Names, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -20,10 +20,12 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from .assets import ASSET_EXCLUDES, handler_asset_dir
+from .checks import refuse_self_feeding
 from .data_settings import DataSettings
 from .defaults import data_bucket_props, dead_letter_queue_props, logs_bucket_props, use_log_delivery_policy
 from .definition import Resources, RetryPolicy, data_path, reconciler
 from .errors import ConfigurationError
+from .key_policies import allow_on_key, logs_statement
 from .ledger import ProcessingLedger
 from .nag import (
     OBJECTS_UNDER_PREFIX,
@@ -34,9 +36,17 @@ from .nag import (
     acknowledge_own_policies,
     acknowledge_wildcard,
 )
+from .patterns import suffix_checked_by_rule, suffix_variants
 
-#: The Powertools for AWS Lambda (Python) v3 public layer; `{region}`, `{python}`, `{version}` are filled in.
-POWERTOOLS_LAYER = "arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-{python}-arm64:{version}"
+#: Name prefixes of the log groups: Step Functions' vended-logs prefix, and Lambda's own.
+STATES_LOG_PREFIX = "/aws/vendedlogs/states/"
+LAMBDA_LOG_PREFIX = "/aws/lambda/"
+#: What each caller of a KMS key does with it: S3 and DynamoDB need no more than these.
+#: https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html#aws-managed-customer-managed-keys
+#: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/encryption.howitworks.html
+KMS_READ = ("kms:Decrypt",)
+KMS_WRITE = ("kms:Decrypt", "kms:GenerateDataKey")  # a multipart upload decrypts its own parts
+KMS_LEDGER = ("kms:Decrypt", "kms:DescribeKey")
 VALIDATE_HANDLER = "etl_handlers.validate_handler.handler"
 TRANSFORM_HANDLER = "etl_handlers.transform_handler.handler"
 _SAFE_PREFIX = frozenset("{}'\\\"")
@@ -57,11 +67,13 @@ class ValidateTransformWorkflowProps:
         existing_processed_bucket: your own bucket for output. Default: a new bucket.
         processed_bucket_props: `s3.Bucket` keyword arguments over the defaults. Default: none.
         output_prefix: key prefix of the JSON Lines output. Default: "processed/".
-        staging_prefix: key prefix of unfinished output, expired after a day. Default: "_staging/".
-        encryption_key: a KMS key for the processed bucket and the log groups. Default: AWS-managed keys.
+        staging_prefix: key prefix of unfinished output; its objects and their old versions expire
+            after a day. Default: "_staging/".
+        encryption_key: a KMS key for the processed bucket and the log groups; a key of this app gets
+            the key-policy statement CloudWatch Logs needs, an imported key a warning naming it.
+            Default: AWS-managed keys.
         logs_bucket: bucket for the processed bucket's access logs. Default: a new logs bucket.
         runtime: the functions' Python runtime. Default: the newest aws-cdk-lib offers (Python 3.14).
-        powertools_layer_version: version of the public Powertools v3 layer. Default: 27.
         validate_memory_mb: validate function memory. Reading is streamed; the duplicate-id check keeps
             16-32 bytes per row (about 400 MB at the peak for a 1 GB file of 14 million rows). Default: 1024.
         transform_memory_mb: transform function memory. Default: 1024.
@@ -97,7 +109,6 @@ class ValidateTransformWorkflowProps:
     encryption_key: kms.IKey | None = None
     logs_bucket: s3.IBucket | None = None
     runtime: lambda_.Runtime = field(default_factory=lambda: lambda_.Runtime.PYTHON_3_14)
-    powertools_layer_version: int = 27
     validate_memory_mb: int = 1024
     transform_memory_mb: int = 1024
     validate_timeout: Duration = field(default_factory=lambda: Duration.minutes(5))
@@ -145,8 +156,6 @@ class ValidateTransformWorkflowProps:
             raise ConfigurationError("an EXPRESS state machine runs 5 minutes at most: lower execution_timeout")
         if self.reserved_concurrency is not None and self.reserved_concurrency < 1:
             raise ConfigurationError("reserved_concurrency must be 1 or more")
-        if self.powertools_layer_version < 1:
-            raise ConfigurationError("powertools_layer_version must be 1 or more")
         if self.retry.max_attempts < 1 or self.retry.backoff_rate < 1:
             raise ConfigurationError("retry needs max_attempts >= 1 and backoff_rate >= 1")
         if self.auto_delete_objects and self.removal_policy != RemovalPolicy.DESTROY:
@@ -168,6 +177,17 @@ class ValidateTransformWorkflow(Construct):
         self._raw_suffix = "/" + props.input_prefix + "*"
         self._quarantine_suffix = "/" + props.quarantine_prefix + "*"
         self.processed_bucket: s3.IBucket = props.existing_processed_bucket or self._processed_bucket()
+        refuse_self_feeding(
+            self,
+            props.raw_bucket,
+            props.input_prefix,
+            (
+                ("output_prefix", self.processed_bucket, props.output_prefix),
+                ("staging_prefix", self.processed_bucket, props.staging_prefix),
+                ("quarantine_prefix", props.quarantine_bucket, props.quarantine_prefix),
+            ),
+        )
+        self._log_group_names: list[str] = []
         self.validate_function = self._function(
             "Validate", VALIDATE_HANDLER, props.validate_memory_mb, props.validate_timeout
         )
@@ -175,16 +195,14 @@ class ValidateTransformWorkflow(Construct):
             "Transform", TRANSFORM_HANDLER, props.transform_memory_mb, props.transform_timeout
         )
         self._grant_functions()
-        raw_suffix, quarantine_suffix = self._raw_suffix, self._quarantine_suffix
         resources = Resources(
             table=props.ledger.table,
             validate_fn=self.validate_function,
             transform_fn=self.transform_function,
-            raw_bucket=props.raw_bucket,
-            input_prefix=props.input_prefix,
-            quarantine_bucket=props.quarantine_bucket,
-            quarantine_prefix=props.quarantine_prefix,
             retry=props.retry,
+            suffix_variants=()
+            if suffix_checked_by_rule(props.input_prefix)
+            else tuple(suffix_variants(props.data.suffixes)),
         )
         self.state_machine = sfn.StateMachine(
             self,
@@ -194,7 +212,7 @@ class ValidateTransformWorkflow(Construct):
             timeout=props.execution_timeout,
             tracing_enabled=True,
             logs=sfn.LogOptions(
-                destination=self._log_group("StateMachineLogs"),
+                destination=self._log_group("StateMachineLogs", STATES_LOG_PREFIX),
                 level=sfn.LogLevel.ALL,
                 include_execution_data=props.include_execution_data,
             ),
@@ -207,7 +225,7 @@ class ValidateTransformWorkflow(Construct):
             timeout=Duration.minutes(5),
             tracing_enabled=True,
             logs=sfn.LogOptions(
-                destination=self._log_group("ReconcilerLogs"),
+                destination=self._log_group("ReconcilerLogs", STATES_LOG_PREFIX),
                 level=sfn.LogLevel.ALL,
                 include_execution_data=props.include_execution_data,
             ),
@@ -216,15 +234,24 @@ class ValidateTransformWorkflow(Construct):
             acknowledge(machine, "AwsSolutions::AwsSolutions-IAM5[Resource::*]", XRAY_AND_LOG_DELIVERY)
             acknowledge_own_policies(machine)
             acknowledge_wildcard(
-                machine, props.raw_bucket.bucket_arn, raw_suffix, "the quarantine copy reads the version"
-            )
-            acknowledge_wildcard(machine, props.quarantine_bucket.bucket_arn, quarantine_suffix, OBJECTS_UNDER_PREFIX)
-        for fn in self.functions:
-            acknowledge_wildcard(
-                self.state_machine,
-                fn.function_arn,
+                machine,
+                self.validate_function.function_arn,
                 ":*",
                 "CDK's Lambda task grants the function's versions too (ARN:*), for a qualified invoke",
+            )
+            self._grant_ledger_key(machine)
+        acknowledge_wildcard(
+            self.state_machine,
+            self.transform_function.function_arn,
+            ":*",
+            "CDK's Lambda task grants the function's versions too (ARN:*), for a qualified invoke",
+        )
+        if props.encryption_key is not None:
+            allow_on_key(
+                self,
+                props.encryption_key,
+                logs_statement(self._log_group_names),
+                "CloudWatch Logs, for the pipeline's encrypted log groups",
             )
         self.reconciler_dead_letter_queue = sqs.Queue(self, "ReconcilerDeadLetters", **dead_letter_queue_props())
         acknowledge_dead_letter_queue(self.reconciler_dead_letter_queue)
@@ -273,13 +300,33 @@ class ValidateTransformWorkflow(Construct):
         kwargs.update(props.processed_bucket_props or {})
         bucket = s3.Bucket(self, "Processed", **kwargs)
         acknowledge_bucket(bucket, kms=kwargs.get("encryption_key") is not None)
-        bucket.add_lifecycle_rule(id="expire-staging", prefix=props.staging_prefix, expiration=Duration.days(1))
+        # Published or abandoned staging copies leave old versions in a versioned bucket: expire those
+        # too, and then the delete markers left behind, so staging is never stored for long.
+        bucket.add_lifecycle_rule(
+            id="expire-staging",
+            prefix=props.staging_prefix,
+            expiration=Duration.days(1),
+            noncurrent_version_expiration=Duration.days(1),
+        )
+        bucket.add_lifecycle_rule(
+            id="expire-staging-delete-markers", prefix=props.staging_prefix, expired_object_delete_marker=True
+        )
         return bucket
 
-    def _log_group(self, construct_id: str) -> logs.LogGroup:
+    def _log_group(self, construct_id: str, name_prefix: str) -> logs.LogGroup:
+        """A log group with a name of our own under `name_prefix`, so a key policy can name it.
+
+        Step Functions log groups must be under `/aws/vendedlogs/states/`: any other name adds a
+        statement to the account's CloudWatch Logs resource policy, which holds 5,120 characters, and
+        a few pipelines in one account would then fail to deploy.
+        https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/AWS-logs-and-resource-policy.html
+        """
+        name = f"{name_prefix}{Names.unique_resource_name(self, max_length=200, separator='-')}-{construct_id}"
+        self._log_group_names.append(name)
         group = logs.LogGroup(
             self,
             construct_id,
+            log_group_name=name,
             retention=self.props.log_retention,
             removal_policy=self.props.removal_policy,
             encryption_key=self.props.encryption_key,
@@ -294,14 +341,7 @@ class ValidateTransformWorkflow(Construct):
 
     def _function(self, name: str, handler: str, memory: int, timeout: Duration) -> lambda_.Function:
         props = self.props
-        stack = Stack.of(self)
-        python = props.runtime.name.replace(".", "")
-        layer = lambda_.LayerVersion.from_layer_version_arn(
-            self,
-            f"{name}Powertools",
-            POWERTOOLS_LAYER.format(region=stack.region, python=python, version=props.powertools_layer_version),
-        )
-        log_group = self._log_group(f"{name}Logs")
+        log_group = self._log_group(f"{name}Logs", LAMBDA_LOG_PREFIX)
         role = iam.Role(
             self,
             f"{name}Role",
@@ -325,7 +365,6 @@ class ValidateTransformWorkflow(Construct):
             log_group=log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             role=role,
-            layers=[layer],
             reserved_concurrent_executions=props.reserved_concurrency,
             vpc=props.vpc,
             vpc_subnets=props.vpc_subnets,
@@ -399,14 +438,20 @@ class ValidateTransformWorkflow(Construct):
                 resources=[processed.arn_for_objects(props.output_prefix + "*")],
             )
         )
-        for key, buckets in (
-            (props.raw_bucket.encryption_key, self.functions),
-            (props.quarantine_bucket.encryption_key, (self.validate_function,)),
-            (processed.encryption_key, (self.transform_function,)),
+        # Each caller gets only the key actions its calls make: decrypt to read, and generate data keys
+        # to write; never Encrypt or ReEncrypt, which no S3 or DynamoDB call here needs.
+        for key, callers, actions in (
+            (props.raw_bucket.encryption_key, self.functions, KMS_READ),
+            (props.quarantine_bucket.encryption_key, (self.validate_function,), KMS_WRITE),
+            (processed.encryption_key, (self.transform_function,), KMS_WRITE),
         ):
             if key is not None:
-                for fn in buckets:
-                    key.grant_encrypt_decrypt(fn)
-        if props.ledger.props.encryption_key is not None:
-            for fn in self.functions:
-                props.ledger.props.encryption_key.grant_encrypt_decrypt(fn)
+                for fn in callers:
+                    key.grant(fn, *actions)
+        for fn in self.functions:
+            self._grant_ledger_key(fn)
+
+    def _grant_ledger_key(self, grantee: iam.IGrantable) -> None:
+        key = self.props.ledger.table.encryption_key
+        if key is not None:
+            key.grant(grantee, *KMS_LEDGER)

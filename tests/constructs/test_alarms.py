@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk.assertions import Annotations, Match
 
 from etl_constructs import AlarmSpec, AlarmThresholds, ConfigurationError, EtlAlarms, EtlAlarmsProps
 
@@ -97,11 +100,76 @@ def test_rejected_files_alarm_reads_the_functions_metric(alarms):
     assert alarm["Dimensions"] == [{"Name": "service", "Value": "svc"}]
 
 
-def test_topic_is_encrypted_and_tls_only(template):
+def _cloudwatch_statements(document: dict) -> list[dict]:
+    return [s for s in document["Statement"] if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}]
+
+
+_ALARM_SOURCE = {
+    "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+    "ArnLike": {
+        "aws:SourceArn": {
+            "Fn::Join": [
+                "",
+                [
+                    "arn:",
+                    {"Ref": "AWS::Partition"},
+                    ":cloudwatch:",
+                    {"Ref": "AWS::Region"},
+                    ":",
+                    {"Ref": "AWS::AccountId"},
+                    ":alarm:*",
+                ],
+            ]
+        }
+    },
+}
+
+
+def test_topic_is_encrypted_with_a_rotated_customer_managed_key_cloudwatch_may_use(template):
+    # alias/aws/sns cannot be used by CloudWatch: alarms on such a topic never notify.
     (topic,) = template.find_resources("AWS::SNS::Topic").values()
-    assert "alias/aws/sns" in str(topic["Properties"]["KmsMasterKeyId"])
+    (key_id, key), *others = template.find_resources("AWS::KMS::Key").items()
+    assert not others
+    assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert key["Properties"]["EnableKeyRotation"] is True
+    (statement,) = _cloudwatch_statements(key["Properties"]["KeyPolicy"])
+    assert statement["Effect"] == "Allow"
+    assert sorted(statement["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert statement["Condition"] == _ALARM_SOURCE
+
+
+def test_topic_policy_is_tls_only_and_lets_this_accounts_alarms_publish(template):
     (policy,) = template.find_resources("AWS::SNS::TopicPolicy").values()
-    assert "aws:SecureTransport" in str(policy["Properties"]["PolicyDocument"])
+    document = policy["Properties"]["PolicyDocument"]
+    assert "aws:SecureTransport" in str(document)
+    (statement,) = _cloudwatch_statements(document)
+    assert statement["Action"] == "sns:Publish"
+    assert statement["Condition"] == _ALARM_SOURCE
+
+
+def test_the_pipeline_key_encrypts_the_topic_when_given(synthesize):
+    def build(stack):
+        key = kms.Key(stack, "PipelineKey", enable_key_rotation=True)
+        EtlAlarms(stack, "Alarms", EtlAlarmsProps(functions=[_function(stack)], encryption_key=key))
+
+    template, _ = synthesize(build)
+    (key_id, key), *others = template.find_resources("AWS::KMS::Key").items()
+    assert not others
+    (topic,) = template.find_resources("AWS::SNS::Topic").values()
+    assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert len(_cloudwatch_statements(key["Properties"]["KeyPolicy"])) == 1
+
+
+def test_a_topic_you_bring_is_used_as_is_with_a_warning(synthesize):
+    def build(stack):
+        topic = sns.Topic.from_topic_arn(stack, "Theirs", "arn:aws:sns:eu-west-1:111122223333:alerts")
+        return EtlAlarms(stack, "Alarms", EtlAlarmsProps(functions=[_function(stack)], topic=topic))
+
+    template, alarms = synthesize(build)
+    assert not template.find_resources("AWS::SNS::Topic")
+    assert not template.find_resources("AWS::KMS::Key")
+    warnings = Annotations.from_stack(cdk.Stack.of(alarms)).find_warning("*", Match.string_like_regexp("sns:Publish"))
+    assert len(warnings) == 1
 
 
 def test_dashboard_is_created(template):

@@ -99,10 +99,26 @@ def test_each_function_has_its_own_log_group_with_retention(template, functions)
     assert template.find_resources("Custom::LogRetention") == {}
 
 
-def test_functions_get_powertools_from_its_layer(functions):
+def test_functions_need_no_public_layer(functions):
+    # The public Powertools layer is published in the aws partition only, under one account.
     for fn in functions.values():
-        (layer,) = fn["Properties"]["Layers"]
-        assert "AWSLambdaPowertoolsPythonV3-python314-arm64:27" in layer
+        assert "Layers" not in fn["Properties"]
+
+
+def test_no_hard_coded_partition_anywhere(template):
+    text = json.dumps(template.to_json())
+    assert "arn:aws" not in text
+
+
+def test_state_machine_log_groups_are_vended_logs_and_function_log_groups_are_named(template):
+    groups = template.find_resources("AWS::Logs::LogGroup")
+    for machine in _machines(template).values():
+        (destination,) = machine["Properties"]["LoggingConfiguration"]["Destinations"]
+        (group_id, _) = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"]
+        assert groups[group_id]["Properties"]["LogGroupName"].startswith("/aws/vendedlogs/states/TestStack-Workflow-")
+    names = [g["Properties"]["LogGroupName"] for g in groups.values()]
+    assert len(set(names)) == len(names) == 4
+    assert sum(n.startswith("/aws/lambda/") for n in names) == 2
 
 
 def test_configuration_reaches_the_functions_as_one_json_document(functions):
@@ -138,7 +154,9 @@ def test_lambda_task_failures_lead_to_the_failure_record(definition):
         assert catch["ErrorEquals"] == ["States.ALL"]
         mark = states[catch["Next"]]
         assert mark["Result"] == {"status": status}
-        assert states[mark["Next"]]["Resource"].endswith("s3:copyObject")
+        quarantine = states[mark["Next"]]
+        assert quarantine["Resource"].endswith("lambda:invoke")
+        assert quarantine["Parameters"]["Payload"]["action"] == "quarantine"
 
 
 def test_received_is_conditional_so_a_repeat_delivery_stops(definition):
@@ -147,10 +165,38 @@ def test_received_is_conditional_so_a_repeat_delivery_stops(definition):
     assert received["Catch"][0]["ErrorEquals"] == ["DynamoDB.ConditionalCheckFailedException"]
 
 
-def test_quarantine_copy_formats_its_key_from_the_input_paths(definition):
-    parameters = definition["States"]["Quarantine copy"]["Parameters"]
-    assert parameters["Key.$"] == "States.Format('quarantine/{}/{}', $.version, $.key)"
-    assert parameters["CopySource.$"] == "States.Format('{}/{}?versionId={}', $.bucket, $.key, $.version)"
+def test_the_fault_quarantine_is_the_validate_functions_so_any_key_is_encoded(definition):
+    # The S3 SDK integration's CopySource must be URL-encoded, which no intrinsic function can do.
+    states = definition["States"]
+    assert not [s for s in states.values() if "s3:copyObject" in s.get("Resource", "")]
+    quarantine = states["Quarantine copy"]
+    assert quarantine["Parameters"]["Payload"]["failure.$"] == "$.failure"
+    assert quarantine["ResultSelector"] == {
+        "bucket.$": "$.Payload.quarantine_bucket",
+        "key.$": "$.Payload.quarantine_key",
+    }
+
+
+def test_the_failure_records_the_quarantine_location_only_when_the_copy_was_made(definition):
+    states = definition["States"]
+    copied = states[states["Quarantine copy"]["Next"]]["Parameters"]["ExpressionAttributeValues"]
+    assert copied[":qkey"] == {"S.$": "$.quarantined.key"}
+    (catch,) = states["Quarantine copy"]["Catch"]
+    not_copied = states[catch["Next"]]["Parameters"]
+    assert ":qkey" not in not_copied["ExpressionAttributeValues"]
+    assert "quarantine_key" not in not_copied["UpdateExpression"]
+
+
+def test_a_rejected_file_ends_the_execution_successfully(definition):
+    # A rejection is recorded and counted by its own alarm; the executions-failed alarm is for faults.
+    valid = definition["States"]["Valid?"]
+    assert definition["States"][valid["Default"]]["Type"] == "Succeed"
+    fails = [s for s in definition["States"].values() if s["Type"] == "Fail"]
+    assert all(s["Error"] != "ValidationFailed" for s in fails)
+
+
+def test_without_prefix_the_rule_checks_the_suffix_and_the_definition_does_not(definition):
+    assert definition["StartAt"] == "Identify object version"
 
 
 def test_state_machine_logs_without_execution_data_and_traces(template):
@@ -212,7 +258,19 @@ def test_processed_bucket_expires_staging_objects(template):
     buckets = template.find_resources("AWS::S3::Bucket")
     processed = next(b for k, b in buckets.items() if k.startswith("WorkflowProcessed"))
     rules = processed["Properties"]["LifecycleConfiguration"]["Rules"]
-    assert {"ExpirationInDays": 1, "Prefix": "_staging/", "Status": "Enabled", "Id": "expire-staging"} in rules
+    assert {
+        "ExpirationInDays": 1,
+        "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+        "Prefix": "_staging/",
+        "Status": "Enabled",
+        "Id": "expire-staging",
+    } in rules
+    assert {
+        "ExpiredObjectDeleteMarker": True,
+        "Prefix": "_staging/",
+        "Status": "Enabled",
+        "Id": "expire-staging-delete-markers",
+    } in rules
 
 
 def test_express_option(synthesize):
@@ -262,3 +320,67 @@ def test_float_fee_rate_fails():
 
 def test_fee_rate_is_kept_exact():
     assert DataSettings(fee_rate="0.0125").fee_rate == Decimal("0.0125")
+
+
+def test_with_a_prefix_the_first_state_accepts_every_case_of_each_suffix(synthesize):
+    template, _ = synthesize(
+        lambda stack: ValidateTransformWorkflow(
+            stack, "Workflow", _props(stack, input_prefix="in/", data=DataSettings(suffixes=(".csv", ".json")))
+        )
+    )
+    definition = _definition(template, "StateMachine")
+    first = definition["States"][definition["StartAt"]]
+    assert first["Type"] == "Choice"
+    (choice,) = first["Choices"]
+    patterns = {c["StringMatches"] for c in choice["Or"]}
+    assert len(patterns) == 8 + 16 and {"*.csv", "*.Csv", "*.CSV", "*.jSoN"} <= patterns
+    assert definition["States"][first["Default"]]["Type"] == "Succeed"
+    assert choice["Next"] == "Identify object version"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"output_prefix": "processed/", "input_prefix": ""}, "output_prefix 'processed/' is in the raw bucket"),
+        ({"input_prefix": "_staging/x/"}, "staging_prefix '_staging/' is in the raw bucket"),
+    ],
+)
+def test_a_processed_location_in_the_raw_bucket_under_the_prefix_is_refused(synthesize, overrides, message):
+    def build(stack):
+        raw = s3.Bucket(stack, "Raw")
+        props = ValidateTransformWorkflowProps(
+            raw_bucket=raw,
+            quarantine_bucket=s3.Bucket(stack, "Quarantine"),
+            ledger=ProcessingLedger(stack, "Ledger"),
+            existing_processed_bucket=raw,
+            **overrides,
+        )
+        ValidateTransformWorkflow(stack, "Workflow", props)
+
+    with pytest.raises(ConfigurationError, match=message):
+        synthesize(build)
+
+
+def test_a_quarantine_in_the_raw_bucket_outside_the_prefix_is_accepted(synthesize):
+    def build(stack):
+        raw = s3.Bucket(stack, "Raw")
+        props = ValidateTransformWorkflowProps(
+            raw_bucket=raw, quarantine_bucket=raw, ledger=ProcessingLedger(stack, "Ledger"), input_prefix="incoming/"
+        )
+        ValidateTransformWorkflow(stack, "Workflow", props)
+
+    synthesize(build)
+
+
+def test_a_quarantine_in_the_raw_bucket_under_the_prefix_is_refused(synthesize):
+    def build(stack):
+        raw = s3.Bucket.from_bucket_name(stack, "Raw", "their-raw")
+        props = ValidateTransformWorkflowProps(
+            raw_bucket=raw,
+            quarantine_bucket=s3.Bucket.from_bucket_name(stack, "Same", "their-raw"),
+            ledger=ProcessingLedger(stack, "Ledger"),
+        )
+        ValidateTransformWorkflow(stack, "Workflow", props)
+
+    with pytest.raises(ConfigurationError, match="quarantine_prefix 'quarantine/' is in the raw bucket"):
+        synthesize(build)
