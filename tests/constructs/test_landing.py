@@ -7,7 +7,7 @@ import pytest
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Annotations, Match, Template
 
 from etl_constructs import ConfigurationError, RawLanding, RawLandingProps
 
@@ -158,3 +158,56 @@ def test_unknown_suffix_fails():
 def test_auto_delete_without_destroy_fails():
     with pytest.raises(ConfigurationError, match="DESTROY"):
         RawLandingProps(auto_delete_objects=True)
+
+
+def test_with_a_prefix_the_rule_matches_the_prefix_in_the_form_s3_writes_it(synthesize):
+    # The suffix, in any case, is matched by the state machine's first state (see test_workflow).
+    template, _ = synthesize(lambda stack: RawLanding(stack, "Landing", RawLandingProps(input_prefix="in coming/")))
+    (rule,) = template.find_resources("AWS::Events::Rule").values()
+    assert rule["Properties"]["EventPattern"]["detail"]["object"]["key"] == [{"prefix": "in+coming/"}]
+
+
+def test_your_bucket_must_be_versioned(synthesize):
+    def build(stack):
+        RawLanding(stack, "Landing", RawLandingProps(existing_bucket=s3.Bucket(stack, "Theirs")))
+
+    with pytest.raises(ConfigurationError, match="not versioned"):
+        synthesize(build)
+
+
+def test_versioned_false_in_bucket_props_is_refused():
+    with pytest.raises(ConfigurationError, match="must be versioned"):
+        RawLandingProps(bucket_props={"versioned": False})
+
+
+def test_your_bucket_gets_eventbridge_through_its_own_property(synthesize):
+    def build(stack):
+        RawLanding(stack, "Landing", RawLandingProps(existing_bucket=s3.Bucket(stack, "Theirs", versioned=True)))
+
+    template, _ = synthesize(build)
+    (theirs,) = [b for k, b in template.find_resources("AWS::S3::Bucket").items() if k.startswith("Theirs")]
+    assert theirs["Properties"]["NotificationConfiguration"] == {
+        "EventBridgeConfiguration": {"EventBridgeEnabled": True}
+    }
+    assert template.find_resources("Custom::S3BucketNotifications") == {}
+
+
+def test_an_imported_bucket_gets_a_warning_stating_what_it_needs(synthesize):
+    def build(stack):
+        theirs = s3.Bucket.from_bucket_name(stack, "Theirs", "their-raw-bucket")
+        return RawLanding(stack, "Landing", RawLandingProps(existing_bucket=theirs))
+
+    _, landing = synthesize(build)
+    warnings = Annotations.from_stack(cdk.Stack.of(landing)).find_warning(
+        "*", Match.string_like_regexp("versioned.*EventBridge")
+    )
+    assert len(warnings) == 1
+
+
+def test_quarantine_in_the_raw_bucket_under_the_input_prefix_is_refused(synthesize):
+    def build(stack):
+        raw = s3.Bucket(stack, "Theirs", versioned=True)
+        RawLanding(stack, "Landing", RawLandingProps(existing_bucket=raw, existing_quarantine_bucket=raw))
+
+    with pytest.raises(ConfigurationError, match="would start the pipeline again"):
+        synthesize(build)
