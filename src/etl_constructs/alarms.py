@@ -53,7 +53,8 @@ class AlarmThresholds:
         function_errors: errors per function. Default: >= 1 in 5 minutes.
         function_throttles: throttles per function. Default: >= 1 in 5 minutes.
         function_duration_percent: maximum duration as a percentage of the timeout. Default: >= 80.
-        executions_failed: failed executions: faults only (a rejected file ends its execution successfully). Default: >= 1.
+        executions_failed: failed executions, faults only (a rejected file ends its execution
+            successfully). Default: >= 1.
         executions_timed_out: Default: >= 1.
         executions_throttled: Default: >= 1.
         dead_letter_messages: events EventBridge could not deliver. Default: >= 1.
