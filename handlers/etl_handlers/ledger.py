@@ -15,8 +15,11 @@ class StatusConflict(Exception):
 
 
 def now() -> str:
-    """The current UTC time, ISO 8601 with its offset."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+    """The current UTC time as Step Functions writes `$$.State.EnteredTime`: `2024-03-01T12:00:00.123Z`.
+
+    One form for the stamps the functions and the state machine write, so they sort as times.
+    """
+    return datetime.now(UTC).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
 
 
 class Ledger:

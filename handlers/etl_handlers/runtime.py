@@ -13,6 +13,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .core.keys import object_key
 from .ledger import Ledger
 from .s3io import UNVERSIONED, is_pinned
 from .settings import Settings
@@ -43,21 +44,28 @@ class TransientError(Exception):
 
 @dataclass(frozen=True)
 class FileRef:
-    """The object version an execution is about, as the state machine passes it."""
+    """The object version an execution is about, as the state machine passes it.
+
+    `key` is the object's real key, the one every S3 call uses; `event_key` is the key as S3
+    wrote it in its event (URL-encoded) and as the state machine passes it on and builds
+    `file_id` from.
+    """
 
     file_id: str
     bucket: str
     key: str
+    event_key: str
     version: str
     execution: str
 
     @classmethod
     def from_event(cls, event: dict[str, Any]) -> FileRef:
-        """Read the task input."""
+        """Read the task input; its `key` is decoded here, once."""
         return cls(
             file_id=event["file_id"],
             bucket=event["bucket"],
-            key=event["key"],
+            key=object_key(event["key"]),
+            event_key=event["key"],
             version=event.get("version") or UNVERSIONED,
             execution=event["execution"],
         )

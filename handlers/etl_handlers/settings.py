@@ -6,6 +6,10 @@ import os
 from dataclasses import dataclass
 
 from .core.config import Config
+from .core.keys import derived_key, utf8_length
+
+#: What the quarantine report adds to the quarantine copy's key.
+REPORT_SUFFIX = ".errors.json"
 
 
 @dataclass(frozen=True)
@@ -35,9 +39,17 @@ class Settings:
         )
 
     def output_key(self, key: str, version: str) -> str:
-        """The processed object's key: fixed by the source key and version, so a retry overwrites."""
-        return f"{self.output_prefix}{key}.{version}.jsonl"
+        """The processed object's key: fixed by the source key and version, so a retry overwrites.
+
+        `{output_prefix}{key}.{version}.jsonl`, with `key` shortened by `derived_key` when that,
+        staged under `staging_prefix`, would pass S3's 1,024-byte limit.
+        """
+        return derived_key(self.output_prefix, key, f".{version}.jsonl", reserve=utf8_length(self.staging_prefix))
 
     def quarantine_key(self, key: str, version: str) -> str:
-        """Where the quarantined copy goes; its error report is beside it with `.errors.json` added."""
-        return f"{self.quarantine_prefix}{version}/{key}"
+        """Where the quarantined copy goes; its error report is beside it with `.errors.json` added.
+
+        `{quarantine_prefix}{version}/{key}`, with `key` shortened by `derived_key` when that and
+        the report's suffix would pass S3's 1,024-byte limit.
+        """
+        return derived_key(f"{self.quarantine_prefix}{version}/", key, reserve=utf8_length(REPORT_SUFFIX))

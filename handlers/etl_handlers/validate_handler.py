@@ -14,13 +14,24 @@ from .quarantine import quarantine
 from .runtime import FileRef, entry_point, logger, metrics, runtime
 from .s3io import open_version
 
+#: The `action` of a task input that quarantines an object version after a fault.
+QUARANTINE_ACTION = "quarantine"
+#: The statuses a fault may end a file in; the quarantine report records which.
+FAULT_STATUSES = (statuses.VALIDATION_FAILED, statuses.TRANSFORMATION_FAILED)
+
 
 @entry_point
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Validate one object version; record VALIDATED, or quarantine it and record VALIDATION_FAILED."""
+    """Validate one object version; record VALIDATED, or quarantine it and record VALIDATION_FAILED.
+
+    With `"action": "quarantine"` the input comes from the state machine's failure path instead,
+    and the version is quarantined for its fault (see `quarantine_fault`).
+    """
     rt = runtime()
     file = FileRef.from_event(event)
     logger.append_keys(file_id=file.file_id)
+    if event.get("action") == QUARANTINE_ACTION:
+        return quarantine_fault(file, event["status"], event.get("failure") or {})
     try:
         rt.ledger.transition(
             file.file_id, file.execution, (statuses.RECEIVED, statuses.VALIDATING), statuses.VALIDATING
@@ -62,6 +73,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         list(result.errors),
         result.error_count,
         counts,
+        status=statuses.VALIDATION_FAILED,
     )
     first = result.errors[0]
     error = first.message if first.row is None else f"row {first.row} {first.field}: {first.message}"
@@ -90,3 +102,30 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def _recorded(item: dict[str, Any]) -> dict[str, Any]:
     keys = ("status", "rows_total", "rows_valid", "rows_rejected", "error", "error_count", "quarantine_key")
     return {k: item[k] for k in keys if k in item}
+
+
+def quarantine_fault(file: FileRef, status: str, failure: dict[str, Any]) -> dict[str, str]:
+    """Copy the version to quarantine with a report naming the fault; return where it went.
+
+    The state machine's failure path calls this (the Step Functions S3 integration cannot
+    URL-encode a CopySource; boto3 does) and records `status` in the ledger right after, so
+    nothing is recorded here. The copy and the report overwrite, so a retry is harmless.
+    """
+    if status not in FAULT_STATUSES:
+        raise ValueError(f"a fault ends a file in {' or '.join(FAULT_STATUSES)}, not {status!r}")
+    rt = runtime()
+    settings = rt.settings
+    error, cause = str(failure.get("Error") or "UnknownError"), str(failure.get("Cause") or "")
+    fault = RowError(None, None, f"{error}: {cause}" if cause else error)
+    key = quarantine(
+        rt.s3,
+        file.source(),
+        settings.quarantine_bucket,
+        settings.quarantine_key(file.key, file.version),
+        [fault],
+        1,
+        {},
+        status=status,
+    )
+    logger.warning("file quarantined after a fault", extra={"status": status, "error": error})
+    return {"quarantine_bucket": settings.quarantine_bucket, "quarantine_key": key}

@@ -11,6 +11,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from etl_handlers.core.keys import event_key
+
 ENV = {
     "AWS_ACCESS_KEY_ID": "test",
     "AWS_SECRET_ACCESS_KEY": "test",
@@ -44,12 +46,16 @@ class Aws:
     dynamodb: Any
 
     def put(self, key: str, body: bytes) -> dict[str, str]:
-        """Upload to the raw bucket, record RECEIVED as the state machine would, return the task input."""
+        """Upload to the raw bucket, record RECEIVED as the state machine would, return the task input.
+
+        The task input holds the key as S3's event gives it (URL-encoded), as in AWS.
+        """
         version = self.s3.put_object(Bucket="raw", Key=key, Body=body)["VersionId"]
+        encoded = event_key(key)
         event = {
-            "file_id": f"s3://raw/{key}?versionId={version}",
+            "file_id": f"s3://raw/{encoded}?versionId={version}",
             "bucket": "raw",
-            "key": key,
+            "key": encoded,
             "version": version,
             "execution": "arn:aws:states:us-east-1:123456789012:execution:sm:one",
         }

@@ -24,7 +24,7 @@ def test_a_good_file_is_recorded_validated_with_counts(aws, context):
         "2",
         "0",
     )
-    assert item["validated_at"].endswith("+00:00")
+    assert item["validated_at"].endswith("Z")
 
 
 def test_a_bad_file_is_quarantined_byte_for_byte_with_a_report(aws, context):

@@ -8,6 +8,7 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
+from .fidelity import object_key
 from .invoke import LocalFunction
 from .template import ACCOUNT, REGION, Template, TemplateError
 
@@ -167,8 +168,15 @@ def build(template: Template, clients: dict[str, Any]) -> Pipeline:
 
 
 def _input_prefix(pattern: dict[str, Any]) -> str:
+    """The raw key prefix the rule matches (a `prefix`, or a wildcard's head unescaped), URL-decoded.
+
+    The rule compares the key as S3's event writes it (URL-encoded), so the pattern holds the
+    prefix in that form; objects are put under the decoded one.
+    """
     keys = pattern.get("detail", {}).get("object", {}).get("key", [])
     for matcher in keys:
+        if isinstance(matcher, dict) and isinstance(matcher.get("prefix"), str):
+            return object_key(matcher["prefix"])
         if isinstance(matcher, dict) and "wildcard" in matcher:
-            return str(matcher["wildcard"]).split("*", 1)[0].replace("\\\\", "\\")
+            return object_key(str(matcher["wildcard"]).split("*", 1)[0].replace("\\\\", "\\"))
     return ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -16,11 +17,15 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .emulator import Pipeline, RuleTarget, build
-from .fidelity import atomic_dynamodb_writes
+from .fidelity import aws_fidelity, event_key
 from .invoke import FaultHook, in_process_lambda
 from .template import REGION, Template, TemplateError
 
 _EXECUTION_TIMEOUT_S = 300.0
+#: What the quarantine report adds to the quarantine copy's key.
+REPORT_SUFFIX = ".errors.json"
+#: Most file systems allow 255 bytes a name; a report's name must fit beside its copy's.
+_MAX_NAME_BYTES = 255 - len(REPORT_SUFFIX)
 
 
 @dataclass
@@ -203,7 +208,7 @@ class LocalPipeline:
         _forget_cached_clients()
         stack.callback(_forget_cached_clients)
         stack.enter_context(in_process_lambda(self.pipeline.functions, self._before_invoke))
-        stack.enter_context(atomic_dynamodb_writes())
+        stack.enter_context(aws_fidelity())
 
     def __exit__(self, *exc: object) -> None:
         self._stack.close()
@@ -280,8 +285,8 @@ class LocalPipeline:
         return plain
 
     def file_id(self, upload: Upload) -> str:
-        """The ledger key of an upload, as the state machine derives it."""
-        return f"s3://{self.pipeline.raw_bucket}/{upload.key}?versionId={upload.version}"
+        """The ledger key of an upload, as the state machine derives it (from the key as S3's event writes it)."""
+        return f"s3://{self.pipeline.raw_bucket}/{event_key(upload.key)}?versionId={upload.version}"
 
     def run(
         self,
@@ -291,8 +296,11 @@ class LocalPipeline:
     ) -> LocalRun:
         """Upload each file under `prefix` (default: the pipeline's input prefix), run, and report."""
         head = self.pipeline.input_prefix if prefix is None else prefix
-        uploads = [self.upload(f, head + Path(f).name) for f in files]
-        by_version = {(u.key, u.version): u for u in uploads}
+        return self.process([self.upload(f, head + Path(f).name) for f in files], progress=progress)
+
+    def process(self, uploads: Sequence[Upload], progress: Callable[[int], None] | None = None) -> LocalRun:
+        """Start an execution for each upload the rule matched, wait for them all, and report."""
+        by_version = {(event_key(u.key), u.version): u for u in uploads}
         started: dict[Upload, str] = {}
         for event in self.matched_events():
             obj = event.get("detail", {}).get("object", {})
@@ -331,17 +339,30 @@ class LocalPipeline:
             report.output = self._download(item["output_bucket"], item["output_key"])
         if item.get("quarantine_key"):
             report.quarantine = self._download(item["quarantine_bucket"], item["quarantine_key"])
+            self._download(item["quarantine_bucket"], item["quarantine_key"] + REPORT_SUFFIX)
             report.errors = self._errors(item)
         elif item.get("status") != "COMPLETED":
             report.errors = [{"row": None, "field": None, "message": _fault_message(item)}]
         return report
+
+    def local_path(self, bucket: str, key: str) -> Path:
+        """Where an object is downloaded: `out/bucket/key`, each part of the key made a safe file name.
+
+        A key may hold parts a file system refuses or reads otherwise (`..`, an empty part, a part
+        longer than a file name may be); those are renamed, so every object lands inside `out`,
+        and a quarantine report lands beside its copy, named as the copy with `.errors.json` added.
+        """
+        if key.endswith(REPORT_SUFFIX):
+            copy = self.local_path(bucket, key.removesuffix(REPORT_SUFFIX))
+            return copy.with_name(copy.name + REPORT_SUFFIX)
+        return self.out.joinpath(_file_name(bucket), *(_file_name(part) for part in key.split("/")))
 
     def _download(self, bucket: str, key: str) -> str | None:
         try:
             body = self.clients["s3"].get_object(Bucket=bucket, Key=key)["Body"]
         except self.clients["s3"].exceptions.NoSuchKey:
             return None
-        target = self.out / bucket / key
+        target = self.local_path(bucket, key)
         target.parent.mkdir(parents=True, exist_ok=True)
         with target.open("wb") as sink:
             for chunk in iter(lambda: body.read(1 << 20), b""):
@@ -351,12 +372,24 @@ class LocalPipeline:
     def _errors(self, item: dict[str, Any]) -> list[dict[str, Any]]:
         try:
             raw = self.clients["s3"].get_object(
-                Bucket=item["quarantine_bucket"], Key=item["quarantine_key"] + ".errors.json"
+                Bucket=item["quarantine_bucket"], Key=item["quarantine_key"] + REPORT_SUFFIX
             )
         except self.clients["s3"].exceptions.NoSuchKey:
             return [{"row": None, "field": None, "message": _fault_message(item)}]
         errors: list[dict[str, Any]] = json.loads(raw["Body"].read())["errors"]
         return errors
+
+
+def _file_name(part: str) -> str:
+    if part in ("", ".", ".."):
+        return part.replace(".", "%2E") or "%"
+    part = part.replace("\0", "%00")
+    if len(part.encode("utf-8")) <= _MAX_NAME_BYTES:
+        return part
+    # A long part keeps its head and a digest of the whole, so two long parts stay apart.
+    digest = "~sha256-" + hashlib.sha256(part.encode("utf-8")).hexdigest()[:32]
+    head = part.encode("utf-8")[: _MAX_NAME_BYTES - len(digest)].decode("utf-8", "ignore")
+    return head + digest
 
 
 def _fault_message(item: dict[str, Any]) -> str:

@@ -1,6 +1,7 @@
 """The moto internals run-local replaces still exist: an upgrade that moves them fails here, loudly."""
 
 import inspect
+import re
 
 from etl_constructs.local.invoke import INVOKE_HOOK, SLEEP_HOOK
 
@@ -30,3 +31,21 @@ def test_dynamodb_write_operations_we_make_atomic_exist():
 
     for name in ATOMIC_WRITES:
         assert callable(getattr(DynamoDBBackend, name)), name
+
+
+def test_s3_sends_eventbridge_messages_through_the_function_we_wrap():
+    from moto.s3 import notifications
+
+    from etl_constructs.local.fidelity import S3_EVENTBRIDGE_HOOK
+
+    owner, name = S3_EVENTBRIDGE_HOOK
+    assert list(inspect.signature(getattr(owner, name)).parameters) == ["account_id", "bucket", "event_name", "key"]
+    assert f"{name}(account_id, bucket, event_name, key)" in inspect.getsource(notifications.send_event)
+    assert '"key": key.name' in inspect.getsource(getattr(owner, name))
+
+
+def test_states_set_entered_time_through_the_name_we_replace():
+    from etl_constructs.local.fidelity import ENTERED_TIME_HOOK
+
+    owner, name = ENTERED_TIME_HOOK
+    assert re.search(rf"{name}\(\s*EnteredTime=", inspect.getsource(owner))
