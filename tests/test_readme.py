@@ -61,13 +61,13 @@ def test_failed_since_finds_failures_through_the_status_index(monkeypatch):
             BillingMode="PAY_PER_REQUEST",
         )
         for file_id, status, at in [
-            ("old", "VALIDATION_FAILED", "2024-01-01T00:00:00+00:00"),
-            ("new", "VALIDATION_FAILED", "2024-06-01T00:00:00+00:00"),
-            ("ok", "COMPLETED", "2024-06-02T00:00:00+00:00"),
+            ("old", "VALIDATION_FAILED", "2024-01-01T00:00:00.000Z"),
+            ("new", "VALIDATION_FAILED", "2024-06-01T00:00:00.000Z"),
+            ("ok", "COMPLETED", "2024-06-02T00:00:00.000Z"),
         ]:
             ddb.put_item(
                 TableName="ledger",
                 Item={"file_id": {"S": file_id}, "status": {"S": status}, "updated_at": {"S": at}},
             )
-        found = namespace["failed_since"]("ledger", "2024-05-01T00:00:00+00:00")
+        found = namespace["failed_since"]("ledger", "2024-05-01T00:00:00.000Z")
     assert [i["file_id"]["S"] for i in found] == ["new"]

@@ -62,7 +62,8 @@ def transform(
     that validates is the same either way; never set it for bytes that were not validated.
     """
     config = config or DEFAULT_CONFIG
-    stamp = (processed_at or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="milliseconds")
+    # One timestamp form everywhere: UTC, milliseconds, `Z` (as Step Functions and the ledger write).
+    stamp = (processed_at or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
     return _run(source, fmt, config, _Writer(sink, config, stamp), already_validated)
 
 

@@ -22,6 +22,8 @@ from .invoke import FaultHook, in_process_lambda
 from .template import REGION, Template, TemplateError
 
 _EXECUTION_TIMEOUT_S = 300.0
+#: The status of a file that started no workflow: it has no ledger item and no file id.
+NOT_STARTED = "NOT_STARTED"
 #: What the quarantine report adds to the quarantine copy's key.
 REPORT_SUFFIX = ".errors.json"
 #: Most file systems allow 255 bytes a name; a report's name must fit beside its copy's.
@@ -317,15 +319,16 @@ class LocalPipeline:
     def report(self, upload: Upload, matched: bool) -> FileReport:
         """Read the ledger, the output and the quarantine for one upload."""
         file_id = self.file_id(upload)
-        if not matched:
+        item = self.ledger_item(file_id) if matched else None
+        if item is None:
+            # No workflow recorded it: the rule did not match, or the first state turned the suffix away.
             return FileReport(
                 file=upload.file,
                 key=upload.key,
-                file_id=file_id,
-                status="VALIDATION_FAILED",
-                errors=[{"row": None, "field": None, "message": "unsupported format"}],
+                file_id=None,
+                status=NOT_STARTED,
+                errors=[{"row": None, "field": None, "message": self._not_started_reason(upload.key)}],
             )
-        item = self.ledger_item(file_id) or {}
         report = FileReport(
             file=upload.file,
             key=upload.key,
@@ -344,6 +347,17 @@ class LocalPipeline:
         elif item.get("status") != "COMPLETED":
             report.errors = [{"row": None, "field": None, "message": _fault_message(item)}]
         return report
+
+    def _not_started_reason(self, key: str) -> str:
+        """Why no workflow started for `key`: outside the prefix, a suffix not accepted, or no events."""
+        prefix = self.pipeline.input_prefix
+        if not key.startswith(prefix):
+            return f"not started: outside the input prefix {prefix!r}"
+        config = json.loads(next(iter(self.pipeline.functions.values())).environment.get("ETL_CONFIG") or "{}")
+        suffixes = config.get("suffixes") or []
+        if suffixes and not key.lower().endswith(tuple(suffixes)):
+            return f"not started: suffix not accepted (accepted: {', '.join(suffixes)})"
+        return "not started: the raw bucket sends no events to EventBridge, or no rule matched"
 
     def local_path(self, bucket: str, key: str) -> Path:
         """Where an object is downloaded: `out/bucket/key`, each part of the key made a safe file name.

@@ -61,10 +61,12 @@ def test_a_bad_file_ends_validation_failed_with_its_quarantine_copy_and_report(d
     assert (report.rows_total, report.rows_valid, report.rows_rejected) == (1, 0, 1)
 
 
-def test_a_key_the_rule_does_not_match_is_reported_unsupported(default_template_path, files, tmp_path):
-    (report,) = run_local([files("notes.txt", b"hello")], template=default_template_path, out=tmp_path).files
-    assert report.status == "VALIDATION_FAILED"
-    assert report.errors == [{"row": None, "field": None, "message": "unsupported format"}]
+def test_a_key_the_rule_does_not_match_is_reported_not_started(default_template_path, files, tmp_path):
+    run = run_local([files("notes.txt", b"hello")], template=default_template_path, out=tmp_path)
+    (report,) = run.files
+    assert (report.status, report.file_id, report.quarantine, report.output) == ("NOT_STARTED", None, None, None)
+    assert report.errors[0]["message"].startswith("not started: suffix not accepted")
+    assert not run.ok
 
 
 def test_an_upper_case_suffix_matches_the_rule(default_template_path, files, tmp_path):

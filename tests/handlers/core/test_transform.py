@@ -54,7 +54,7 @@ def test_every_input_field_is_kept_and_processed_at_added():
         "currency": "EUR",
         "memo": "hello, world",
         "fee": Decimal("0.01"),
-        "processed_at": "2026-01-02T03:04:05.678+00:00",
+        "processed_at": "2026-01-02T03:04:05.678Z",
     }
 
 
