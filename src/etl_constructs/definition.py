@@ -104,9 +104,9 @@ class Resources:
     suffix_variants: tuple[str, ...] = ()
 
 
-def _at(path: str) -> str:
-    """A JSONPath reference for JsonPath.format (a plain "$.x" would be taken as literal text)."""
-    return sfn.JsonPath.string_at(path)
+def _file_fields() -> dict[str, str]:
+    """The file reference every function payload carries, taken from the execution's state."""
+    return {name: sfn.JsonPath.string_at(f"$.{name}") for name in ("file_id", "bucket", "key", "version", "execution")}
 
 
 def _quarantine(scope: Construct, name: str, res: Resources) -> tasks.LambdaInvoke:
@@ -123,11 +123,7 @@ def _quarantine(scope: Construct, name: str, res: Resources) -> tasks.LambdaInvo
         payload=sfn.TaskInput.from_object(
             {
                 "action": "quarantine",
-                "file_id": sfn.JsonPath.string_at("$.file_id"),
-                "bucket": sfn.JsonPath.string_at("$.bucket"),
-                "key": sfn.JsonPath.string_at("$.key"),
-                "version": sfn.JsonPath.string_at("$.version"),
-                "execution": sfn.JsonPath.string_at("$.execution"),
+                **_file_fields(),
                 "status": sfn.JsonPath.string_at("$.settle.status"),
                 "failure": sfn.JsonPath.object_at("$.failure"),
             }
@@ -250,15 +246,7 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
     validation_fault = mark("Validation fault", statuses.VALIDATION_FAILED).next(fault_path)
     transform_fault = mark("Transformation fault", statuses.TRANSFORMATION_FAILED).next(fault_path)
 
-    payload = sfn.TaskInput.from_object(
-        {
-            "file_id": sfn.JsonPath.string_at("$.file_id"),
-            "bucket": sfn.JsonPath.string_at("$.bucket"),
-            "key": sfn.JsonPath.string_at("$.key"),
-            "version": sfn.JsonPath.string_at("$.version"),
-            "execution": sfn.JsonPath.string_at("$.execution"),
-        }
-    )
+    payload = sfn.TaskInput.from_object(_file_fields())
 
     def invoke(name: str, fn: lambda_.IFunction, result_path: str, on_fault: sfn.IChainable) -> tasks.LambdaInvoke:
         task = tasks.LambdaInvoke(
