@@ -11,7 +11,16 @@ then in a test:
         assert result.ok, result.to_dict()
 
 The pipeline is the template named by the `ETL_TEMPLATE` environment variable (a synthesized
-template with its assets beside it), or a default EtlPipeline synthesized once per session.
+template with its assets beside it, or a cloud assembly folder), or a default EtlPipeline
+synthesized once per session.
+
+Faults on purpose, to test what your pipeline does when AWS misbehaves:
+
+    from etl_constructs.testing import Fault
+
+    def test_a_lost_reply_is_survived(etl_pipeline):
+        etl_pipeline.inject(Fault.reply_lost("dynamodb", "UpdateItem", caller="Validate"))
+        assert etl_pipeline.run(["tests/data/march.csv"]).ok
 """
 
 from __future__ import annotations
@@ -22,7 +31,9 @@ from pathlib import Path
 
 import pytest
 
-from .local import LocalPipeline, synthesize_default
+from .local import Fault, LocalPipeline, synthesize_default
+
+__all__ = ["Fault", "LocalPipeline", "etl_pipeline", "etl_template"]
 
 
 @pytest.fixture(scope="session")

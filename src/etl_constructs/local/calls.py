@@ -15,10 +15,11 @@ signed by `RequestSigner`. While `calls_in_context()` is open:
 
 from __future__ import annotations
 
+import importlib
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
@@ -31,6 +32,12 @@ from botocore.signers import RequestSigner
 CALL_HOOK = (BaseClient, "_make_api_call")
 SIGNER_HOOK = (RequestSigner, "get_auth_instance")
 THREAD_HOOKS = ((threading.Thread, "start"), (threading.Thread, "_bootstrap_inner"), (ThreadPoolExecutor, "submit"))
+#: The modules of moto's Step Functions that build an SDK client for each task they run.
+TASK_CLIENT_MODULES = (
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_dynamodb",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk",
+)
 
 
 @dataclass(frozen=True)
@@ -158,6 +165,34 @@ def calls_in_context(default: Principal | None = None) -> Iterator[None]:
         _inherited_by_threads(),
     ):
         yield
+
+
+@contextmanager
+def shared_task_clients() -> Iterator[None]:
+    """While open, moto's state machines share one SDK client per service instead of building one per task.
+
+    Building a client costs about as much as the call it makes. A botocore client is thread-safe,
+    and the principal that signs is chosen per request (`calls_in_context`), so sharing changes
+    nothing else.
+    """
+    with ExitStack() as stack:
+        for name in TASK_CLIENT_MODULES:
+            module = importlib.import_module(name)
+            stack.enter_context(mock.patch.object(module, "boto_client_for", _shared(module.boto_client_for)))
+        yield
+
+
+def _shared(build: Callable[..., Any]) -> Callable[..., Any]:
+    clients: dict[tuple[str, str], Any] = {}
+    lock = threading.Lock()
+
+    def client(region: str, service: str, state_credentials: Any = None) -> Any:
+        with lock:
+            if (region, service) not in clients:
+                clients[(region, service)] = build(region=region, service=service, state_credentials=None)
+            return clients[(region, service)]
+
+    return client
 
 
 def _carried(fn: Callable[..., object]) -> Callable[..., object]:

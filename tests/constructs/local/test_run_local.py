@@ -7,7 +7,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from botocore.exceptions import ClientError
 
 from etl_constructs.local import LocalPipeline, run_local
 
@@ -95,37 +94,6 @@ def test_many_concurrent_deliveries_of_one_version_run_it_once(default_template_
         item = local.ledger_item(local.file_id(upload))
     assert item["status"] == "COMPLETED"
     assert item["repeat_deliveries"] == 5
-
-
-def _flaky(operation: str, failures: int):
-    left = {"n": failures}
-
-    def hook(**_: object) -> None:
-        if left["n"] > 0:
-            left["n"] -= 1
-            error = {
-                "Error": {"Code": "ServiceUnavailable", "Message": "injected"},
-                "ResponseMetadata": {"HTTPStatusCode": 503},
-            }
-            raise ClientError(error, operation)
-
-    return hook
-
-
-@pytest.mark.parametrize(("service", "event"), [("s3", "GetObject"), ("dynamodb", "UpdateItem")])
-def test_a_transient_fault_completes_after_retries(default_template_path, files, tmp_path, service, event):
-    def before_invoke(name: str, payload: dict) -> None:
-        from etl_handlers.runtime import runtime
-
-        rt = runtime()
-        client = rt.s3 if service == "s3" else rt.ledger._client
-        if not getattr(client, "_flaky", False):
-            client._flaky = True  # the first three attempts fail; the policy allows five retries
-            client.meta.events.register(f"before-call.{service}.{event}", _flaky(event, failures=3))
-
-    with LocalPipeline(default_template_path, out=tmp_path, before_invoke=before_invoke) as local:
-        (report,) = local.run([files("a.csv", GOOD_CSV)]).files
-    assert report.status == "COMPLETED"
 
 
 def test_a_function_failing_every_attempt_leaves_transformation_failed(default_template_path, files, tmp_path):

@@ -1,0 +1,78 @@
+"""run-local authorizes every call as AWS would: each function as its role, the state machine as its own."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from etl_constructs.local import LocalPipeline
+
+REPO = Path(__file__).resolve().parents[3]
+GOOD = REPO / "examples" / "data" / "good-transactions.csv"
+
+
+def without(action: str, role: str) -> Callable[[dict[str, Any]], None]:
+    """An edit removing `action` from every statement of the policies of the role whose id holds `role`."""
+
+    def edit(body: dict[str, Any]) -> None:
+        found = False
+        for resource in body["Resources"].values():
+            if resource["Type"] != "AWS::IAM::Policy":
+                continue
+            if not any(role in ref.get("Ref", "") for ref in resource["Properties"]["Roles"]):
+                continue
+            for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                if action in actions:
+                    found = True
+                    statement["Action"] = [a for a in actions if a != action] or ["none:None"]
+        assert found, f"no policy of {role} grants {action}"
+
+    return edit
+
+
+def run(template: Path, out: Path) -> tuple[Any, LocalPipeline]:
+    with LocalPipeline(template, out=out) as local:
+        (report,) = local.run([GOOD]).files
+    return report, local
+
+
+def test_the_default_pipeline_completes_with_every_call_authorized(default_template_path, tmp_path):
+    report, local = run(default_template_path, tmp_path)
+    assert report.status == "COMPLETED", report.errors
+    assert local.refusals == []
+
+
+@pytest.mark.parametrize(
+    ("action", "role", "status", "resource"),
+    [
+        ("dynamodb:PutItem", "StateMachineRole", "EXECUTION_FAILED", ":table/"),
+        ("lambda:InvokeFunction", "StateMachineRole", "VALIDATION_FAILED", ":function:"),
+        ("s3:GetObjectVersion", "ValidateRole", "VALIDATION_FAILED", "arn:aws:s3:::"),
+        ("s3:PutObject", "TransformRole", "TRANSFORMATION_FAILED", "arn:aws:s3:::"),
+    ],
+)
+def test_a_grant_removed_fails_the_step_with_access_denied_naming_action_and_resource(
+    default_template_path, variant, tmp_path, action, role, status, resource
+):
+    template = variant(default_template_path, tmp_path, without(action, role))
+    report, local = run(template, tmp_path / "out")
+    assert report.status == status
+    first = report.errors[0]["message"]
+    assert first.startswith("AccessDenied: User: arn:aws:sts::123456789012:assumed-role/")
+    assert f"is not authorized to perform: {action} on resource: " in first
+    assert resource in first.split(" on resource: ")[1]
+    assert {d.permission.action for d in local.refusals} == {action}
+
+
+def test_a_rule_whose_role_may_not_start_the_workflow_starts_nothing(default_template_path, variant, tmp_path):
+    template = variant(default_template_path, tmp_path, without("states:StartExecution", "StateMachineEventsRole"))
+    report, _ = run(template, tmp_path / "out")
+    assert report.status == "NOT_STARTED"
+    assert report.file_id is None
+    message = report.errors[0]["message"]
+    assert message.startswith("not started: the rule could not start the workflow: AccessDeniedException")
+    assert "states:StartExecution on resource: arn:aws:states:" in message
