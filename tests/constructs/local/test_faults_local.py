@@ -26,7 +26,9 @@ def outputs(local: LocalPipeline) -> int:
 
 
 @pytest.mark.parametrize(("service", "operation"), [("s3", "GetObject"), ("dynamodb", "UpdateItem")])
-def test_errors_the_sdk_retries_away_leave_the_file_completed(default_template_path, good, tmp_path, service, operation):
+def test_errors_the_sdk_retries_away_leave_the_file_completed(
+    default_template_path, good, tmp_path, service, operation
+):
     fault = Fault.error(service, operation, caller="Validate", times=3, code="ServiceUnavailable", status=503)
     with LocalPipeline(default_template_path, out=tmp_path / "out", faults=[fault], backoff=0) as local:
         (report,) = local.run([good]).files
