@@ -49,3 +49,52 @@ def test_states_set_entered_time_through_the_name_we_replace():
 
     owner, name = ENTERED_TIME_HOOK
     assert re.search(rf"{name}\(\s*EnteredTime=", inspect.getsource(owner))
+
+
+def test_every_sdk_call_passes_the_methods_we_wrap():
+    from etl_constructs.local.calls import CALL_HOOK, SIGNER_HOOK
+
+    owner, name = CALL_HOOK
+    assert list(inspect.signature(getattr(owner, name)).parameters) == ["self", "operation_name", "api_params"]
+    owner, name = SIGNER_HOOK
+    assert "request_credentials" in inspect.signature(getattr(owner, name)).parameters
+
+
+def test_threads_start_through_the_methods_we_wrap():
+    from etl_constructs.local.calls import THREAD_HOOKS
+
+    for owner, name in THREAD_HOOKS:
+        assert callable(getattr(owner, name)), name
+
+
+def test_state_machines_build_task_clients_through_the_function_we_share():
+    import importlib
+
+    from etl_constructs.local.calls import TASK_CLIENT_MODULES
+
+    for module in TASK_CLIENT_MODULES:
+        parameters = inspect.signature(importlib.import_module(module).boto_client_for).parameters
+        assert list(parameters) == ["region", "service", "state_credentials"], module
+
+
+def test_requests_reach_moto_through_the_stubber_we_wrap():
+    from etl_constructs.local.faults import SEND_HOOK
+
+    owner, name = SEND_HOOK
+    assert list(inspect.signature(getattr(owner, name)).parameters) == ["self", "event_name", "request", "kwargs"]
+
+
+def test_moto_authorizes_through_the_method_we_replace():
+    from etl_constructs.local.authorization import AUTHORIZE_HOOK
+
+    owner, name = AUTHORIZE_HOOK
+    assert list(inspect.signature(getattr(owner, name)).parameters) == ["self", "resource"]
+    assert "_access_key" in inspect.getsource(owner.__init__)
+
+
+def test_an_execution_runs_in_the_method_we_wrap_with_its_role():
+    from etl_constructs.local.principals import EXECUTION_HOOK
+
+    owner, name = EXECUTION_HOOK
+    assert "execution_details" in inspect.getsource(getattr(owner, name))
+    assert "_execution_logic" in inspect.getsource(owner.start)
