@@ -10,15 +10,23 @@ import sys
 import tempfile
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, redirect_stdout
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from botocore.exceptions import ClientError
+
+from . import principals
+from .authorization import Denied, authorized_calls
+from .calls import Principal, acting_as, calls_in_context, shared_task_clients
 from .emulator import Pipeline, RuleTarget, build
+from .faults import Fault, FaultPlan, injected
 from .fidelity import aws_fidelity, event_key
-from .invoke import FaultHook, in_process_lambda
+from .invoke import FaultHook, LambdaService, in_process_lambda
+from .key_check import check_key_policies
 from .template import REGION, Template, TemplateError
 
 _EXECUTION_TIMEOUT_S = 300.0
@@ -44,6 +52,10 @@ class FileReport:
     output: str | None = None
     quarantine: str | None = None
     errors: list[dict[str, Any]] = field(default_factory=list)
+    #: Invocations of the functions tried for this file, throttled ones included.
+    attempts: int = 0
+    #: Invocations refused with `Lambda.TooManyRequestsException` (a concurrency limit).
+    throttles: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The report's JSON object."""
@@ -162,7 +174,27 @@ class LocalPipeline:
 
     Use it as a context manager; `run(files)` does what `etl-constructs run-local` does, and the
     lower-level steps (`upload`, `matched_events`, `start`, `wait`) let a test deliver an event
-    twice or fail a dependency on purpose (`before_invoke`).
+    twice. `inject(Fault...)` (or `faults=`) fails a call, loses a reply after the call was
+    applied, or kills a function, on purpose.
+
+    Every call is authorized as AWS would authorize it: a function signs as its execution role,
+    a state machine's integrations as its role, the rule's target as the rule's role. Key
+    policies are checked before anything runs.
+
+    Args:
+        template: a synthesized template (its assets beside it) or a cloud assembly folder.
+            Default: a default EtlPipeline, synthesized now.
+        out: the folder outputs, quarantine copies and reports are downloaded to. Default: `local-out`.
+        before_invoke: called with a function's name and payload before each invocation.
+        log: where the functions' logs go. Default: this process's stdout.
+        stack: the stack of a cloud assembly holding several. Default: the only one.
+        pipeline: the EtlPipeline of a stack holding several (construct id or path). Default: the only one.
+        concurrency: each function's concurrency limit; invocations past it are throttled.
+            Default: none but the reserved concurrency the template gives a function.
+        faults: faults to inject from the start (more with `inject`). Default: none.
+        backoff: the scale of the state machine's retry waits: 1.0 waits as long as AWS would,
+            0 does not wait. Default: 0 (retries still happen), or 1.0 when a concurrency limit
+            is in effect, since only time relieves throttling.
     """
 
     def __init__(
@@ -171,14 +203,34 @@ class LocalPipeline:
         out: Path | str | None = None,
         before_invoke: FaultHook | None = None,
         log: TextIO | None = None,
+        *,
+        stack: str | None = None,
+        pipeline: str | None = None,
+        concurrency: int | None = None,
+        faults: Sequence[Fault] = (),
+        backoff: float | None = None,
     ) -> None:
+        if concurrency is not None and concurrency < 1:
+            raise ValueError("concurrency must be 1 or more")
+        if backoff is not None and backoff < 0:
+            raise ValueError("backoff must be 0 or more")
         self._template_path = Path(template) if template else None
+        self._stack_name = stack
+        self._pipeline_name = pipeline
+        self._concurrency = concurrency
+        self._backoff = backoff
+        self.faults = FaultPlan(faults)
         self.out = Path(out) if out else Path("local-out")
         self._before_invoke = before_invoke
         self._log = log
         self._stack = ExitStack()
         self.clients: dict[str, Any] = {}
         self.pipeline: Pipeline
+        self.lambda_service: LambdaService
+        #: Every call refused for want of a permission, in order.
+        self.refusals: list[Denied] = []
+        self._executions: dict[Upload, str] = {}
+        self._not_started: dict[Upload, str] = {}
 
     def __enter__(self) -> LocalPipeline:
         try:
@@ -188,38 +240,69 @@ class LocalPipeline:
             raise
         return self
 
+    def inject(self, fault: Fault) -> Fault:
+        """Inject `fault` from now on; return it (its `hits` count the requests it struck)."""
+        return self.faults.add(fault)
+
     def _open(self) -> None:
         import boto3
         from moto import mock_aws
+        from moto.core import enable_iam_authentication
 
         stack = self._stack
         path = self._template_path
         if path is None:
             path = synthesize_default(Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="etl-local-"))))
-        if not path.is_file():
+        if not path.exists():
             raise TemplateError(f"no template at {path}")
         template = Template.load(path)
+        check_key_policies(template)  # before anything runs, as AWS would refuse at deploy or first use
         stack.enter_context(_environment(_fake_credentials()))
         if self._log is not None:
             stack.enter_context(redirect_stdout(self._log))  # the handlers' logs and metrics
         stack.enter_context(_quiet_moto())
+        stack.enter_context(warnings.catch_warnings())
+        # Powertools warns when a failed invocation flushes no metric: expected, and not the user's concern.
+        warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
         stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
-        names = ("s3", "dynamodb", "lambda", "stepfunctions", "events", "sqs", "iam")
+        names = ("s3", "dynamodb", "lambda", "stepfunctions", "events", "sqs", "iam", "sts")
         self.clients = {n: boto3.client(n, region_name=REGION) for n in names}
+        operator = principals.operator(self.clients["iam"])
+        principals.create_roles(template, self.clients["iam"])
         self.pipeline = build(template, self.clients)
+        functions = self.pipeline.functions
+        sts = self.clients["sts"]
+        by_function = {
+            f.name: principals.assume(sts, f.role_arn, f.name, f.name) for f in functions.values() if f.role_arn
+        }
+        by_role = {
+            arn: principals.assume(sts, arn, "states", name) for arn, name in _state_machine_roles(template).items()
+        }
+        self._rule_role = _rule_role(self.pipeline.rule, sts)
+        limited = self._concurrency is not None or any(f.reserved_concurrency is not None for f in functions.values())
+        backoff = self._backoff if self._backoff is not None else (1.0 if limited else 0.0)
+        self.lambda_service = LambdaService(
+            functions, by_function, self._concurrency, self.faults, self._before_invoke, backoff
+        )
         _forget_cached_clients()
         stack.callback(_forget_cached_clients)
-        stack.enter_context(in_process_lambda(self.pipeline.functions, self._before_invoke))
+        stack.enter_context(calls_in_context(default=operator))
+        stack.enter_context(shared_task_clients())
+        stack.enter_context(principals.executions_as_their_roles(by_role))
+        stack.enter_context(injected(self.faults))
+        stack.enter_context(in_process_lambda(self.lambda_service))
         stack.enter_context(aws_fidelity())
+        self.refusals = stack.enter_context(authorized_calls(_kms_keys(template)))
+        stack.enter_context(enable_iam_authentication())
 
     def __exit__(self, *exc: object) -> None:
         self._stack.close()
 
     def upload(self, file: Path | str, key: str) -> Upload:
-        """Put a local file into the raw bucket under `key`."""
-        body = Path(file).read_bytes()
-        put = self.clients["s3"].put_object(Bucket=self.pipeline.raw_bucket, Key=key, Body=body)
-        return Upload(str(file), key, put.get("VersionId") or "null")
+        """Put a local file into the raw bucket under `key`, streamed as `aws s3 cp` sends it (`put_file`)."""
+        from .streaming import put_file
+
+        return Upload(str(file), key, put_file(self.clients["s3"], self.pipeline.raw_bucket, key, Path(file)))
 
     def matched_events(self) -> list[dict[str, Any]]:
         """The events the pipeline's rule matched since the last call (EventBridge's real pattern)."""
@@ -238,12 +321,16 @@ class LocalPipeline:
                 )
 
     def start(self, event: dict[str, Any]) -> str:
-        """Start an execution for a matched event with the rule target's input; return its ARN."""
-        started = self.clients["stepfunctions"].start_execution(
-            stateMachineArn=self.pipeline.state_machine_arn,
-            name=uuid.uuid4().hex,  # EventBridge names executions itself; moto needs one given
-            input=execution_input(self.pipeline.rule, event),
-        )
+        """Start an execution for a matched event, as the rule's target does (with the rule's role); return its ARN.
+
+        Raises botocore's ClientError (`AccessDeniedException`) when the rule's role may not start it.
+        """
+        with acting_as(self._rule_role):
+            started = self.clients["stepfunctions"].start_execution(
+                stateMachineArn=self.pipeline.state_machine_arn,
+                name=uuid.uuid4().hex,  # EventBridge names executions itself; moto needs one given
+                input=execution_input(self.pipeline.rule, event),
+            )
         arn: str = started["executionArn"]
         return arn
 
@@ -257,19 +344,26 @@ class LocalPipeline:
         sfn = self.clients["stepfunctions"]
         deadline = time.monotonic() + timeout_s
         ended: dict[str, str] = {}
-        while len(ended) < len(executions):
-            for arn in executions:
-                if arn not in ended:
-                    status = sfn.describe_execution(executionArn=arn)["status"]
-                    if status != "RUNNING":
-                        ended[arn] = status
-                        if progress is not None:
-                            progress(len(ended))
-            if len(ended) < len(executions):
+        pending = set(executions)
+        while pending:
+            running = self._running()
+            for arn in sorted(pending - running):
+                ended[arn] = sfn.describe_execution(executionArn=arn)["status"]
+                pending.discard(arn)
+                if progress is not None:
+                    progress(len(ended))
+            if pending:
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"{len(executions) - len(ended)} executions still running after {timeout_s}s")
-                time.sleep(0.01)
+                    raise TimeoutError(f"{len(pending)} executions still running after {timeout_s}s")
+                time.sleep(0.1)
         return ended
+
+    def _running(self) -> set[str]:
+        """The ARNs of the pipeline's running executions (one listing, not one call per execution)."""
+        pages = self.clients["stepfunctions"].get_paginator("list_executions").paginate(
+            stateMachineArn=self.pipeline.state_machine_arn, statusFilter="RUNNING"
+        )
+        return {e["executionArn"] for page in pages for e in page["executions"]}
 
     def ledger_item(self, file_id: str) -> dict[str, Any] | None:
         """The ledger's item as plain values (numbers as int), or None."""
@@ -307,8 +401,12 @@ class LocalPipeline:
         for event in self.matched_events():
             obj = event.get("detail", {}).get("object", {})
             upload = by_version.get((obj.get("key"), obj.get("version-id") or "null"))
-            if upload is not None and upload not in started:
-                started[upload] = self.start(event)
+            if upload is not None and upload not in started and upload not in self._not_started:
+                try:
+                    started[upload] = self.start(event)
+                except ClientError as exc:  # EventBridge could not start it: the event goes to the rule's DLQ
+                    self._not_started[upload] = f"not started: the rule could not start the workflow: {_message(exc)}"
+        self._executions.update(started)
         unmatched = len(uploads) - len(started)
         if progress is not None and unmatched:
             progress(unmatched)  # files no rule matched are done at once
@@ -320,6 +418,19 @@ class LocalPipeline:
         """Read the ledger, the output and the quarantine for one upload."""
         file_id = self.file_id(upload)
         item = self.ledger_item(file_id) if matched else None
+        seen = self.lambda_service.seen
+        if item is None and matched and self._execution_failure(upload) is not None:
+            # The workflow started and failed before it could record anything (a fault, a refusal).
+            status, message = self._execution_failure(upload) or ("", "")
+            return FileReport(
+                file=upload.file,
+                key=upload.key,
+                file_id=file_id,
+                status=status,
+                errors=[*self._refused(upload), {"row": None, "field": None, "message": message}],
+                attempts=seen.attempts[file_id],
+                throttles=seen.throttles[file_id],
+            )
         if item is None:
             # No workflow recorded it: the rule did not match, or the first state turned the suffix away.
             return FileReport(
@@ -327,7 +438,7 @@ class LocalPipeline:
                 key=upload.key,
                 file_id=None,
                 status=NOT_STARTED,
-                errors=[{"row": None, "field": None, "message": self._not_started_reason(upload.key)}],
+                errors=[{"row": None, "field": None, "message": self._not_started_reason(upload)}],
             )
         report = FileReport(
             file=upload.file,
@@ -337,6 +448,8 @@ class LocalPipeline:
             rows_total=item.get("rows_total"),
             rows_valid=item.get("rows_valid"),
             rows_rejected=item.get("rows_rejected"),
+            attempts=seen.attempts[file_id],
+            throttles=seen.throttles[file_id],
         )
         if item.get("output_key"):
             report.output = self._download(item["output_bucket"], item["output_key"])
@@ -346,10 +459,32 @@ class LocalPipeline:
             report.errors = self._errors(item)
         elif item.get("status") != "COMPLETED":
             report.errors = [{"row": None, "field": None, "message": _fault_message(item)}]
+        if report.status != "COMPLETED":
+            report.errors = [*self._refused(upload), *report.errors]
         return report
 
-    def _not_started_reason(self, key: str) -> str:
-        """Why no workflow started for `key`: outside the prefix, a suffix not accepted, or no events."""
+    def _refused(self, upload: Upload) -> list[dict[str, Any]]:
+        """The calls refused for want of a permission while the upload's execution ran, as report errors."""
+        execution = self._executions.get(upload)
+        messages = dict.fromkeys(f"AccessDenied: {d}" for d in self.refusals if execution and d.execution == execution)
+        return [{"row": None, "field": None, "message": m} for m in messages]
+
+    def _execution_failure(self, upload: Upload) -> tuple[str, str] | None:
+        """The status and error of an upload's execution when it did not succeed, or None."""
+        arn = self._executions.get(upload)
+        if arn is None:
+            return None
+        described = self.clients["stepfunctions"].describe_execution(executionArn=arn)
+        if described["status"] in ("SUCCEEDED", "RUNNING"):
+            return None
+        cause = ": ".join(str(p) for p in (described.get("error"), described.get("cause")) if p)
+        return f"EXECUTION_{described['status']}", cause or f"the execution ended {described['status']}"
+
+    def _not_started_reason(self, upload: Upload) -> str:
+        """Why no workflow started for an upload: refused, outside the prefix, a suffix not accepted, no events."""
+        if upload in self._not_started:
+            return self._not_started[upload]
+        key = upload.key
         prefix = self.pipeline.input_prefix
         if not key.startswith(prefix):
             return f"not started: outside the input prefix {prefix!r}"
@@ -394,6 +529,39 @@ class LocalPipeline:
         return errors
 
 
+def _message(exc: ClientError) -> str:
+    error = exc.response.get("Error", {})
+    return f"{error.get('Code', 'Error')}: {error.get('Message', exc)}"
+
+
+def _state_machine_roles(template: Template) -> dict[str, str]:
+    """Role ARN -> the name of a state machine that runs as it."""
+    roles: dict[str, str] = {}
+    for logical_id, resource in template.of_type("AWS::StepFunctions::StateMachine").items():
+        role = template.resolve(resource.get("Properties", {}).get("RoleArn"))
+        if isinstance(role, str) and role.startswith("arn:"):
+            roles.setdefault(role, template.names[logical_id])
+    return roles
+
+
+def _rule_role(rule: RuleTarget, sts: Any) -> Principal | None:
+    """The principal EventBridge starts the rule's target as: the target's role."""
+    role = rule.target.get("RoleArn")
+    return principals.assume(sts, role, "events", rule.rule_name) if isinstance(role, str) else None
+
+
+def _kms_keys(template: Template) -> dict[str, str]:
+    """Bucket name -> its customer KMS key's ARN, for the buckets encrypted with one (SSE-KMS)."""
+    keys: dict[str, str] = {}
+    for logical_id, resource in template.of_type("AWS::S3::Bucket").items():
+        encryption = template.resolve(resource.get("Properties", {}).get("BucketEncryption", {}))
+        for rule in encryption.get("ServerSideEncryptionConfiguration", []):
+            key = rule.get("ServerSideEncryptionByDefault", {}).get("KMSMasterKeyID")
+            if isinstance(key, str) and key:
+                keys[template.names[logical_id]] = key
+    return keys
+
+
 def _file_name(part: str) -> str:
     if part in ("", ".", ".."):
         return part.replace(".", "%2E") or "%"
@@ -420,7 +588,19 @@ def run_local(
     out: Path | str | None = None,
     log: TextIO | None = None,
     progress: Callable[[int], None] | None = None,
+    *,
+    stack: str | None = None,
+    pipeline: str | None = None,
+    concurrency: int | None = None,
 ) -> LocalRun:
-    """Run `files` through the pipeline of `template` (default: a default EtlPipeline) locally."""
-    with LocalPipeline(template=template, out=out, log=log) as local:
+    """Run `files` through the pipeline of `template` (default: a default EtlPipeline) locally.
+
+    `template` is a template file or a cloud assembly folder (`cdk.out`); `stack` picks a stack of
+    the assembly and `pipeline` an EtlPipeline of the stack (construct id or path) when there are
+    several. `concurrency` caps each function's concurrent invocations, as a Lambda concurrency
+    limit does: invocations past it fail with `Lambda.TooManyRequestsException`.
+    """
+    with LocalPipeline(
+        template=template, out=out, log=log, stack=stack, pipeline=pipeline, concurrency=concurrency
+    ) as local:
         return local.run(files, prefix=prefix, progress=progress)
