@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .assembly import PipelineSpec, describe, find_pipelines, invoked_functions, select_pipeline
 from .fidelity import object_key
 from .invoke import LocalFunction
 from .template import ACCOUNT, REGION, Template, TemplateError
 
-_ROLE = "etl-constructs-local"
 _CAPTURE_QUEUE = "etl-constructs-local-events"
+_IMPORTED = (
+    "not defined in this template; run-local creates only what the template defines "
+    "— define it in the stack, or run against a stack that does"
+)
+_HOW = {
+    "AWS::S3::Bucket": "s3.Bucket.from_bucket_name or from_bucket_arn",
+    "AWS::DynamoDB::Table": "dynamodb.Table.from_table_name or from_table_arn",
+    "AWS::IAM::Role": "iam.Role.from_role_arn or from_role_name",
+}
 
 
 @dataclass
@@ -40,6 +51,18 @@ class Pipeline:
     functions: dict[str, LocalFunction]
     rule: RuleTarget
     other_rules: list[RuleTarget] = field(default_factory=list)
+    #: The EtlPipeline's construct path (or its rule's, or the rule's logical id: see PipelineSpec).
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class _Names:
+    """The names of the selected pipeline's buckets and table, each checked to be one of the template's."""
+
+    raw_bucket: str
+    processed_bucket: str
+    quarantine_bucket: str
+    table: str
 
 
 def _zip() -> bytes:
@@ -49,16 +72,117 @@ def _zip() -> bytes:
     return buffer.getvalue()
 
 
-def build(template: Template, clients: dict[str, Any]) -> Pipeline:
-    """Create every resource the pipeline needs in moto and say what was made."""
-    s3, ddb, lam, sfn, events, sqs, iam = (
-        clients[n] for n in ("s3", "dynamodb", "lambda", "stepfunctions", "events", "sqs", "iam")
-    )
-    role_arn = iam.create_role(
-        RoleName=_ROLE,
-        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
-    )["Role"]["Arn"]
+def build(template: Template, clients: dict[str, Any], pipeline: str | None = None) -> Pipeline:
+    """Create every resource of the template in moto and say what makes up the pipeline `pipeline` picks.
 
+    `pipeline` is an EtlPipeline's construct id or path (see `select_pipeline`); it may be left
+    out when the template holds one. A bucket or table of the pipeline that the template imports
+    rather than defines is refused with a TemplateError naming it before anything is created; a
+    role it imports, when its function or state machine is created.
+    """
+    found = find_pipelines(template)
+    if not found:
+        raise TemplateError(f"{template.path} holds no EtlPipeline (no S3 rule starting a state machine)")
+    spec = select_pipeline(found, pipeline, describe(template))
+    names = _pipeline_names(template, spec)
+    _create_roles(template, clients["iam"])
+    _create_buckets(template, clients["s3"])
+    _create_tables(template, clients["dynamodb"])
+    for logical_id in template.of_type("AWS::SQS::Queue"):
+        clients["sqs"].create_queue(QueueName=template.names[logical_id])
+    _create_functions(template, clients["lambda"])
+    _create_state_machines(template, clients["stepfunctions"])
+    rules = _create_rules(template, clients["events"], clients["sqs"])
+    main = rules[(spec.rule_id, template.ref(spec.state_machine_id))]
+    others = _other_rules(main, rules.values())
+    return Pipeline(
+        raw_bucket=names.raw_bucket,
+        processed_bucket=names.processed_bucket,
+        quarantine_bucket=names.quarantine_bucket,
+        table=names.table,
+        state_machine_arn=main.state_machine_arn,
+        input_prefix=_input_prefix(main.pattern),
+        functions=_local_functions(template, spec, others),
+        rule=main,
+        other_rules=others,
+        path=spec.path,
+    )
+
+
+def _other_rules(main: RuleTarget, rules: Iterable[RuleTarget]) -> list[RuleTarget]:
+    """The pipeline's other rules: those starting its state machine, or matching its events (the reconciler's)."""
+    arn = main.state_machine_arn
+    return [r for r in rules if r is not main and (r.state_machine_arn == arn or arn in json.dumps(r.pattern))]
+
+
+def _pipeline_names(template: Template, spec: PipelineSpec) -> _Names:
+    """The raw bucket (from the rule) and the others (from the functions' environment), each defined here."""
+    pattern = template.resolve(template.resources[spec.rule_id]["Properties"]["EventPattern"])
+    raw = (pattern.get("detail", {}).get("bucket", {}).get("name") or [None])[0]
+    if raw is None:
+        raise TemplateError(f"the rule {spec.rule_id} of the pipeline {spec.path} names no bucket")
+    environment = _raw_environment(template, spec.function_ids[0])
+    for function_id in spec.function_ids[1:]:
+        environment = {**_raw_environment(template, function_id), **environment}
+
+    def defined(what: str, value: Any, kind: str) -> str:
+        if value is None:
+            raise TemplateError(f"the functions of the pipeline {spec.path} give no {what}")
+        own = {template.names[lid] for lid in template.of_type(kind)}
+        if isinstance(value, str) and value in own:
+            return value
+        raise _imported(what, f"of the pipeline {spec.path}", value, kind)
+
+    return _Names(
+        raw_bucket=defined("raw bucket", raw, "AWS::S3::Bucket"),
+        processed_bucket=defined("processed bucket", environment.get("PROCESSED_BUCKET"), "AWS::S3::Bucket"),
+        quarantine_bucket=defined("quarantine bucket", environment.get("QUARANTINE_BUCKET"), "AWS::S3::Bucket"),
+        table=defined("ledger table", environment.get("LEDGER_TABLE"), "AWS::DynamoDB::Table"),
+    )
+
+
+def _raw_environment(template: Template, function_id: str) -> dict[str, Any]:
+    """A function's environment resolved, values left as resolved (an import stays a dict)."""
+    props = template.resources[function_id].get("Properties", {})
+    variables: dict[str, Any] = template.resolve(props.get("Environment", {}).get("Variables", {}))
+    return variables
+
+
+def _imported(what: str, owner: str, value: Any, kind: str) -> TemplateError:
+    """The error for a part (`what` `owner`: "raw bucket", "of the pipeline X") the template does not define."""
+    if value is None:
+        return TemplateError(f"the {what} {owner} is missing from the template")
+    if isinstance(value, dict) and "Fn::ImportValue" in value:
+        origin = f"imported from another stack (Fn::ImportValue {value['Fn::ImportValue']!r})"
+        return TemplateError(f"the {what} {owner} is {origin}, {_IMPORTED}")
+    if not isinstance(value, str):
+        return TemplateError(f"the {what} {owner} is not one name run-local can create: {value!r}")
+    return TemplateError(f"the {what} {value!r} {owner} is imported ({_HOW[kind]}), {_IMPORTED}")
+
+
+def _role(template: Template, owner: str, value: Any) -> str:
+    """The ARN of a role of the template that `owner` runs as; an imported role is refused."""
+    role = template.resolve(value)
+    own = {template.get_att(lid, "Arn") for lid in template.of_type("AWS::IAM::Role")}
+    if isinstance(role, str) and role in own:
+        return role
+    raise _imported("role", f"of {owner}", role, "AWS::IAM::Role")
+
+
+def _create_roles(template: Template, iam: Any) -> None:
+    """Each role of the template, named and placed as `Fn::GetAtt Arn` says; one made already is left as it is."""
+    for logical_id, resource in template.of_type("AWS::IAM::Role").items():
+        trust = template.resolve(resource.get("Properties", {}).get("AssumeRolePolicyDocument", {}))
+        with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
+            iam.create_role(
+                RoleName=template.names[logical_id],
+                AssumeRolePolicyDocument=json.dumps(trust),
+                Path=template.role_path(logical_id),
+            )
+
+
+def _create_buckets(template: Template, s3: Any) -> None:
+    """Each bucket, versioned as declared, sending events to EventBridge when it or CDK's custom resource says so."""
     for logical_id, resource in template.of_type("AWS::S3::Bucket").items():
         name = template.names[logical_id]
         props = resource.get("Properties", {})
@@ -67,12 +191,24 @@ def build(template: Template, clients: dict[str, Any]) -> Pipeline:
             s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
         notifications = props.get("NotificationConfiguration", {})
         if notifications.get("EventBridgeConfiguration", {}).get("EventBridgeEnabled"):
-            s3.put_bucket_notification_configuration(
-                Bucket=name, NotificationConfiguration={"EventBridgeConfiguration": {}}
-            )
+            _send_to_event_bridge(s3, name)
+    own = {template.names[lid] for lid in template.of_type("AWS::S3::Bucket")}
+    # `s3.Bucket(event_bridge_enabled=True)` synthesizes a custom resource, whose Lambda sets the
+    # configuration at deploy time: its effect is applied here, as its code does not run locally.
+    for resource in template.of_type("Custom::S3BucketNotifications").values():
+        props = template.resolve(resource.get("Properties", {}))
+        configuration = props.get("NotificationConfiguration") or {}
+        if props.get("BucketName") in own and "EventBridgeConfiguration" in configuration:
+            _send_to_event_bridge(s3, props["BucketName"])
 
-    tables = template.of_type("AWS::DynamoDB::Table")
-    for logical_id, resource in tables.items():
+
+def _send_to_event_bridge(s3: Any, bucket: str) -> None:
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
+
+
+def _create_tables(template: Template, ddb: Any) -> None:
+    """Each table with its keys and the global secondary indexes' keys and projections."""
+    for logical_id, resource in template.of_type("AWS::DynamoDB::Table").items():
         props = resource["Properties"]
         extra: dict[str, Any] = {}
         if props.get("GlobalSecondaryIndexes"):
@@ -88,38 +224,64 @@ def build(template: Template, clients: dict[str, Any]) -> Pipeline:
             **extra,
         )
 
-    for logical_id in template.of_type("AWS::SQS::Queue"):
-        sqs.create_queue(QueueName=template.names[logical_id])
 
-    functions: dict[str, LocalFunction] = {}
-    for logical_id, resource in template.of_type("AWS::Lambda::Function").items():
+def _pipeline_functions(template: Template) -> dict[str, dict[str, Any]]:
+    """The functions running the pipeline's handlers; CDK's own helpers (auto-delete objects, bucket
+    notifications) do not run locally, and their effect, where it matters, is applied by `build`."""
+    return {
+        logical_id: resource
+        for logical_id, resource in template.of_type("AWS::Lambda::Function").items()
+        if str(resource.get("Properties", {}).get("Handler", "")).startswith("etl_handlers.")
+    }
+
+
+def _environment(template: Template, function_id: str) -> dict[str, str]:
+    return {k: str(v) for k, v in _raw_environment(template, function_id).items()}
+
+
+def _create_functions(template: Template, lam: Any) -> None:
+    """Each pipeline function in moto, with its own role; the code is a placeholder, run in-process instead."""
+    for logical_id, resource in _pipeline_functions(template).items():
         props = resource["Properties"]
-        handler = props.get("Handler", "")
-        if not handler.startswith("etl_handlers."):
-            continue  # CDK's own helpers (auto-delete objects) do not run locally
-        name = template.names[logical_id]
-        environment = {
-            k: str(v) for k, v in template.resolve(props.get("Environment", {}).get("Variables", {})).items()
-        }
         lam.create_function(
-            FunctionName=name,
+            FunctionName=template.names[logical_id],
             Runtime=props.get("Runtime", "python3.14"),
-            Role=role_arn,
-            Handler=handler,
+            Role=_role(template, f"the function {logical_id}", props.get("Role")),
+            Handler=props["Handler"],
             Code={"ZipFile": _zip()},
             Timeout=int(props.get("Timeout", 60)),
             MemorySize=int(props.get("MemorySize", 512)),
-            Environment={"Variables": environment},
+            Environment={"Variables": _environment(template, logical_id)},
         )
+
+
+def _local_functions(template: Template, spec: PipelineSpec, others: list[RuleTarget]) -> dict[str, LocalFunction]:
+    """The functions the pipeline's state machines invoke (its own and those its other rules start)."""
+    machines = {template.ref(lid): lid for lid in template.of_type("AWS::StepFunctions::StateMachine")}
+    ids = list(spec.function_ids)
+    for rule in others:
+        machine = machines.get(rule.state_machine_arn)
+        ids += [i for i in (invoked_functions(template, machine) if machine else ()) if i not in ids]
+    functions: dict[str, LocalFunction] = {}
+    for logical_id in ids:
+        props = template.resources[logical_id]["Properties"]
+        name = template.names[logical_id]
+        reserved = props.get("ReservedConcurrentExecutions")
         functions[name] = LocalFunction(
             name=name,
             asset_dir=template.asset_dir(logical_id),
-            handler=handler,
-            environment=environment,
+            handler=props["Handler"],
+            environment=_environment(template, logical_id),
             memory_mb=int(props.get("MemorySize", 512)),
             timeout_s=int(props.get("Timeout", 60)),
+            role_arn=_role(template, f"the function {logical_id}", props.get("Role")),
+            reserved_concurrency=None if reserved is None else int(template.resolve(reserved)),
         )
+    return functions
 
+
+def _create_state_machines(template: Template, sfn: Any) -> None:
+    """Each state machine with its real definition and role."""
     for logical_id, resource in template.of_type("AWS::StepFunctions::StateMachine").items():
         props = resource["Properties"]
         definition = template.resolve(props.get("DefinitionString"))
@@ -128,43 +290,33 @@ def build(template: Template, clients: dict[str, Any]) -> Pipeline:
         sfn.create_state_machine(
             name=template.names[logical_id],
             definition=definition,
-            roleArn=role_arn,
+            roleArn=_role(template, f"the state machine {logical_id}", props.get("RoleArn")),
             type=props.get("StateMachineType", "STANDARD"),
         )
 
-    capture_url = sqs.create_queue(QueueName=_CAPTURE_QUEUE)["QueueUrl"]
-    capture_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{_CAPTURE_QUEUE}"
-    rules: list[RuleTarget] = []
+
+def _create_rules(template: Template, events: Any, sqs: Any) -> dict[tuple[str, str], RuleTarget]:
+    """Each rule with a state machine target, by (logical id, state machine ARN).
+
+    moto's rules cannot start a state machine: each rule sends its matches to a queue of its own,
+    read by the runner, so a rule of another pipeline on the same bucket is not mistaken for it.
+    """
+    rules: dict[tuple[str, str], RuleTarget] = {}
     for logical_id, resource in template.of_type("AWS::Events::Rule").items():
         props = template.resolve(resource["Properties"])
-        for target in props.get("Targets", []):
-            if ":stateMachine:" not in target.get("Arn", ""):
-                continue
-            rule = RuleTarget(template.names[logical_id], props["EventPattern"], target["Arn"], target, capture_url)
-            # moto's rules cannot start a state machine: the rule sends matches to a queue, read by the runner.
-            events.put_rule(Name=rule.rule_name, EventPattern=json.dumps(rule.pattern), State="ENABLED")
-            events.put_targets(Rule=rule.rule_name, Targets=[{"Id": "capture", "Arn": capture_arn}])
-            rules.append(rule)
-
-    s3_rules = [r for r in rules if "aws.s3" in r.pattern.get("source", [])]
-    if not s3_rules or not functions:
-        raise TemplateError(f"{template.path} holds no EtlPipeline (no S3 rule starting a state machine)")
-    main = s3_rules[0]
-    buckets = main.pattern.get("detail", {}).get("bucket", {}).get("name", [])
-    environment = next(iter(functions.values())).environment
-    if not tables:
-        raise TemplateError(f"{template.path} holds no ledger table")
-    return Pipeline(
-        raw_bucket=buckets[0],
-        processed_bucket=environment["PROCESSED_BUCKET"],
-        quarantine_bucket=environment["QUARANTINE_BUCKET"],
-        table=environment["LEDGER_TABLE"],
-        state_machine_arn=main.state_machine_arn,
-        input_prefix=_input_prefix(main.pattern),
-        functions=functions,
-        rule=main,
-        other_rules=[r for r in rules if r is not main],
-    )
+        targets = [t for t in props.get("Targets", []) if ":stateMachine:" in str(t.get("Arn", ""))]
+        if not targets:
+            continue
+        queue = f"{_CAPTURE_QUEUE}-{len(rules)}"
+        capture_url = sqs.create_queue(QueueName=queue)["QueueUrl"]
+        name = template.names[logical_id]
+        events.put_rule(Name=name, EventPattern=json.dumps(props["EventPattern"]), State="ENABLED")
+        events.put_targets(Rule=name, Targets=[{"Id": "capture", "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}"}])
+        for target in targets:
+            rules[(logical_id, target["Arn"])] = RuleTarget(
+                name, props["EventPattern"], target["Arn"], target, capture_url
+            )
+    return rules
 
 
 def _input_prefix(pattern: dict[str, Any]) -> str:

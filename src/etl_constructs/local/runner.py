@@ -20,6 +20,7 @@ from typing import Any, TextIO
 from botocore.exceptions import ClientError
 
 from . import principals
+from .assembly import resolve_template
 from .authorization import Denied, authorized_calls
 from .calls import Principal, acting_as, calls_in_context, shared_task_clients
 from .emulator import Pipeline, RuleTarget, build
@@ -255,7 +256,7 @@ class LocalPipeline:
             path = synthesize_default(Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="etl-local-"))))
         if not path.exists():
             raise TemplateError(f"no template at {path}")
-        template = Template.load(path)
+        template = Template.load(resolve_template(path, self._stack_name))
         check_key_policies(template)  # before anything runs, as AWS would refuse at deploy or first use
         stack.enter_context(_environment(_fake_credentials()))
         if self._log is not None:
@@ -269,7 +270,7 @@ class LocalPipeline:
         self.clients = {n: boto3.client(n, region_name=REGION) for n in names}
         operator = principals.operator(self.clients["iam"])
         principals.create_roles(template, self.clients["iam"])
-        self.pipeline = build(template, self.clients)
+        self.pipeline = build(template, self.clients, pipeline=self._pipeline_name)
         functions = self.pipeline.functions
         sts = self.clients["sts"]
         by_function = {
@@ -346,7 +347,7 @@ class LocalPipeline:
         ended: dict[str, str] = {}
         pending = set(executions)
         while pending:
-            running = self._running()
+            running = self._running(pending)
             for arn in sorted(pending - running):
                 ended[arn] = sfn.describe_execution(executionArn=arn)["status"]
                 pending.discard(arn)
@@ -358,12 +359,16 @@ class LocalPipeline:
                 time.sleep(0.1)
         return ended
 
-    def _running(self) -> set[str]:
-        """The ARNs of the pipeline's running executions (one listing, not one call per execution)."""
-        pages = self.clients["stepfunctions"].get_paginator("list_executions").paginate(
-            stateMachineArn=self.pipeline.state_machine_arn, statusFilter="RUNNING"
-        )
-        return {e["executionArn"] for page in pages for e in page["executions"]}
+    def _running(self, executions: set[str]) -> set[str]:
+        """Those of `executions` still running: one listing for the pipeline's own, a look at each of the others."""
+        sfn = self.clients["stepfunctions"]
+        main = self.pipeline.state_machine_arn
+        own = {arn for arn in executions if _state_machine_of(arn) == main}
+        running = {arn for arn in executions - own if sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"}
+        if own:
+            pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=main, statusFilter="RUNNING")
+            running |= {e["executionArn"] for page in pages for e in page["executions"]} & own
+        return running
 
     def ledger_item(self, file_id: str) -> dict[str, Any] | None:
         """The ledger's item as plain values (numbers as int), or None."""
@@ -527,6 +532,12 @@ class LocalPipeline:
             return [{"row": None, "field": None, "message": _fault_message(item)}]
         errors: list[dict[str, Any]] = json.loads(raw["Body"].read())["errors"]
         return errors
+
+
+def _state_machine_of(execution: str) -> str:
+    """`arn:...:execution:NAME:ID` -> `arn:...:stateMachine:NAME`."""
+    head, _, rest = execution.partition(":execution:")
+    return f"{head}:stateMachine:{rest.rsplit(':', 1)[0]}"
 
 
 def _message(exc: ClientError) -> str:

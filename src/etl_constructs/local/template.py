@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,29 @@ _PSEUDO = {
 
 class TemplateError(Exception):
     """The template cannot be run locally: it lacks the pipeline or a part of it."""
+
+
+class SelectionError(TemplateError):
+    """Several stacks or pipelines could run and none was picked, or the one named is not there.
+
+    `choices` are the names to pick from; the message lists them, one a line.
+    """
+
+    def __init__(self, message: str, choices: Sequence[str]) -> None:
+        self.choices = list(choices)
+        super().__init__("\n".join([message, *(f"  {choice}" for choice in self.choices)]))
+
+
+def _local_name(logical_id: str) -> str:
+    """`local-<logical id>`, at most 63 characters (a bucket's limit, under IAM's and Lambda's 64).
+
+    A longer id keeps its head and gets a digest of the whole instead of its tail: cutting it
+    would drop the hash CDK ends it with, and two resources of one construct would share a name.
+    """
+    name = f"local-{logical_id}"
+    if len(name) <= 63:
+        return name
+    return name[:54] + "-" + hashlib.sha256(logical_id.encode()).hexdigest()[:8]
 
 
 @dataclass
@@ -61,12 +86,12 @@ class Template:
             explicit = next(
                 (
                     props[p]
-                    for p in ("BucketName", "TableName", "FunctionName", "StateMachineName", "QueueName")
+                    for p in ("BucketName", "TableName", "FunctionName", "StateMachineName", "QueueName", "RoleName")
                     if isinstance(props.get(p), str)
                 ),
                 None,
             )
-            base = explicit or f"local-{logical_id}"
+            base = explicit or _local_name(logical_id)
             if resource.get("Type") == "AWS::S3::Bucket":
                 base = re.sub(r"[^a-z0-9-]", "-", base.lower())[:63]
             self.names[logical_id] = base[:64]
@@ -101,7 +126,7 @@ class Template:
             "AWS::Lambda::Function": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}",
             "AWS::StepFunctions::StateMachine": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}",
             "AWS::SQS::Queue": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}",
-            "AWS::IAM::Role": f"arn:aws:iam::{ACCOUNT}:role/{name}",
+            "AWS::IAM::Role": f"arn:aws:iam::{ACCOUNT}:role{self.role_path(logical_id)}{name}",
             "AWS::Logs::LogGroup": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}:*",
             "AWS::Events::Rule": f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{name}",
         }
@@ -112,6 +137,11 @@ class Template:
         if attribute == "RegionalDomainName":
             return f"{name}.s3.{REGION}.amazonaws.com"
         return f"{name}.{attribute}"
+
+    def role_path(self, logical_id: str) -> str:
+        """A role's `Path` ("/" unless the template gives one): IAM puts it into the role's ARN."""
+        path = self.resolve(self.resources[logical_id].get("Properties", {}).get("Path", "/"))
+        return path if isinstance(path, str) and path.startswith("/") and path.endswith("/") else "/"
 
     def resolve(self, value: Any) -> Any:
         """`value` with Ref, Fn::GetAtt, Fn::Join, Fn::Sub, Fn::Select and Fn::Split replaced."""
