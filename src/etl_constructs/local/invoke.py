@@ -188,7 +188,7 @@ def in_process_lambda(service: LambdaService) -> Iterator[None]:
 
     def _run(fn: LocalFunction, payload: dict[str, Any], request: int, last: list[str]) -> tuple[str, bool, str]:
         if last[0] != fn.name:
-            _forget_container()  # another function: its own settings and clients, as in its own container
+            forget_container()  # another function: its own settings and clients, as in its own container
             last[0] = fn.name
         os.environ.update(fn.environment)
         started = time.monotonic()
@@ -215,7 +215,8 @@ def in_process_lambda(service: LambdaService) -> Iterator[None]:
         yield
 
 
-def _forget_container() -> None:
-    runtime = sys.modules.get("etl_handlers.runtime")
+def forget_container() -> None:
+    """Drop the handlers' cached clients and settings, as a new Lambda container starts without them."""
+    runtime = getattr(sys.modules.get("etl_handlers.runtime"), "runtime", None)
     if runtime is not None:
-        runtime.runtime.cache_clear()
+        runtime.cache_clear()

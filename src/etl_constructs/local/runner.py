@@ -6,7 +6,6 @@ import hashlib
 import json
 import logging
 import os
-import sys
 import tempfile
 import time
 import uuid
@@ -26,7 +25,7 @@ from .calls import Principal, acting_as, calls_in_context, shared_task_clients
 from .emulator import Pipeline, RuleTarget, build
 from .faults import Fault, FaultPlan, injected
 from .fidelity import aws_fidelity, event_key
-from .invoke import FaultHook, LambdaService, in_process_lambda
+from .invoke import FaultHook, LambdaService, forget_container, in_process_lambda
 from .key_check import check_key_policies
 from .template import REGION, Template, TemplateError
 
@@ -101,8 +100,14 @@ def synthesize_default(outdir: Path) -> Path:
     return outdir / "EtlConstructsLocal.template.json"
 
 
-def _fake_credentials() -> dict[str, str]:
+def _fake_credentials() -> dict[str, str | None]:
+    """The emulation's environment: no profile or config file of the user's is read (None unsets)."""
     return {
+        "AWS_PROFILE": None,
+        "AWS_DEFAULT_PROFILE": None,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_ENDPOINT_URL": None,
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_SESSION_TOKEN": "local",
@@ -114,9 +119,13 @@ def _fake_credentials() -> dict[str, str]:
 
 
 @contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
+def _environment(values: dict[str, str | None]) -> Iterator[None]:
     saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
+    for key, value in values.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
     try:
         yield
     finally:
@@ -137,12 +146,6 @@ def _quiet_moto() -> Iterator[None]:
         yield
     finally:
         emulator.setLevel(level)
-
-
-def _forget_cached_clients() -> None:
-    runtime = sys.modules.get("etl_handlers.runtime")
-    if runtime is not None:
-        runtime.runtime.cache_clear()
 
 
 def execution_input(rule: RuleTarget, event: dict[str, Any]) -> str:
@@ -285,8 +288,8 @@ class LocalPipeline:
         self.lambda_service = LambdaService(
             functions, by_function, self._concurrency, self.faults, self._before_invoke, backoff
         )
-        _forget_cached_clients()
-        stack.callback(_forget_cached_clients)
+        forget_container()
+        stack.callback(forget_container)
         stack.enter_context(calls_in_context(default=operator))
         stack.enter_context(shared_task_clients())
         stack.enter_context(principals.executions_as_their_roles(by_role))
@@ -296,8 +299,8 @@ class LocalPipeline:
         self.refusals = stack.enter_context(authorized_calls(_kms_keys(template)))
         stack.enter_context(enable_iam_authentication())
 
-    def __exit__(self, *exc: object) -> None:
-        self._stack.close()
+    def __exit__(self, *exc: Any) -> None:
+        self._stack.__exit__(*exc)
 
     def upload(self, file: Path | str, key: str) -> Upload:
         """Put a local file into the raw bucket under `key`, streamed as `aws s3 cp` sends it (`put_file`)."""
