@@ -11,16 +11,18 @@ then in a test:
         assert result.ok, result.to_dict()
 
 The pipeline is the template named by the `ETL_TEMPLATE` environment variable (a synthesized
-template with its assets beside it, or a cloud assembly folder), or a default EtlPipeline
-synthesized once per session.
+template with its assets beside it, or a cloud assembly folder; `ETL_STACK` and `ETL_PIPELINE`
+pick a stack and a pipeline when there are several), or a default EtlPipeline synthesized once
+per session.
 
 Faults on purpose, to test what your pipeline does when AWS misbehaves:
 
     from etl_constructs.testing import Fault
 
     def test_a_lost_reply_is_survived(etl_pipeline):
-        etl_pipeline.inject(Fault.reply_lost("dynamodb", "UpdateItem", caller="Validate"))
+        fault = etl_pipeline.inject(Fault.reply_lost("s3", "GetObject", caller="Validate"))
         assert etl_pipeline.run(["tests/data/march.csv"]).ok
+        assert fault.hits == 1
 """
 
 from __future__ import annotations
@@ -48,5 +50,10 @@ def etl_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def etl_pipeline(etl_template: Path, tmp_path: Path) -> Iterator[LocalPipeline]:
     """A fresh emulated pipeline for one test; outputs go under the test's tmp_path."""
-    with LocalPipeline(etl_template, out=tmp_path / "etl-out") as pipeline:
+    with LocalPipeline(
+        etl_template,
+        out=tmp_path / "etl-out",
+        stack=os.environ.get("ETL_STACK") or None,
+        pipeline=os.environ.get("ETL_PIPELINE") or None,
+    ) as pipeline:
         yield pipeline
