@@ -42,8 +42,8 @@ synth: setup
 	@echo "template written to examples/cdk.out/EtlPipelineExample-dev.template.json"
 
 demo: synth
-	@rc=0; $(BIN)/etl-constructs run-local --template examples/cdk.out/EtlPipelineExample-dev.template.json \
-		--out examples/local-out examples/data/* || rc=$$?; \
+	@rc=0; $(BIN)/etl-constructs run-local --template examples/cdk.out --stack EtlPipelineExample-dev \
+		--pipeline Pipeline --concurrency 10 --out examples/local-out examples/data || rc=$$?; \
 	if [ $$rc -gt 1 ]; then exit $$rc; fi; \
 	echo "demo: outputs and quarantined copies are under examples/local-out (exit $$rc: 1 means some files were rejected, as the bad samples should be)"
 
