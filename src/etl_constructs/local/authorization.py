@@ -78,7 +78,7 @@ def required(call: Call, kms_keys: Mapping[str, str] | None = None) -> list[Perm
     builder = _BUILDERS.get(call.service, _generic)
     permissions = builder(call)
     for permission in list(permissions):
-        for action in _kms_actions(permission.action):
+        for action in _kms_actions(permission.action, call.operation):
             key = keys.get(_resource_name(permission.resource))
             if key:
                 permissions.append(Permission(action, key))
@@ -194,11 +194,16 @@ def _sqs(call: Call) -> list[Permission]:
 _BUILDERS = {"dynamodb": _dynamodb, "lambda": _lambda, "s3": _s3, "states": _states, "sqs": _sqs}
 
 
-def _kms_actions(action: str) -> tuple[str, ...]:
+#: A multipart upload to an SSE-KMS bucket also decrypts its parts
+#: (https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html#mpuAndPermissions).
+_MULTIPART = frozenset({"CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload"})
+
+
+def _kms_actions(action: str, operation: str) -> tuple[str, ...]:
     if action in ("s3:GetObject", "s3:GetObjectVersion"):
         return ("kms:Decrypt",)
     if action == "s3:PutObject":
-        return ("kms:GenerateDataKey",)
+        return ("kms:GenerateDataKey", "kms:Decrypt") if operation in _MULTIPART else ("kms:GenerateDataKey",)
     return ()
 
 

@@ -129,6 +129,8 @@ class Template:
             "AWS::IAM::Role": f"arn:aws:iam::{ACCOUNT}:role{self.role_path(logical_id)}{name}",
             "AWS::Logs::LogGroup": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}:*",
             "AWS::Events::Rule": f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{name}",
+            "AWS::KMS::Key": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{name}",
+            "AWS::SNS::Topic": f"arn:aws:sns:{REGION}:{ACCOUNT}:{name}",
         }
         if attribute == "Arn" and kind in arns:
             return arns[kind]

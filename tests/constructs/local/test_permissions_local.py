@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from etl_constructs.local import LocalPipeline
+from etl_constructs.local.key_check import KeyPolicyError
 
 REPO = Path(__file__).resolve().parents[3]
 GOOD = REPO / "examples" / "data" / "good-transactions.csv"
@@ -76,3 +77,32 @@ def test_a_rule_whose_role_may_not_start_the_workflow_starts_nothing(default_tem
     message = report.errors[0]["message"]
     assert message.startswith("not started: the rule could not start the workflow: AccessDeniedException")
     assert "states:StartExecution on resource: arn:aws:states:" in message
+
+
+@pytest.fixture(scope="module")
+def customer_key_template(tmp_path_factory) -> Path:
+    """An EtlPipeline whose buckets are encrypted with a customer key (SSE-KMS), synthesized to disk."""
+    import aws_cdk as cdk
+    from aws_cdk import aws_kms as kms
+
+    from etl_constructs import EtlPipeline, EtlPipelineProps
+
+    outdir = tmp_path_factory.mktemp("customer-key")
+    app = cdk.App(outdir=str(outdir))
+    stack = cdk.Stack(app, "Keyed")
+    EtlPipeline(stack, "Pipeline", EtlPipelineProps(encryption_key=kms.Key(stack, "Key", enable_key_rotation=True)))
+    app.synth()
+    return outdir / "Keyed.template.json"
+
+
+def test_a_pipeline_on_a_customer_key_completes_with_its_kms_grants(customer_key_template, tmp_path):
+    report, local = run(customer_key_template, tmp_path)
+    assert report.status == "COMPLETED", report.errors
+    assert local.refusals == []
+
+
+def test_a_kms_grant_removed_is_refused_before_any_file_runs(customer_key_template, variant, tmp_path):
+    template = variant(customer_key_template, tmp_path, without("kms:Decrypt", "ValidateRole"))
+    with pytest.raises(KeyPolicyError, match=r"role/local-PipelineWorkflowValidateRole\w+ needs kms:Decrypt"):
+        run(template, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
