@@ -418,10 +418,11 @@ class ValidateTransformWorkflow(Construct):
             acknowledge_wildcard(
                 self.transform_function.role, self.processed_bucket.bucket_arn, f"/{prefix}*", OBJECTS_UNDER_PREFIX
             )
-        # Quarantine: the copy (a PUT that reads the source) and the report beside it.
+        # Quarantine: the copy (a PUT that reads the source; over 8 MB, a multipart copy that cleans up
+        # after itself when it fails) and the report beside it.
         self.validate_function.add_to_role_policy(
             iam.PolicyStatement(
-                actions=["s3:PutObject"],
+                actions=["s3:PutObject", "s3:AbortMultipartUpload"],
                 resources=[props.quarantine_bucket.arn_for_objects(props.quarantine_prefix + "*")],
             )
         )
@@ -434,7 +435,7 @@ class ValidateTransformWorkflow(Construct):
         )
         self.transform_function.add_to_role_policy(
             iam.PolicyStatement(
-                actions=["s3:PutObject", "s3:DeleteObject"],
+                actions=["s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"],
                 resources=[processed.arn_for_objects(props.output_prefix + "*")],
             )
         )

@@ -156,7 +156,7 @@ _S3_BUCKET_ACTIONS = {
 def _s3(call: Call) -> list[Permission]:
     params, operation = call.params, call.operation
     bucket = str(params.get("Bucket", "*"))
-    if operation == "CopyObject":
+    if operation in ("CopyObject", "UploadPartCopy"):  # IAM knows no UploadPartCopy: a part copy is a copy
         source = params.get("CopySource") or {}
         if isinstance(source, str):
             path, _, query = source.partition("?versionId=")
@@ -196,7 +196,7 @@ _BUILDERS = {"dynamodb": _dynamodb, "lambda": _lambda, "s3": _s3, "states": _sta
 
 #: A multipart upload to an SSE-KMS bucket also decrypts its parts
 #: (https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html#mpuAndPermissions).
-_MULTIPART = frozenset({"CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload"})
+_MULTIPART = frozenset({"CreateMultipartUpload", "UploadPart", "UploadPartCopy", "CompleteMultipartUpload"})
 
 
 def _kms_actions(action: str, operation: str) -> tuple[str, ...]:

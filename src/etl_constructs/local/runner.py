@@ -27,6 +27,7 @@ from .faults import Fault, FaultPlan, injected
 from .fidelity import aws_fidelity, event_key
 from .invoke import FaultHook, LambdaService, forget_container, in_process_lambda
 from .key_check import check_key_policies
+from .streaming import put_file, streaming_s3
 from .template import REGION, Template, TemplateError
 
 _EXECUTION_TIMEOUT_S = 300.0
@@ -296,6 +297,7 @@ class LocalPipeline:
         stack.enter_context(injected(self.faults))
         stack.enter_context(in_process_lambda(self.lambda_service))
         stack.enter_context(aws_fidelity())
+        stack.enter_context(streaming_s3())  # moto's S3 streams objects on disk instead of reading them whole
         self.refusals = stack.enter_context(authorized_calls(_kms_keys(template)))
         stack.enter_context(enable_iam_authentication())
 
@@ -304,8 +306,6 @@ class LocalPipeline:
 
     def upload(self, file: Path | str, key: str) -> Upload:
         """Put a local file into the raw bucket under `key`, streamed as `aws s3 cp` sends it (`put_file`)."""
-        from .streaming import put_file
-
         return Upload(str(file), key, put_file(self.clients["s3"], self.pipeline.raw_bucket, key, Path(file)))
 
     def matched_events(self) -> list[dict[str, Any]]:

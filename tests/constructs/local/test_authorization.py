@@ -82,3 +82,11 @@ def test_an_explicit_deny_wins_over_any_allow():
     allow = {"Effect": "Allow", "Action": "*", "Resource": "*"}
     deny = {"Effect": "Deny", "Action": "dynamodb:*", "Resource": TABLE}
     assert evaluate(policy(allow, deny), Permission("dynamodb:PutItem", TABLE)) == "deny"
+
+
+def test_a_part_copy_is_authorized_as_a_copy():
+    source = {"Bucket": "r", "Key": "k", "VersionId": "v"}
+    assert needs("s3", "UploadPartCopy", Bucket="q", Key="k2", CopySource=source, UploadId="u", PartNumber=1) == [
+        ("s3:GetObjectVersion", "arn:aws:s3:::r/k"),
+        ("s3:PutObject", "arn:aws:s3:::q/k2"),
+    ]
