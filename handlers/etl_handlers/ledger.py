@@ -41,6 +41,10 @@ class Ledger:
 
         A step retried within the same execution may repeat its own transition; a second execution
         for the same object version (a repeated delivery) never gets past its first write.
+
+        A write this execution already made counts as made: when DynamoDB applied the update and its
+        reply was lost, the SDK's retry (or the state machine's) finds the item already in `to` for
+        this execution and fails its condition. That is this call's own write, not a conflict.
         """
         stamp = now()
         values: dict[str, Any] = {":to": {"S": to}, ":now": {"S": stamp}, ":exec": {"S": execution}}
@@ -70,6 +74,8 @@ class Ledger:
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                if self.finished_by(file_id, execution, (to,)) is not None:
+                    return
                 raise StatusConflict(
                     f"{file_id} is not in {'/'.join(allowed_from)} for execution {execution}; not moved to {to}"
                 ) from exc

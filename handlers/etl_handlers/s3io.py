@@ -91,6 +91,14 @@ class MultipartWriter:
 
 
 def publish(s3: Any, bucket: str, staging_key: str, final_key: str) -> None:
-    """Make a complete staged object visible under its final key, then drop the staging copy."""
+    """Make a complete staged object visible under its final key (not yet committed: see the ledger)."""
     s3.copy({"Bucket": bucket, "Key": staging_key}, bucket, final_key)
-    s3.delete_object(Bucket=bucket, Key=staging_key)
+
+
+def drop_staging(s3: Any, bucket: str, staging_key: str) -> bool:
+    """Delete the staging copy after the commit; at best effort (the staging lifecycle rule is the backstop)."""
+    try:
+        s3.delete_object(Bucket=bucket, Key=staging_key)
+    except Exception:
+        return False
+    return True

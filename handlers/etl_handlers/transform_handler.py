@@ -1,4 +1,13 @@
-"""The transform function: stream a validated object version to JSON Lines, published only when complete."""
+"""The transform function: stream a validated object version to JSON Lines, published only when complete.
+
+The invariant: an output is visible under its final key if and only if the ledger says COMPLETED
+for that attempt. The ledger's COMPLETED is the commit point. The output is copied to its final
+key, then COMPLETED is recorded; until then, whoever sees the attempt fail (this function's own
+clean-up, or the state machine's failure path and the reconciler through the `retract` action,
+when the function was killed with no chance to clean up) removes the output unless the ledger
+shows the commit. The staging copy is dropped after the commit, at best effort: it is never
+visible as output, and the staging prefix's lifecycle rule removes what is left.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +19,10 @@ from . import statuses
 from .core import transform
 from .ledger import StatusConflict
 from .runtime import FileRef, entry_point, logger, metrics, runtime
-from .s3io import MultipartWriter, open_version, publish
+from .s3io import MultipartWriter, drop_staging, open_version, publish
+
+#: The `action` of a task input that removes an uncommitted output after a fault.
+RETRACT_ACTION = "retract"
 
 
 class DataChanged(Exception):
@@ -19,11 +31,17 @@ class DataChanged(Exception):
 
 @entry_point
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Transform one validated object version; record COMPLETED with the output's location."""
+    """Transform one validated object version; record COMPLETED with the output's location.
+
+    With `"action": "retract"` the input comes from the state machine's failure path instead: the
+    output is removed unless the ledger shows this execution committed it (`{"committed": bool}`).
+    """
     rt = runtime()
     settings = rt.settings
     file = FileRef.from_event(event)
     logger.append_keys(file_id=file.file_id)
+    if event.get("action") == RETRACT_ACTION:
+        return {"committed": retract(file, settings.output_key(file.key, file.version))}
     try:
         rt.ledger.transition(
             file.file_id, file.execution, (statuses.VALIDATED, statuses.TRANSFORMING), statuses.TRANSFORMING
@@ -68,11 +86,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             output_bucket=settings.processed_bucket,
             output_key=output_key,
         )
-    except BaseException:
-        # The ledger must never show a failure while a complete-looking output stands.
-        if published:
-            rt.s3.delete_object(Bucket=settings.processed_bucket, Key=output_key)
-        raise
+    except Exception:
+        # The ledger must never show a failure while a complete-looking output stands: unless the
+        # commit was made after all, the output goes (or, if even that fails, the failure path's does).
+        if not published or not _committed_after_all(file, output_key):
+            raise
+        logger.warning("COMPLETED was recorded though its call failed; the output stands")
+    drop_staging(rt.s3, settings.processed_bucket, staging_key)
     metrics.add_metric(name="RowsTransformed", unit=MetricUnit.Count, value=result.rows_written)
     metrics.add_metric(name="FilesCompleted", unit=MetricUnit.Count, value=1)
     logger.info("file transformed", extra={"rows": result.rows_written, "output_key": output_key})
@@ -83,3 +103,22 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "output_bucket": settings.processed_bucket,
         "output_key": output_key,
     }
+
+
+def retract(file: FileRef, output_key: str) -> bool:
+    """Remove the output of `file` unless the ledger shows this execution committed it; True if it did."""
+    rt = runtime()
+    if rt.ledger.finished_by(file.file_id, file.execution, (statuses.COMPLETED,)) is not None:
+        return True
+    rt.s3.delete_object(Bucket=rt.settings.processed_bucket, Key=output_key)
+    logger.warning("uncommitted output removed", extra={"output_key": output_key})
+    return False
+
+
+def _committed_after_all(file: FileRef, output_key: str) -> bool:
+    """After a failure past the publish: True if COMPLETED was recorded; else the output is retracted."""
+    try:
+        return retract(file, output_key)
+    except Exception:  # the ledger or S3 unreachable: the failure path's retract settles it
+        logger.exception("could not tell whether the output was committed; left to the failure path")
+        return False

@@ -10,7 +10,7 @@ which no catch sees.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
@@ -21,22 +21,26 @@ from constructs import Construct
 
 from . import statuses
 
-#: Errors of a Lambda task worth retrying: the service's own, throttling, and our TransientError.
+#: Errors of a Lambda task worth retrying: the service's own, and our TransientError.
 LAMBDA_RETRY_ERRORS = [
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
     "Lambda.ClientExecutionTimeoutException",
     "TransientError",
 ]
+#: Throttling of a Lambda task: retried on its own, longer budget (a burst must never fail a file).
+LAMBDA_THROTTLE_ERRORS = ["Lambda.TooManyRequestsException"]
 #: Errors of a DynamoDB task worth retrying.
 DYNAMODB_RETRY_ERRORS = [
+    "DynamoDB.InternalServerErrorException",
+    "DynamoDB.AmazonDynamoDBException",
+]
+#: Throttling of a DynamoDB task: the throttling budget too.
+DYNAMODB_THROTTLE_ERRORS = [
     "DynamoDB.ProvisionedThroughputExceededException",
     "DynamoDB.RequestLimitExceeded",
     "DynamoDB.ThrottlingException",
-    "DynamoDB.InternalServerErrorException",
-    "DynamoDB.AmazonDynamoDBException",
 ]
 CONDITIONAL_CHECK_FAILED = "DynamoDB.ConditionalCheckFailedException"
 
@@ -56,6 +60,27 @@ class RetryPolicy:
     backoff_rate: float = 2.0
     max_attempts: int = 5
     max_delay: Duration = field(default_factory=lambda: Duration.seconds(60))
+
+    @classmethod
+    def for_throttling(cls, within: Duration | None = None) -> RetryPolicy:
+        """The throttling budget: 5 s, doubling to 60 s at most, 30 retries (about 27 minutes of waits).
+
+        Throttling ends when the burst drains, however long that is; a valid file must not fail for
+        it. With `within` (an execution timeout), as many retries as keep the waits under half of it:
+        30 under the default hour, 5 under an EXPRESS machine's 5 minutes.
+        """
+        policy = cls(interval=Duration.seconds(5), backoff_rate=2.0, max_attempts=30, max_delay=Duration.seconds(60))
+        while within is not None and policy.max_attempts > 1 and policy.total_wait() > within.to_seconds() / 2:
+            policy = replace(policy, max_attempts=policy.max_attempts - 1)
+        return policy
+
+    def total_wait(self) -> float:
+        """The longest this policy waits in all, in seconds (each wait at its cap, before jitter)."""
+        wait, total = self.interval.to_seconds(), 0.0
+        for _ in range(self.max_attempts):
+            total += min(wait, self.max_delay.to_seconds())
+            wait *= self.backoff_rate
+        return total
 
     def apply(self, task: sfn.TaskStateBase, errors: list[str]) -> None:
         """Add this policy to `task` for `errors`."""
@@ -102,6 +127,18 @@ class Resources:
     retry: RetryPolicy
     #: Case spellings of the accepted suffixes the first state checks; empty when the rule does.
     suffix_variants: tuple[str, ...] = ()
+    #: The budget for throttling, apart from `retry`.
+    throttle_retry: RetryPolicy = field(default_factory=RetryPolicy.for_throttling)
+
+    def retry_lambda(self, task: sfn.TaskStateBase) -> None:
+        """Throttling first, on its own budget; then the service's faults and TransientError."""
+        self.throttle_retry.apply(task, LAMBDA_THROTTLE_ERRORS)
+        self.retry.apply(task, LAMBDA_RETRY_ERRORS)
+
+    def retry_dynamodb(self, task: sfn.TaskStateBase) -> None:
+        """Throttling first, on its own budget; then the service's faults (a lost reply among them)."""
+        self.throttle_retry.apply(task, DYNAMODB_THROTTLE_ERRORS)
+        self.retry.apply(task, DYNAMODB_RETRY_ERRORS)
 
 
 def _file_fields() -> dict[str, str]:
@@ -135,7 +172,27 @@ def _quarantine(scope: Construct, name: str, res: Resources) -> tasks.LambdaInvo
         },
         result_path="$.quarantined",
     )
-    res.retry.apply(task, LAMBDA_RETRY_ERRORS)
+    res.retry_lambda(task)
+    return task
+
+
+def _retract(scope: Construct, name: str, res: Resources) -> tasks.LambdaInvoke:
+    """Remove an output the ledger does not show committed, through the transform function's `retract` action.
+
+    A transform killed after copying its output to the final key, before recording COMPLETED, left
+    an output beside a failure; this removes it. Its result `$.retracted.committed` is true when the
+    ledger shows COMPLETED after all (the function died after its commit): the file is done.
+    """
+    task = tasks.LambdaInvoke(
+        scope,
+        name,
+        lambda_function=res.transform_fn,
+        payload=sfn.TaskInput.from_object({"action": "retract", **_file_fields()}),
+        retry_on_service_exceptions=False,  # replaced by the explicit policy below
+        result_selector={"committed.$": "$.Payload.committed"},
+        result_path="$.retracted",
+    )
+    res.retry_lambda(task)
     return task
 
 
@@ -170,10 +227,13 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
             "received_at": _s("$$.State.EnteredTime"),
             "updated_at": _s("$$.State.EnteredTime"),
         },
-        condition_expression="attribute_not_exists(file_id)",
+        # A retry after a lost reply finds the item this execution wrote: its own write, not a repeat.
+        condition_expression="attribute_not_exists(file_id) OR (#execution = :exec AND #status = :received)",
+        expression_attribute_names={"#execution": "execution", "#status": "status"},
+        expression_attribute_values={":exec": _s("$.execution"), ":received": _lit(statuses.RECEIVED)},
         result_path=sfn.JsonPath.DISCARD,
     )
-    res.retry.apply(received, DYNAMODB_RETRY_ERRORS)
+    res.retry_dynamodb(received)
     repeat = tasks.DynamoUpdateItem(
         scope,
         "Record repeat delivery",
@@ -187,7 +247,7 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
         },
         result_path=sfn.JsonPath.DISCARD,
     )
-    res.retry.apply(repeat, DYNAMODB_RETRY_ERRORS)
+    res.retry_dynamodb(repeat)
     already = sfn.Succeed(scope, "Already processed", comment="A repeat delivery of a known object version")
     # Counting repeats is best effort: the item's status belongs to the execution that owns it.
     repeat.add_catch(already, errors=["States.ALL"], result_path="$.repeat_error")
@@ -222,12 +282,13 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
             table=res.table,
             key=_file_key(),
             update_expression=sets,
-            condition_expression="#status IN (:s0, :s1, :s2, :s3) AND #execution = :exec",
+            # In progress, or already this status (a retry after a lost reply), and this execution's.
+            condition_expression="#status IN (:s0, :s1, :s2, :s3, :failed) AND #execution = :exec",
             expression_attribute_names=_FAILURE_NAMES,
             expression_attribute_values=values,
             result_path=sfn.JsonPath.DISCARD,
         )
-        res.retry.apply(task, DYNAMODB_RETRY_ERRORS)
+        res.retry_dynamodb(task)
         task.add_catch(failed, errors=["States.ALL"], result_path="$.settle_error")
         return task
 
@@ -244,7 +305,18 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
         return sfn.Pass(scope, name, result=sfn.Result.from_object({"status": status}), result_path="$.settle")
 
     validation_fault = mark("Validation fault", statuses.VALIDATION_FAILED).next(fault_path)
-    transform_fault = mark("Transformation fault", statuses.TRANSFORMATION_FAILED).next(fault_path)
+    # Output is visible only when COMPLETED: a transform fault first removes any uncommitted output.
+    retract = _retract(scope, "Retract uncommitted output", res)
+    retract.add_catch(fault_path, errors=["States.ALL"], result_path="$.retract_error")
+    committed = (
+        sfn.Choice(scope, "Committed after all?")
+        .when(
+            sfn.Condition.boolean_equals("$.retracted.committed", True),
+            sfn.Succeed(scope, "Completed after all", comment="The transform died after recording COMPLETED"),
+        )
+        .otherwise(fault_path)
+    )
+    transform_fault = mark("Transformation fault", statuses.TRANSFORMATION_FAILED).next(retract).next(committed)
 
     payload = sfn.TaskInput.from_object(_file_fields())
 
@@ -258,7 +330,7 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
             result_selector={"outcome.$": "$.Payload"},
             result_path=result_path,
         )
-        res.retry.apply(task, LAMBDA_RETRY_ERRORS)
+        res.retry_lambda(task)
         task.add_catch(on_fault, errors=["States.ALL"], result_path="$.failure")
         return task
 
@@ -287,7 +359,14 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
 
 
 def reconciler(scope: Construct, res: Resources) -> sfn.IChainable:
-    """Settle the ledger item of an execution that timed out or was aborted, from its status-change event."""
+    """Settle the ledger item of an execution that ended without success, from its status-change event.
+
+    An execution that failed (its own failure path failed, or a state hit a runtime error), timed out
+    or was aborted runs no catch that settles its item. The reconciler settles it as the step's
+    failed status, removes an uncommitted output, and quarantines the version. An item already
+    final is left alone. An execution that failed before it could record RECEIVED left no item:
+    the reconciler records the version as VALIDATION_FAILED, so it can be found and run again.
+    """
     read = sfn.Pass(
         scope,
         "Read execution event",
@@ -312,6 +391,7 @@ def reconciler(scope: Construct, res: Resources) -> sfn.IChainable:
             },
         },
     )
+    settler = "$$.Execution.Id"
 
     def settle(name: str, status: str, allowed: tuple[str, ...]) -> tasks.DynamoUpdateItem:
         task = tasks.DynamoUpdateItem(
@@ -320,9 +400,11 @@ def reconciler(scope: Construct, res: Resources) -> sfn.IChainable:
             table=res.table,
             key=_file_key(),
             update_expression=(
-                "SET #status = :failed, #updated = :now, failed_at = :now, #error = :error, #cause = :cause"
+                "SET #status = :failed, #updated = :now, failed_at = :now, #error = :error, #cause = :cause,"
+                " settled_by = :settler"
             ),
-            condition_expression="#status IN (:a0, :a1) AND #execution = :exec",
+            # In progress for that execution; or settled by this reconciler run (a retry after a lost reply).
+            condition_expression="(#status IN (:a0, :a1) AND #execution = :exec) OR settled_by = :settler",
             expression_attribute_names=_FAILURE_NAMES,
             expression_attribute_values={
                 ":failed": _lit(status),
@@ -330,12 +412,13 @@ def reconciler(scope: Construct, res: Resources) -> sfn.IChainable:
                 ":error": _s("$.failure.Error"),
                 ":cause": _s("$.failure.Cause"),
                 ":exec": _s("$.execution"),
+                ":settler": _s(settler),
                 ":a0": _lit(allowed[0]),
                 ":a1": _lit(allowed[1]),
             },
             result_path=sfn.JsonPath.DISCARD,
         )
-        res.retry.apply(task, DYNAMODB_RETRY_ERRORS)
+        res.retry_dynamodb(task)
         return task
 
     settled = sfn.Succeed(scope, "Settled")
@@ -343,6 +426,9 @@ def reconciler(scope: Construct, res: Resources) -> sfn.IChainable:
     quarantine = _quarantine(scope, "Quarantine unsettled copy", res)
     quarantine.add_catch(settled, errors=["States.ALL"], result_path="$.quarantine_error")
     quarantine.next(settled)
+    retract = _retract(scope, "Retract unsettled output", res)
+    retract.add_catch(quarantine, errors=["States.ALL"], result_path="$.retract_error")
+    retract.next(quarantine)
     as_validation = settle(
         "Settle as VALIDATION_FAILED", statuses.VALIDATION_FAILED, (statuses.RECEIVED, statuses.VALIDATING)
     )
@@ -353,13 +439,61 @@ def reconciler(scope: Construct, res: Resources) -> sfn.IChainable:
     )
     as_validation.add_catch(as_transform, errors=[CONDITIONAL_CHECK_FAILED], result_path="$.not_validation")
     as_transform.add_catch(final_already, errors=[CONDITIONAL_CHECK_FAILED], result_path="$.not_transform")
-    for task, status in ((as_validation, statuses.VALIDATION_FAILED), (as_transform, statuses.TRANSFORMATION_FAILED)):
-        task.next(
-            sfn.Pass(
-                scope,
-                f"Settled as {status}",
-                result=sfn.Result.from_object({"status": status}),
-                result_path="$.settle",
-            )
-        ).next(quarantine)
-    return read.next(identify).next(as_validation)
+
+    def settled_as(status: str) -> sfn.Pass:
+        return sfn.Pass(
+            scope, f"Settled as {status}", result=sfn.Result.from_object({"status": status}), result_path="$.settle"
+        )
+
+    as_validation.next(settled_as(statuses.VALIDATION_FAILED)).next(quarantine)
+    as_transform.next(settled_as(statuses.TRANSFORMATION_FAILED)).next(retract)
+
+    # No item at all: the execution failed before RECEIVED. Record the version, findable and runnable again.
+    unrecorded = tasks.DynamoPutItem(
+        scope,
+        "Record unrecorded version",
+        table=res.table,
+        item={
+            "file_id": _s("$.file_id"),
+            "status": _lit(statuses.VALIDATION_FAILED),
+            "bucket": _s("$.bucket"),
+            "key": _s("$.key"),
+            "version": _s("$.version"),
+            "execution": _s("$.execution"),
+            "error": _s("$.failure.Error"),
+            "cause": _s("$.failure.Cause"),
+            "received_at": _s("$$.State.EnteredTime"),
+            "failed_at": _s("$$.State.EnteredTime"),
+            "updated_at": _s("$$.State.EnteredTime"),
+            "settled_by": _s(settler),
+        },
+        condition_expression="attribute_not_exists(file_id) OR settled_by = :settler",
+        expression_attribute_values={":settler": _s(settler)},
+        result_path=sfn.JsonPath.DISCARD,
+    )
+    res.retry_dynamodb(unrecorded)
+    unrecorded.add_catch(as_validation, errors=[CONDITIONAL_CHECK_FAILED], result_path="$.recorded_meanwhile")
+    unrecorded.next(
+        sfn.Pass(
+            scope,
+            "Settled unrecorded",
+            result=sfn.Result.from_object({"status": statuses.VALIDATION_FAILED}),
+            result_path="$.settle",
+        )
+    ).next(quarantine)
+    look = tasks.DynamoGetItem(
+        scope,
+        "Look up the item",
+        table=res.table,
+        key=_file_key(),
+        consistent_read=True,
+        projection_expression=[tasks.DynamoProjectionExpression().with_attribute("file_id")],
+        result_path="$.ledger",
+    )
+    res.retry_dynamodb(look)
+    found = (
+        sfn.Choice(scope, "Recorded?")
+        .when(sfn.Condition.is_present("$.ledger.Item"), as_validation)
+        .otherwise(unrecorded)
+    )
+    return read.next(identify).next(look).next(found)

@@ -40,7 +40,11 @@ class EtlPipelineProps:
         landing: more RawLanding settings; the fields above win where both are given. Default: none.
         ledger: ProcessingLedger props. Default: ProcessingLedgerProps(removal_policy=removal_policy).
         workflow: more ValidateTransformWorkflow settings as keyword arguments. Default: none.
-        retry: backoff of every task. Default: RetryPolicy().
+        retry: backoff of every task's faults. Default: RetryPolicy().
+        throttle_retry: backoff for throttling, a budget of its own. Default: about 27 minutes of waits,
+            fewer when the execution timeout is shorter (see ValidateTransformWorkflowProps).
+        reserved_concurrency: each function's reserved concurrency: how many files a step processes at
+            once; the rest wait their turn on the throttling budget. Default: none (the account's pool).
         state_machine_type: Default: STANDARD.
         vpc: run the functions in your VPC. Default: none.
         alarm_topic: SNS topic for the alarms. Default: a new encrypted topic.
@@ -60,6 +64,8 @@ class EtlPipelineProps:
     ledger: ProcessingLedgerProps | None = None
     workflow: Mapping[str, Any] | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    throttle_retry: RetryPolicy | None = None
+    reserved_concurrency: int | None = None
     state_machine_type: sfn.StateMachineType = sfn.StateMachineType.STANDARD
     vpc: ec2.IVpc | None = None
     alarm_topic: sns.ITopic | None = None
@@ -121,6 +127,8 @@ class EtlPipeline(Construct):
                     "encryption_key": props.encryption_key,
                     "logs_bucket": self.landing.logs_bucket,
                     "retry": props.retry,
+                    **({"throttle_retry": props.throttle_retry} if props.throttle_retry else {}),
+                    **({"reserved_concurrency": props.reserved_concurrency} if props.reserved_concurrency else {}),
                     "state_machine_type": props.state_machine_type,
                     "vpc": props.vpc,
                     "removal_policy": props.removal_policy,

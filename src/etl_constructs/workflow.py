@@ -79,14 +79,19 @@ class ValidateTransformWorkflowProps:
         transform_memory_mb: transform function memory. Default: 1024.
         validate_timeout: Default: 5 minutes.
         transform_timeout: Default: 15 minutes.
-        reserved_concurrency: reserved concurrent executions per function. Default: none (account pool).
         log_retention: retention of every log group. Default: one year.
         execution_timeout: the whole execution's limit. Default: 1 hour.
         state_machine_type: STANDARD, or EXPRESS (5 minutes at most; EXPRESS emits no status-change
             events, so an execution that times out as a whole is not settled by the reconciler, though
             every task failure still is). Default: STANDARD.
         include_execution_data: log the data passing through states (it is financial data). Default: False.
-        retry: backoff for every task. Default: RetryPolicy().
+        retry: backoff for every task's faults. Default: RetryPolicy() (2 s doubling to 60 s, 5 retries).
+        throttle_retry: backoff for throttling (`Lambda.TooManyRequestsException`, DynamoDB throttling), a
+            budget of its own: a burst must wait its turn, never fail a file. Its waits must stay under
+            `execution_timeout`. Default: RetryPolicy.for_throttling(execution_timeout): 5 s doubling to
+            60 s, 30 retries (about 27 minutes of waits) under the default hour, fewer under a shorter one.
+        reserved_concurrency: reserved concurrent executions per function: the limit on how many files
+            each step processes at once; files past it wait on the throttling budget. Default: none.
         vpc: run the functions in your VPC. Default: none.
         vpc_subnets: subnets within `vpc`. Default: private subnets.
         security_groups: for the functions in `vpc`. Default: one created by CDK.
@@ -119,6 +124,7 @@ class ValidateTransformWorkflowProps:
     state_machine_type: sfn.StateMachineType = sfn.StateMachineType.STANDARD
     include_execution_data: bool = False
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    throttle_retry: RetryPolicy | None = None
     vpc: ec2.IVpc | None = None
     vpc_subnets: ec2.SubnetSelection | None = None
     security_groups: Sequence[ec2.ISecurityGroup] | None = None
@@ -156,8 +162,16 @@ class ValidateTransformWorkflowProps:
             raise ConfigurationError("an EXPRESS state machine runs 5 minutes at most: lower execution_timeout")
         if self.reserved_concurrency is not None and self.reserved_concurrency < 1:
             raise ConfigurationError("reserved_concurrency must be 1 or more")
-        if self.retry.max_attempts < 1 or self.retry.backoff_rate < 1:
-            raise ConfigurationError("retry needs max_attempts >= 1 and backoff_rate >= 1")
+        for name in ("retry", "throttle_retry"):
+            policy: RetryPolicy | None = getattr(self, name)
+            if policy is not None and (policy.max_attempts < 1 or policy.backoff_rate < 1):
+                raise ConfigurationError(f"{name} needs max_attempts >= 1 and backoff_rate >= 1")
+        throttle = self.throttle_retry
+        if throttle is not None and throttle.total_wait() >= self.execution_timeout.to_seconds():
+            raise ConfigurationError(
+                f"throttle_retry waits up to {throttle.total_wait():.0f} s, not less than execution_timeout"
+                f" ({self.execution_timeout.to_seconds():.0f} s): give fewer max_attempts or a longer execution_timeout"
+            )
         if self.auto_delete_objects and self.removal_policy != RemovalPolicy.DESTROY:
             raise ConfigurationError("auto_delete_objects needs removal_policy=RemovalPolicy.DESTROY")
         if self.vpc is None and (self.vpc_subnets is not None or self.security_groups):
@@ -200,6 +214,7 @@ class ValidateTransformWorkflow(Construct):
             validate_fn=self.validate_function,
             transform_fn=self.transform_function,
             retry=props.retry,
+            throttle_retry=props.throttle_retry or RetryPolicy.for_throttling(props.execution_timeout),
             suffix_variants=()
             if suffix_checked_by_rule(props.input_prefix)
             else tuple(suffix_variants(props.data.suffixes)),
@@ -240,12 +255,12 @@ class ValidateTransformWorkflow(Construct):
                 "CDK's Lambda task grants the function's versions too (ARN:*), for a qualified invoke",
             )
             self._grant_ledger_key(machine)
-        acknowledge_wildcard(
-            self.state_machine,
-            self.transform_function.function_arn,
-            ":*",
-            "CDK's Lambda task grants the function's versions too (ARN:*), for a qualified invoke",
-        )
+            acknowledge_wildcard(
+                machine,
+                self.transform_function.function_arn,
+                ":*",
+                "CDK's Lambda task grants the function's versions too (ARN:*), for a qualified invoke",
+            )
         if props.encryption_key is not None:
             allow_on_key(
                 self,
@@ -258,12 +273,13 @@ class ValidateTransformWorkflow(Construct):
         self.unsettled_rule = events.Rule(
             self,
             "ExecutionUnsettled",
-            description="Executions that ended without running a catch: settle their ledger items",
+            description="Executions that ended without success: settle their ledger items if no catch did",
             event_pattern=events.EventPattern(
                 source=["aws.states"],
                 detail_type=["Step Functions Execution Status Change"],
                 detail={
-                    "status": ["TIMED_OUT", "ABORTED"],
+                    # FAILED too: an execution whose own failure path failed, or that hit a runtime error.
+                    "status": ["FAILED", "TIMED_OUT", "ABORTED"],
                     "stateMachineArn": [self.state_machine.state_machine_arn],
                 },
             ),

@@ -17,6 +17,7 @@ from etl_constructs import (
     ValidateTransformWorkflow,
     ValidateTransformWorkflowProps,
 )
+from etl_constructs.definition import DYNAMODB_THROTTLE_ERRORS, LAMBDA_THROTTLE_ERRORS
 
 
 def _props(stack: cdk.Stack, **overrides) -> ValidateTransformWorkflowProps:
@@ -127,19 +128,41 @@ def test_configuration_reaches_the_functions_as_one_json_document(functions):
         assert json.loads(document) == DataSettings().to_dict()
 
 
-def test_every_task_retries_with_backoff_max_delay_and_jitter(definition):
+def test_every_task_retries_throttling_first_then_faults_with_backoff_max_delay_and_jitter(definition):
     for name, task in _tasks(definition).items():
-        (retry,) = task["Retry"]
-        assert retry["BackoffRate"] == 2, name
-        assert retry["MaxDelaySeconds"] == 60, name
-        assert retry["JitterStrategy"] == "FULL", name
-        assert retry["MaxAttempts"] == 5, name
+        throttling, faults = task["Retry"]
+        assert throttling["ErrorEquals"] in (LAMBDA_THROTTLE_ERRORS, DYNAMODB_THROTTLE_ERRORS), name
+        assert (throttling["IntervalSeconds"], throttling["MaxAttempts"]) == (5, 30), name
+        assert faults["MaxAttempts"] == 5, name
+        for retry in (throttling, faults):
+            assert retry["BackoffRate"] == 2, name
+            assert retry["MaxDelaySeconds"] == 60, name
+            assert retry["JitterStrategy"] == "FULL", name
 
 
-def test_lambda_tasks_retry_service_errors_throttling_and_transient_faults(definition):
+def test_the_throttling_budget_fits_the_execution_timeout():
+    from etl_constructs import RetryPolicy
+
+    Duration = cdk.Duration
+    assert RetryPolicy.for_throttling().total_wait() == 5 + 10 + 20 + 40 + 60 * 26
+    assert RetryPolicy.for_throttling(Duration.hours(1)).max_attempts == 30
+    express = RetryPolicy.for_throttling(Duration.minutes(5))
+    assert express.total_wait() <= 150 and express.max_attempts == 5
+
+
+def test_a_throttling_budget_longer_than_the_execution_is_refused():
+    from etl_constructs import RetryPolicy
+
+    with pytest.raises(ConfigurationError, match="throttle_retry waits up to 1635 s"):
+        _props(cdk.Stack(), throttle_retry=RetryPolicy.for_throttling(), execution_timeout=cdk.Duration.minutes(20))
+
+
+def test_lambda_tasks_retry_throttling_on_its_own_budget_then_service_errors_and_transient_faults(definition):
     for name in ("Validate", "Transform"):
-        errors = definition["States"][name]["Retry"][0]["ErrorEquals"]
-        assert {"Lambda.ServiceException", "Lambda.TooManyRequestsException", "TransientError"} <= set(errors)
+        throttling, faults = definition["States"][name]["Retry"]
+        assert throttling["ErrorEquals"] == ["Lambda.TooManyRequestsException"]
+        assert {"Lambda.ServiceException", "TransientError"} <= set(faults["ErrorEquals"])
+        assert "Lambda.TooManyRequestsException" not in faults["ErrorEquals"]
 
 
 def test_every_task_has_a_catch(definition):
@@ -154,14 +177,22 @@ def test_lambda_task_failures_lead_to_the_failure_record(definition):
         assert catch["ErrorEquals"] == ["States.ALL"]
         mark = states[catch["Next"]]
         assert mark["Result"] == {"status": status}
-        quarantine = states[mark["Next"]]
-        assert quarantine["Resource"].endswith("lambda:invoke")
-        assert quarantine["Parameters"]["Payload"]["action"] == "quarantine"
+        step = states[mark["Next"]]
+        if name == "Transform":  # an uncommitted output goes first, unless the ledger shows the commit
+            assert step["Parameters"]["Payload"]["action"] == "retract"
+            committed = states[step["Next"]]
+            assert committed["Choices"][0]["Variable"] == "$.retracted.committed"
+            step = states[committed["Default"]]
+        assert step["Resource"].endswith("lambda:invoke")
+        assert step["Parameters"]["Payload"]["action"] == "quarantine"
 
 
 def test_received_is_conditional_so_a_repeat_delivery_stops(definition):
     received = definition["States"]["Record RECEIVED"]
-    assert received["Parameters"]["ConditionExpression"] == "attribute_not_exists(file_id)"
+    # Or this execution's own RECEIVED, when a retry follows a lost reply.
+    assert received["Parameters"]["ConditionExpression"] == (
+        "attribute_not_exists(file_id) OR (#execution = :exec AND #status = :received)"
+    )
     assert received["Catch"][0]["ErrorEquals"] == ["DynamoDB.ConditionalCheckFailedException"]
 
 
@@ -212,10 +243,10 @@ def test_state_machine_has_an_overall_timeout(definition):
     assert definition["TimeoutSeconds"] == 3600
 
 
-def test_timed_out_or_aborted_executions_are_settled_by_the_reconciler(template):
+def test_failed_timed_out_or_aborted_executions_are_settled_by_the_reconciler(template):
     rules = template.find_resources("AWS::Events::Rule")
     (rule,) = rules.values()
-    assert rule["Properties"]["EventPattern"]["detail"]["status"] == ["TIMED_OUT", "ABORTED"]
+    assert rule["Properties"]["EventPattern"]["detail"]["status"] == ["FAILED", "TIMED_OUT", "ABORTED"]
     assert rule["Properties"]["Targets"][0]["DeadLetterConfig"]
 
 
@@ -224,7 +255,9 @@ def test_reconciler_settles_only_non_final_items(template):
     settles = [s for s in definition["States"].values() if s.get("Resource", "").endswith("dynamodb:updateItem")]
     assert len(settles) == 2
     for state in settles:
-        assert state["Parameters"]["ConditionExpression"] == "#status IN (:a0, :a1) AND #execution = :exec"
+        assert state["Parameters"]["ConditionExpression"] == (
+            "(#status IN (:a0, :a1) AND #execution = :exec) OR settled_by = :settler"
+        )
 
 
 def _statements(template, role_prefix: str) -> list[dict]:

@@ -30,7 +30,7 @@ def _event(local: LocalPipeline, upload, execution: str, status: str) -> dict:
 
 def _reconciler(local: LocalPipeline) -> str:
     (rule,) = [r for r in local.pipeline.other_rules if "aws.states" in r.pattern.get("source", [])]
-    assert rule.pattern["detail"]["status"] == ["TIMED_OUT", "ABORTED"]
+    assert rule.pattern["detail"]["status"] == ["FAILED", "TIMED_OUT", "ABORTED"]
     return rule.state_machine_arn
 
 
