@@ -86,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--stack",
         metavar="NAME",
-        help="the stack of the cloud assembly to run; default: the only stack that holds an EtlPipeline "
+        help="the stack of the cloud assembly to run; default: the only stack of the assembly "
         "(several: exit 2, naming them)",
     )
     run.add_argument(
@@ -206,6 +206,13 @@ def _print_summary(result: LocalRun, log_path: Path) -> None:
         f"etl-constructs: {done} of {len(result.files)} file(s) COMPLETED; the functions' logs are in {log_path}",
         file=sys.stderr,
     )
+    throttles = sum(f.throttles for f in result.files)
+    if throttles:
+        print(
+            f"etl-constructs: {throttles} invocation(s) throttled by the concurrency limit and retried after the"
+            " definition's real back-off waits",
+            file=sys.stderr,
+        )
 
 
 def _run_local(args: argparse.Namespace) -> int:

@@ -33,6 +33,8 @@ LAMBDA_RETRY_ERRORS = [
 LAMBDA_THROTTLE_ERRORS = ["Lambda.TooManyRequestsException"]
 #: Errors of a DynamoDB task worth retrying.
 DYNAMODB_RETRY_ERRORS = [
+    # DynamoDB's own code is InternalServerError; either spelling may reach the state machine.
+    "DynamoDB.InternalServerError",
     "DynamoDB.InternalServerErrorException",
     "DynamoDB.AmazonDynamoDBException",
 ]

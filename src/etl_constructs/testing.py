@@ -49,11 +49,15 @@ def etl_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def etl_pipeline(etl_template: Path, tmp_path: Path) -> Iterator[LocalPipeline]:
-    """A fresh emulated pipeline for one test; outputs go under the test's tmp_path."""
-    with LocalPipeline(
-        etl_template,
-        out=tmp_path / "etl-out",
-        stack=os.environ.get("ETL_STACK") or None,
-        pipeline=os.environ.get("ETL_PIPELINE") or None,
-    ) as pipeline:
+    """A fresh emulated pipeline for one test; outputs, and the functions' logs, go under the test's tmp_path."""
+    with (
+        (tmp_path / "etl-handler-logs.jsonl").open("w", encoding="utf-8") as log,
+        LocalPipeline(
+            etl_template,
+            out=tmp_path / "etl-out",
+            log=log,
+            stack=os.environ.get("ETL_STACK") or None,
+            pipeline=os.environ.get("ETL_PIPELINE") or None,
+        ) as pipeline,
+    ):
         yield pipeline

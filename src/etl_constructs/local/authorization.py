@@ -142,14 +142,19 @@ _S3_OBJECT_ACTIONS = {
     "DeleteObject": "DeleteObject",
     "GetObjectTagging": "GetObjectTagging",
     "PutObjectTagging": "PutObjectTagging",
+    "GetObjectAcl": "GetObjectAcl",
+    "PutObjectAcl": "PutObjectAcl",
+    "ListParts": "ListMultipartUploadParts",
 }
 #: Object actions with a version-specific form, used when the request names a version
 #: (https://docs.aws.amazon.com/AmazonS3/latest/userguide/using-with-s3-policy-actions.html).
-_VERSIONED = {"GetObject", "DeleteObject", "GetObjectTagging", "PutObjectTagging"}
+_VERSIONED = {"GetObject", "DeleteObject", "GetObjectTagging", "PutObjectTagging", "GetObjectAcl", "PutObjectAcl"}
 _S3_BUCKET_ACTIONS = {
     "ListObjectsV2": "ListBucket",
     "ListObjects": "ListBucket",
+    "HeadBucket": "ListBucket",
     "ListObjectVersions": "ListBucketVersions",
+    "ListMultipartUploads": "ListBucketMultipartUploads",
 }
 
 
@@ -167,6 +172,15 @@ def _s3(call: Call) -> list[Permission]:
         return [
             Permission(read, f"arn:aws:s3:::{source['Bucket']}/{source['Key']}"),
             Permission("s3:PutObject", f"arn:aws:s3:::{bucket}/{params.get('Key', '')}"),
+        ]
+    if operation == "DeleteObjects":
+        objects = params.get("Delete", {}).get("Objects", [])
+        return [
+            Permission(
+                "s3:DeleteObjectVersion" if o.get("VersionId") else "s3:DeleteObject",
+                f"arn:aws:s3:::{bucket}/{o['Key']}",
+            )
+            for o in objects
         ]
     if operation in _S3_OBJECT_ACTIONS:
         action = _S3_OBJECT_ACTIONS[operation]
@@ -194,12 +208,14 @@ def _sqs(call: Call) -> list[Permission]:
 _BUILDERS = {"dynamodb": _dynamodb, "lambda": _lambda, "s3": _s3, "states": _states, "sqs": _sqs}
 
 
-#: A multipart upload to an SSE-KMS bucket also decrypts its parts
+#: A multipart upload to an SSE-KMS bucket also decrypts its parts to complete
 #: (https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html#mpuAndPermissions).
-_MULTIPART = frozenset({"CreateMultipartUpload", "UploadPart", "UploadPartCopy", "CompleteMultipartUpload"})
+_MULTIPART = frozenset({"UploadPart", "UploadPartCopy", "CompleteMultipartUpload"})
 
 
 def _kms_actions(action: str, operation: str) -> tuple[str, ...]:
+    if operation == "HeadObject":  # metadata only: nothing is decrypted
+        return ()
     if action in ("s3:GetObject", "s3:GetObjectVersion"):
         return ("kms:Decrypt",)
     if action == "s3:PutObject":
@@ -216,18 +232,65 @@ def _resource_name(arn: str) -> str:
 # ---------------------------------------------------------------- evaluation
 
 
-def evaluate(documents: list[dict[str, Any]], permission: Permission) -> str:
-    """`"allow"`, `"deny"` (an explicit deny) or `"none"` (no statement allows), as IAM decides."""
+#: Condition keys whose value run-local knows for every request (the SDK calls AWS over TLS).
+KNOWN_CONTEXT = {"aws:securetransport": "true", "aws:requestedregion": REGION, "aws:principalaccount": ACCOUNT}
+
+
+def evaluate(documents: list[dict[str, Any]], permission: Permission, principal: str | None = None) -> str:
+    """`"allow"`, `"deny"` (an explicit deny) or `"none"` (no statement allows), as IAM decides.
+
+    Conditions on the keys run-local knows (`KNOWN_CONTEXT`, and `aws:PrincipalArn`) are evaluated
+    with the usual string, ARN and Bool operators. A condition it cannot evaluate lets an Allow
+    apply and keeps a Deny from applying: run-local never refuses what AWS might allow.
+    """
     allowed = False
+    context = {**KNOWN_CONTEXT, **({"aws:principalarn": principal} if principal else {})}
     for document in documents:
         statements = document.get("Statement", [])
         for statement in statements if isinstance(statements, list) else [statements]:
             if not _applies(statement, permission):
                 continue
-            if statement.get("Effect") == "Deny":
+            deny = statement.get("Effect") == "Deny"
+            met = _conditions_met(statement.get("Condition") or {}, context)
+            if deny and met is True:
                 return "deny"
-            allowed = True
+            if not deny and met is not False:
+                allowed = True
     return "allow" if allowed else "none"
+
+
+def _conditions_met(conditions: dict[str, Any], context: dict[str, str]) -> bool | None:
+    """True or False when every condition could be evaluated, None when one could not."""
+    verdict: bool | None = True
+    for operator, tests in conditions.items():
+        for key, expected in tests.items():
+            result = _condition(operator, context.get(key.lower()), expected)
+            if result is False:
+                return False
+            if result is None:
+                verdict = None
+    return verdict
+
+
+def _condition(operator: str, actual: str | None, expected: Any) -> bool | None:
+    values = [str(v) for v in (expected if isinstance(expected, list) else [expected])]
+    base = operator.removesuffix("IfExists")
+    if actual is None:
+        return True if operator.endswith("IfExists") else None
+    match base:
+        case "StringEquals" | "ArnEquals":
+            return actual in values
+        case "StringNotEquals" | "ArnNotEquals":
+            return actual not in values
+        case "StringEqualsIgnoreCase":
+            return actual.lower() in (v.lower() for v in values)
+        case "StringLike" | "ArnLike":
+            return any(_match(v, actual, fold=False) for v in values)
+        case "StringNotLike" | "ArnNotLike":
+            return not any(_match(v, actual, fold=False) for v in values)
+        case "Bool":
+            return actual.lower() in (v.lower() for v in values)
+    return None
 
 
 def _applies(statement: dict[str, Any], permission: Permission) -> bool:
@@ -237,7 +300,6 @@ def _applies(statement: dict[str, Any], permission: Permission) -> bool:
         return False
     if "Resource" in statement and not _any_match(statement["Resource"], permission.resource, fold=False):
         return False
-    # Conditions: run-local cannot know most context keys; a condition counts as met.
     return not ("NotResource" in statement and _any_match(statement["NotResource"], permission.resource, fold=False))
 
 
@@ -259,6 +321,29 @@ def _match(pattern: str, value: str, fold: bool) -> bool:
 # ---------------------------------------------------------------- moto's hook
 
 
+def with_key_policy(decision: str, policy: dict[str, Any], principal: str, action: str) -> str:
+    """The decision once the key policy's statements that name this role are counted."""
+    role = principal.split(":assumed-role/", 1)[-1].split("/", 1)[0]
+    for statement in _statements(policy):
+        named = statement.get("Principal", {})
+        arns = named.get("AWS", []) if isinstance(named, dict) else []
+        arns = arns if isinstance(arns, list) else [arns]
+        if not any(str(a).endswith(f":role/{role}") or str(a).endswith(f"/{role}") for a in arns):
+            continue
+        if not _any_match(statement.get("Action", []), action, fold=True):
+            continue
+        if statement.get("Effect") == "Deny":
+            return "deny"
+        if decision == "none":
+            decision = "allow"
+    return decision
+
+
+def _statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    statements = document.get("Statement", [])
+    return statements if isinstance(statements, list) else [statements]
+
+
 def _documents(policies: list[Any]) -> list[dict[str, Any]]:
     from moto.iam.access_control import IAMPolicy
 
@@ -275,9 +360,18 @@ def _refusal(service: str, denied: Denied) -> Exception:
 
 
 @contextmanager
-def authorized_calls(kms_keys: Mapping[str, str] | None = None) -> Iterator[list[Denied]]:
-    """While open, moto authorizes each call as AWS would; the refusals are collected in the list yielded."""
+def authorized_calls(
+    kms_keys: Mapping[str, str] | None = None, key_policies: Mapping[str, dict[str, Any]] | None = None
+) -> Iterator[list[Denied]]:
+    """While open, moto authorizes each call as AWS would; the refusals are collected in the list yielded.
+
+    `kms_keys` maps a bucket to its KMS key's ARN; `key_policies` a key's ARN to its key policy. A key
+    policy that names the role itself allows (or denies) a key action whatever the role's IAM policies
+    say; one that delegates to the account leaves it to them
+    (https://docs.aws.amazon.com/kms/latest/developerguide/determining-access-key-policy.html).
+    """
     refusals: list[Denied] = []
+    policies = key_policies or {}
 
     def check(request: IAMRequestBase, resource: str) -> None:
         call = current_call()
@@ -290,7 +384,10 @@ def authorized_calls(kms_keys: Mapping[str, str] | None = None) -> Iterator[list
             needed = required(call, kms_keys)
         documents = _documents(request._access_key.collect_policies())
         for permission in needed:
-            decision = evaluate(documents, permission)
+            decision = evaluate(documents, permission, principal)
+            key_policy = policies.get(permission.resource) if permission.action.startswith("kms:") else None
+            if key_policy is not None:
+                decision = with_key_policy(decision, key_policy, principal, permission.action)
             if decision != "allow":
                 denied = Denied(principal, permission, explicit=decision == "deny", execution=call.execution)
                 refusals.append(denied)

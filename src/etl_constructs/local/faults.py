@@ -16,8 +16,10 @@ emulation, at the HTTP layer: the SDK's own retries see each attempt, as they wo
 
 from __future__ import annotations
 
+import difflib
 import json
 import threading
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,6 +36,9 @@ from .calls import Call, current_call, current_invocation
 SEND_HOOK = (BotocoreStubber, "__call__")
 
 Kind = Literal["error", "reply_lost", "kill"]
+KINDS: tuple[str, ...] = ("error", "reply_lost", "kill")
+#: boto3's client names that differ from the signing names faults match on.
+_SIGNING_NAMES = {"stepfunctions": "states"}
 Match = Mapping[str, Any] | Callable[[dict[str, Any]], bool]
 
 #: The error each service gives for a fault of its own, when `code` is not given.
@@ -107,10 +112,16 @@ class Fault:
         return cls("kill", service, operation, match, times, caller=function)
 
     def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}: one of {', '.join(KINDS)}")
         if self.times is not None and self.times < 1:
             raise ValueError("times must be 1 or more, or None for every matching request")
         if self.kind != "kill" and not self.service:
             raise ValueError(f"a {self.kind} fault needs a service")
+        if self.caller is not None and not self.caller:
+            raise ValueError("caller (or the function to kill) must not be empty: it would match every caller")
+        if self.service is not None:
+            self.service, self.operation = _checked(self.service, self.operation)
 
     @property
     def exhausted(self) -> bool:
@@ -130,6 +141,25 @@ class Fault:
         if self.caller is not None and (call.principal is None or self.caller not in call.principal.label):
             return False
         return self.match is None or _params_match(self.match, call.params)
+
+
+def _checked(service: str, operation: str | None) -> tuple[str, str | None]:
+    """The service's signing name and the operation, checked against botocore's models (a typo is an error)."""
+    import botocore.session
+    from botocore.exceptions import UnknownServiceError
+
+    client_names = {v: k for k, v in _SIGNING_NAMES.items()}
+    session = botocore.session.get_session()
+    try:
+        model = session.get_service_model(client_names.get(service, service))
+    except UnknownServiceError:
+        known = ", ".join(sorted({"s3", "dynamodb", "lambda", "states", "sqs", "sns", "events", "kms"}))
+        raise ValueError(f"unknown service {service!r}: a boto3 client name such as {known}") from None
+    if operation is not None and operation not in model.operation_names:
+        close = difflib.get_close_matches(operation, model.operation_names, n=3, cutoff=0.3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise ValueError(f"{service} has no operation {operation!r} (operations are named as in the API){hint}")
+    return model.signing_name, operation
 
 
 def _params_match(match: Match, params: dict[str, Any]) -> bool:
@@ -174,12 +204,19 @@ class FaultPlan:
 def _error_response(request: Any, service: str, fault: Fault) -> AWSResponse:
     code, status = _DEFAULT_ERRORS.get(service, ("InternalFailure", 500))
     code, status = fault.code or code, fault.status or status
+    request_id = f"fault-{uuid.uuid4()}"
     if service in _XML_SERVICES:
-        body = f"<Error><Code>{code}</Code><Message>{fault.message}</Message><RequestId>local</RequestId></Error>"
-        headers = {"Content-Type": "application/xml"}
+        body = (
+            f"<Error><Code>{code}</Code><Message>{fault.message}</Message><RequestId>{request_id}</RequestId></Error>"
+        )
+        headers = {"Content-Type": "application/xml", "x-amz-request-id": request_id}
     else:
         body = json.dumps({"__type": code, "message": fault.message})
-        headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-ErrorType": code}
+        headers = {
+            "Content-Type": "application/x-amz-json-1.0",
+            "x-amzn-ErrorType": code,
+            "x-amzn-RequestId": request_id,
+        }
     return AWSResponse(request.url, status, headers, MockRawResponse(body))
 
 
@@ -203,6 +240,9 @@ def injected(plan: FaultPlan) -> Iterator[None]:
         if fault.kind == "error":
             return _error_response(request, call.service if call else "", fault)
         send(stubber, event_name, request, **kwargs)  # applied...
+        if invocation is None and call is not None and call.service == "lambda":
+            # A state machine's invoke whose reply is lost: Step Functions reports a Lambda service error.
+            return _error_response(request, "lambda", fault)
         raise ReadTimeoutError(endpoint_url=request.url)  # ...and the reply never arrives
 
     with mock.patch.object(*SEND_HOOK, faulty):

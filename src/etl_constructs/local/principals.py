@@ -39,34 +39,64 @@ def operator(iam: Any) -> Principal:
 
 
 def create_roles(template: Template, iam: Any) -> dict[str, str]:
-    """Create every `AWS::IAM::Role` of the template with its policies; return role ARN -> role name.
+    """Give every `AWS::IAM::Role` of the template its policies (creating it if need be); return ARN -> name.
 
-    A role's policies are its own `Policies`, the `AWS::IAM::Policy` and `AWS::IAM::ManagedPolicy`
-    resources that name it, and the AWS managed policies of `ManagedPolicyArns` (as far as moto
-    knows them).
+    A role's policies are its own `Policies`, the `AWS::IAM::Policy` resources that name it, the
+    `AWS::IAM::ManagedPolicy` resources that name it or that its `ManagedPolicyArns` refer to, and
+    the AWS managed policies of `ManagedPolicyArns` (as far as moto knows them). A value the
+    template imports from another stack stays a placeholder that matches nothing.
     """
+    managed = _create_managed_policies(template, iam)
     roles: dict[str, str] = {}
     names: dict[str, str] = {}
     for logical_id, resource in template.of_type("AWS::IAM::Role").items():
-        props = template.resolve(resource.get("Properties", {}))
-        name = template.names[logical_id] if not isinstance(props.get("RoleName"), str) else props["RoleName"]
-        created = iam.create_role(
-            RoleName=name,
-            AssumeRolePolicyDocument=json.dumps(props.get("AssumeRolePolicyDocument") or {"Statement": []}),
-            Path=props.get("Path", "/"),
-        )["Role"]
-        roles[created["Arn"]] = name
+        props = _importless(template.resolve(resource.get("Properties", {})))
+        name = template.names[logical_id]
+        try:
+            arn = iam.create_role(
+                RoleName=name,
+                AssumeRolePolicyDocument=json.dumps(props.get("AssumeRolePolicyDocument") or {"Statement": []}),
+                Path=props.get("Path", "/"),
+            )["Role"]["Arn"]
+        except iam.exceptions.EntityAlreadyExistsException:
+            arn = iam.get_role(RoleName=name)["Role"]["Arn"]
+        roles[arn] = name
         names[template.ref(logical_id)] = name
         for policy in props.get("Policies", []):
             _put(iam, name, policy["PolicyName"], policy["PolicyDocument"])
-        for arn in props.get("ManagedPolicyArns", []):
-            _attach_managed(iam, name, str(arn))
-    for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
-        for logical_id, resource in template.of_type(kind).items():
-            props = template.resolve(resource.get("Properties", {}))
-            for role in _role_names(props.get("Roles", []), names):
-                _put(iam, role, props.get("PolicyName") or logical_id, props["PolicyDocument"])
+        for policy_arn in props.get("ManagedPolicyArns", []):
+            _attach_managed(iam, name, str(policy_arn))
+    for logical_id, resource in template.of_type("AWS::IAM::Policy").items():
+        props = _importless(template.resolve(resource.get("Properties", {})))
+        for role in _role_names(props.get("Roles", []), names):
+            _put(iam, role, props.get("PolicyName") or logical_id, props["PolicyDocument"])
+    for policy_arn, role_refs in managed.items():
+        for role in _role_names(role_refs, names):
+            _attach_managed(iam, role, policy_arn)
     return roles
+
+
+def _create_managed_policies(template: Template, iam: Any) -> dict[str, list[Any]]:
+    """Create each `AWS::IAM::ManagedPolicy`; return its ARN -> the roles it names."""
+    created: dict[str, list[Any]] = {}
+    for logical_id, resource in template.of_type("AWS::IAM::ManagedPolicy").items():
+        props = _importless(template.resolve(resource.get("Properties", {})))
+        name = template.names[logical_id]
+        arn = iam.create_policy(PolicyName=name, PolicyDocument=json.dumps(props["PolicyDocument"]))["Policy"]["Arn"]
+        created[arn] = list(props.get("Roles", []))
+    return created
+
+
+def _importless(value: Any) -> Any:
+    """`value` with what is left unresolved (an `Fn::ImportValue` of another stack) made a placeholder string."""
+    if isinstance(value, list):
+        return [_importless(v) for v in value]
+    if isinstance(value, dict):
+        if len(value) == 1 and next(iter(value)).startswith("Fn::"):
+            ((function, argument),) = value.items()
+            return f"arn:aws:imported:::{function}:{json.dumps(argument, sort_keys=True)}"
+        return {k: _importless(v) for k, v in value.items()}
+    return value
 
 
 def assume(sts: Any, role_arn: str, session: str, label: str) -> Principal:

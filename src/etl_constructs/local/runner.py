@@ -30,7 +30,8 @@ from .key_check import check_key_policies
 from .streaming import put_file, streaming_s3
 from .template import REGION, Template, TemplateError
 
-_EXECUTION_TIMEOUT_S = 300.0
+#: How long `wait` waits when the state machine states no timeout of its own (Step Functions' default is a year).
+_EXECUTION_TIMEOUT_S = 3600.0
 #: The status of a file that started no workflow: it has no ledger item and no file id.
 NOT_STARTED = "NOT_STARTED"
 #: What the quarantine report adds to the quarantine copy's key.
@@ -273,8 +274,9 @@ class LocalPipeline:
         names = ("s3", "dynamodb", "lambda", "stepfunctions", "events", "sqs", "iam", "sts")
         self.clients = {n: boto3.client(n, region_name=REGION) for n in names}
         operator = principals.operator(self.clients["iam"])
-        principals.create_roles(template, self.clients["iam"])
+        # The pipeline first: what it imports is refused by name before any policy is read.
         self.pipeline = build(template, self.clients, pipeline=self._pipeline_name)
+        principals.create_roles(template, self.clients["iam"])
         functions = self.pipeline.functions
         sts = self.clients["sts"]
         by_function = {
@@ -298,7 +300,7 @@ class LocalPipeline:
         stack.enter_context(in_process_lambda(self.lambda_service))
         stack.enter_context(aws_fidelity())
         stack.enter_context(streaming_s3())  # moto's S3 streams objects on disk instead of reading them whole
-        self.refusals = stack.enter_context(authorized_calls(_kms_keys(template)))
+        self.refusals = stack.enter_context(authorized_calls(_kms_keys(template), _key_policies(template)))
         stack.enter_context(enable_iam_authentication())
 
     def __exit__(self, *exc: Any) -> None:
@@ -341,11 +343,16 @@ class LocalPipeline:
     def wait(
         self,
         executions: Sequence[str],
-        timeout_s: float = _EXECUTION_TIMEOUT_S,
+        timeout_s: float | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> dict[str, str]:
-        """Wait until each execution has ended (telling `progress` how many have); return ARN -> status."""
+        """Wait until each execution has ended (telling `progress` how many have); return ARN -> status.
+
+        `timeout_s` defaults to the state machine's own `TimeoutSeconds` (an hour if it states none).
+        """
         sfn = self.clients["stepfunctions"]
+        if timeout_s is None:
+            timeout_s = self._execution_timeout()
         deadline = time.monotonic() + timeout_s
         ended: dict[str, str] = {}
         pending = set(executions)
@@ -361,6 +368,12 @@ class LocalPipeline:
                     raise TimeoutError(f"{len(pending)} executions still running after {timeout_s}s")
                 time.sleep(0.1)
         return ended
+
+    def _execution_timeout(self) -> float:
+        described = self.clients["stepfunctions"].describe_state_machine(
+            stateMachineArn=self.pipeline.state_machine_arn
+        )
+        return float(json.loads(described["definition"]).get("TimeoutSeconds") or _EXECUTION_TIMEOUT_S)
 
     def _running(self, executions: set[str]) -> set[str]:
         """Those of `executions` still running: one listing for the pipeline's own, a look at each of the others."""
@@ -576,6 +589,14 @@ def _kms_keys(template: Template) -> dict[str, str]:
     return keys
 
 
+def _key_policies(template: Template) -> dict[str, dict[str, Any]]:
+    """KMS key ARN -> its key policy, for the keys the template defines."""
+    return {
+        template.get_att(logical_id, "Arn"): template.resolve(resource.get("Properties", {}).get("KeyPolicy") or {})
+        for logical_id, resource in template.of_type("AWS::KMS::Key").items()
+    }
+
+
 def _file_name(part: str) -> str:
     if part in ("", ".", ".."):
         return part.replace(".", "%2E") or "%"
@@ -591,8 +612,19 @@ def _file_name(part: str) -> str:
 def _fault_message(item: dict[str, Any]) -> str:
     if not item:
         return "no ledger item was recorded"
-    error, cause = item.get("error"), item.get("cause")
+    error, cause = item.get("error"), _readable(item.get("cause"))
     return ": ".join(str(p) for p in (error, cause) if p) or f"ended in {item.get('status')}"
+
+
+def _readable(cause: Any) -> Any:
+    """A function's error as Lambda reports it (JSON with a stack trace) cut to its message."""
+    try:
+        reported = json.loads(cause) if isinstance(cause, str) and cause.startswith("{") else None
+    except ValueError:
+        return cause
+    if isinstance(reported, dict) and "errorMessage" in reported:
+        return reported["errorMessage"]
+    return cause
 
 
 def run_local(

@@ -111,6 +111,8 @@ class Template:
             return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}"
         if kind == "AWS::SNS::Topic":
             return f"arn:aws:sns:{REGION}:{ACCOUNT}:{name}"
+        if kind == "AWS::IAM::ManagedPolicy":
+            return f"arn:aws:iam::{ACCOUNT}:policy/{name}"
         return name
 
     def get_att(self, logical_id: str, attribute: str) -> str:

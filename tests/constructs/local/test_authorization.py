@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from etl_constructs.local.authorization import Permission, evaluate, required
+from etl_constructs.local.authorization import Permission, evaluate, required, with_key_policy
 from etl_constructs.local.calls import Call
 
 TABLE = "arn:aws:dynamodb:us-east-1:123456789012:table/ledger"
@@ -90,3 +90,97 @@ def test_a_part_copy_is_authorized_as_a_copy():
         ("s3:GetObjectVersion", "arn:aws:s3:::r/k"),
         ("s3:PutObject", "arn:aws:s3:::q/k2"),
     ]
+
+
+def test_a_deny_on_a_condition_run_local_knows_is_evaluated():
+    allow = {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}
+    tls_only = {
+        "Effect": "Deny",
+        "Action": "s3:*",
+        "Resource": "*",
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+    permission = Permission("s3:GetObject", "arn:aws:s3:::b/k")
+    assert evaluate(policy(allow, tls_only), permission) == "allow"
+    always = {**tls_only, "Condition": {"Bool": {"aws:SecureTransport": "true"}}}
+    assert evaluate(policy(allow, always), permission) == "deny"
+
+
+def test_a_condition_run_local_cannot_evaluate_never_refuses():
+    unknown = {"StringEquals": {"aws:SourceVpce": "vpce-1"}}
+    permission = Permission("s3:GetObject", "arn:aws:s3:::b/k")
+    allow = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Condition": unknown}
+    deny = {"Effect": "Deny", "Action": "s3:GetObject", "Resource": "*", "Condition": unknown}
+    assert evaluate(policy(allow), permission) == "allow"
+    assert evaluate(policy(allow, deny), permission) == "allow"
+
+
+def test_a_condition_on_the_principal_is_evaluated():
+    statement = {
+        "Effect": "Allow",
+        "Action": "dynamodb:PutItem",
+        "Resource": TABLE,
+        "Condition": {"ArnLike": {"aws:PrincipalArn": "arn:aws:sts::123456789012:assumed-role/writer/*"}},
+    }
+    permission = Permission("dynamodb:PutItem", TABLE)
+    assert evaluate(policy(statement), permission, "arn:aws:sts::123456789012:assumed-role/writer/s") == "allow"
+    assert evaluate(policy(statement), permission, "arn:aws:sts::123456789012:assumed-role/reader/s") == "none"
+
+
+KEY_USER = "arn:aws:sts::123456789012:assumed-role/local-TransformRole/f"
+
+
+def test_a_key_policy_naming_the_role_allows_without_an_iam_grant():
+    key_policy = {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": ["arn:aws:iam::123456789012:role/local-TransformRole"]},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+            },
+        ]
+    }
+    assert with_key_policy("none", key_policy, KEY_USER, "kms:Decrypt") == "allow"
+    assert with_key_policy("none", key_policy, KEY_USER, "kms:Encrypt") == "none"  # root delegation: IAM decides
+
+
+def test_a_key_policy_denying_the_role_refuses_whatever_iam_allows():
+    key_policy = {
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Principal": {"AWS": "arn:aws:iam::123456789012:role/local-TransformRole"},
+                "Action": "kms:*",
+            }
+        ]
+    }
+    assert with_key_policy("allow", key_policy, KEY_USER, "kms:Decrypt") == "deny"
+
+
+def test_s3_operations_map_to_the_actions_iam_checks():
+    assert needs("s3", "ListParts", Bucket="b", Key="k", UploadId="u") == [
+        ("s3:ListMultipartUploadParts", "arn:aws:s3:::b/k")
+    ]
+    assert needs("s3", "ListMultipartUploads", Bucket="b") == [("s3:ListBucketMultipartUploads", "arn:aws:s3:::b")]
+    assert needs("s3", "HeadBucket", Bucket="b") == [("s3:ListBucket", "arn:aws:s3:::b")]
+    assert needs(
+        "s3", "DeleteObjects", Bucket="b", Delete={"Objects": [{"Key": "a"}, {"Key": "c", "VersionId": "v"}]}
+    ) == [
+        ("s3:DeleteObject", "arn:aws:s3:::b/a"),
+        ("s3:DeleteObjectVersion", "arn:aws:s3:::b/c"),
+    ]
+
+
+def test_head_object_needs_no_key_and_starting_a_multipart_upload_only_a_data_key():
+    keys = {"b": "arn:aws:kms:us-east-1:123456789012:key/1"}
+    head = required(Call("s3", "HeadObject", {"Bucket": "b", "Key": "k"}, None), keys)
+    start = required(Call("s3", "CreateMultipartUpload", {"Bucket": "b", "Key": "k"}, None), keys)
+    assert [p.action for p in head] == ["s3:GetObject"]
+    assert [p.action for p in start] == ["s3:PutObject", "kms:GenerateDataKey"]

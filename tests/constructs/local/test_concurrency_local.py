@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -23,19 +24,18 @@ def csv_files(folder: Path, count: int) -> list[Path]:
 
 
 @pytest.mark.slow
-def test_a_burst_of_200_files_at_concurrency_5_is_throttled_and_retried(default_template_path, tmp_path):
-    with LocalPipeline(default_template_path, out=tmp_path / "out", concurrency=5, backoff=0.05) as local:
+def test_a_burst_of_200_files_at_concurrency_5_is_throttled_retried_and_all_complete(default_template_path, tmp_path):
+    started = time.monotonic()
+    with LocalPipeline(default_template_path, out=tmp_path / "out", concurrency=5, backoff=0.1) as local:
         result = local.run(csv_files(tmp_path / "in", 200))
         throttled = sum(local.lambda_service.seen.throttles.values())
+    wall = time.monotonic() - started
     statuses = Counter(f.status for f in result.files)
-    assert set(statuses) <= FINAL, statuses
+    # Throttling has its own long budget: a burst waits its turn and never fails a file.
+    assert statuses == {"COMPLETED": 200}, (statuses, [f.errors for f in result.files if f.status != "COMPLETED"][:3])
     assert sum(f.throttles for f in result.files) == throttled > 0
-    retried = [f for f in result.files if f.throttles and f.status == "COMPLETED"]
-    assert retried, "some throttled invocation succeeded on a retry"
-    assert all(f.attempts > 2 for f in retried)
-    for report in result.files:
-        if report.status != "COMPLETED":
-            assert "Lambda.TooManyRequestsException" in report.errors[-1]["message"]
+    assert [f for f in result.files if f.throttles and f.attempts > 2], "throttled invocations succeeded on a retry"
+    print(f"200 files at concurrency 5: {throttled} throttles, {wall:.1f} s")
 
 
 def test_without_a_limit_nothing_is_throttled(default_template_path, tmp_path):

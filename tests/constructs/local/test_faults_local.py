@@ -97,3 +97,38 @@ def test_a_fault_that_never_matches_never_strikes(default_template_path, good, t
 def test_a_fault_must_strike_at_least_once(times):
     with pytest.raises(ValueError, match="times must be 1 or more"):
         Fault.error("s3", "GetObject", times=times)
+
+
+def test_an_error_on_a_state_machine_call_is_retried_by_the_definition(default_template_path, good, tmp_path):
+    fault = Fault.error("dynamodb", "PutItem", caller="StateMachine", times=2)
+    with LocalPipeline(default_template_path, out=tmp_path / "out", faults=[fault], backoff=0) as local:
+        (report,) = local.run([good]).files
+    assert (report.status, fault.hits) == ("COMPLETED", 2)
+
+
+def test_a_lost_reply_to_a_state_machine_invoke_is_retried_and_the_file_completes(
+    default_template_path, good, tmp_path
+):
+    fault = Fault.reply_lost("lambda", "Invoke", caller="StateMachine")
+    with LocalPipeline(default_template_path, out=tmp_path / "out", faults=[fault], backoff=0) as local:
+        (report,) = local.run([good]).files
+    assert (report.status, fault.hits) == ("COMPLETED", 1)
+    assert report.attempts == 3  # validate ran twice: the second run found its own VALIDATED
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: Fault("explode", "s3", "GetObject"), "unknown fault kind 'explode'"),
+        (lambda: Fault.error("dynamo", "PutItem"), "unknown service 'dynamo'"),
+        (lambda: Fault.error("s3", "get_object"), "s3 has no operation 'get_object'.*GetObject"),
+        (lambda: Fault.kill(""), "must not be empty"),
+    ],
+)
+def test_a_misused_fault_is_refused_with_a_clear_message(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_a_fault_may_name_step_functions_by_its_client_name():
+    assert Fault.error("stepfunctions", "StartExecution").service == "states"
