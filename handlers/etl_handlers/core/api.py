@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_HALF_EVEN, Context, Decimal
 from itertools import repeat
 from json.encoder import encode_basestring_ascii
 from typing import IO, Any
@@ -19,6 +19,9 @@ from .rules import RecordChecker
 from .streams import CountingReader, Readable, text_stream
 
 _CENT = Decimal("0.01")
+# `plus` at this precision changes no digit; it gives a zero the + sign (under any rounding but
+# ROUND_FLOOR), so a fee that rounds to zero from below is written 0.00, not -0.00.
+_UNSIGNED_ZERO = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN, rounding=ROUND_HALF_EVEN).plus
 _WRITE_CHUNK = 256 * 1024
 # What the readers raise for bytes that are bad data (never for a failing source or a bug of ours).
 _DATA_ERRORS = (UnicodeError, csv.Error, RecursionError, ValueError)
@@ -137,7 +140,7 @@ class _Writer:
         self._encode: Callable[[dict[str, Any]], str] = LineEncoder()
 
     def write(self, record: dict[str, Any], amount: Decimal, currency: str) -> None:
-        fee = self._context.multiply(amount, self._rate).quantize(_CENT, context=self._context)
+        fee = _UNSIGNED_ZERO(self._context.multiply(amount, self._rate).quantize(_CENT, context=self._context))
         record["amount"] = amount
         record["currency"] = currency
         record["fee"] = fee
@@ -158,7 +161,7 @@ class _Writer:
         context = self._context
         amounts = list(map(Decimal, map(str.strip, columns["amount"])))
         products = map(context.multiply, amounts, repeat(self._rate))
-        fees = map(Decimal.quantize, products, repeat(_CENT), repeat(None), repeat(context))
+        fees = map(_UNSIGNED_ZERO, map(Decimal.quantize, products, repeat(_CENT), repeat(None), repeat(context)))
         values: list[Iterable[str]] = []
         for slot in slots:
             if slot == "amount":

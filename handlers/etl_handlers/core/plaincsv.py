@@ -20,14 +20,14 @@ from typing import Any
 
 from .config import Config
 from .readers import Item, csv_records, read_csv_header
-from .results import FileError
 from .rules import RecordChecker
 
 #: Characters read at a time; a block is what they hold up to the last line end. 64 K measured
 #: faster than 16 K or 1 M on 1M rows (cache locality, fewer objects for the GC) and keeps memory low.
 BLOCK_CHARS = 1 << 16
-# Needs JSON escaping: then a block's strings are encoded one by one instead of written as they are.
-_NEEDS_ESCAPE = re.compile(r"[\x00-\x09\x0b-\x1f\\]").search
+# Needs JSON escaping (as `encode_basestring_ascii` escapes: controls, DEL, backslash; quotes and
+# non-ASCII are checked apart): then a block's strings are encoded one by one, not written as they are.
+_NEEDS_ESCAPE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f\\]").search
 
 
 @dataclass(frozen=True)
@@ -45,23 +45,37 @@ class Block:
 
 
 class _Prefixed:
-    """A text stream that first serves `prefix`, then goes on with `text` (for `bounded_lines`)."""
+    """A text stream that first serves `prefix`, then goes on with `text` (for the reference path).
+
+    Its lines are the ones `text` alone would give, even where `prefix` ends inside a line or
+    between the CR and the LF of a CR LF: the reference path counts a record's characters by them.
+    """
 
     def __init__(self, prefix: str, text: Any) -> None:
         self._prefix: io.StringIO | None = io.StringIO(prefix, newline="")
+        self._left = len(prefix)
         self._text = text
 
     def readline(self, size: int = -1) -> str:
-        if self._prefix is not None:
-            line = self._prefix.readline(size)
-            if line and (line[-1] in "\r\n" or len(line) == size):
-                return line
-            self._prefix = None
-            if line:  # a partial last line: the stream holds the rest of it
-                more: str = self._text.readline(size - len(line))
-                return line + more
-        rest: str = self._text.readline(size)
-        return rest
+        if self._prefix is None:
+            rest: str = self._text.readline(size)
+            return rest
+        line = self._prefix.readline(size)
+        self._left -= len(line)
+        if self._left:  # the prefix holds more: this line is whole, or cut at `size`
+            return line
+        self._prefix = None
+        if len(line) == size or line.endswith("\n"):
+            return line
+        if line.endswith("\r"):  # a lone CR, or the CR of a CR LF whose LF is in the stream
+            after: str = self._text.readline(1)
+            if after == "\n":
+                return line + after
+            if after:
+                self._prefix, self._left = io.StringIO(after, newline=""), len(after)
+            return line
+        more: str = self._text.readline(size - len(line) if size >= 0 else -1)
+        return line + more
 
 
 def read_csv_blocks(text: Any, config: Config, checker: RecordChecker, trusted: bool = False) -> Iterator[Item | Block]:
@@ -101,7 +115,8 @@ def read_csv_blocks(text: Any, config: Config, checker: RecordChecker, trusted: 
         rows = len(lines)
         if not rows:
             continue
-        if max(map(len, lines)) >= limit or set(map(str.count, lines, repeat(","))) != {commas}:
+        # + 2: the reference path counts a record with its line end, CR LF at most.
+        if max(map(len, lines)) + 2 > limit or set(map(str.count, lines, repeat(","))) != {commas}:
             yield from csv_records(io.StringIO(block, newline=""), header, limit, row + 1)
             row += rows
             continue
@@ -116,8 +131,9 @@ def read_csv_blocks(text: Any, config: Config, checker: RecordChecker, trusted: 
             rest = io.StringIO("\n".join(lines[good:]) + "\n", newline="")
             yield from csv_records(rest, header, limit, row + good + 1)
         row += rows
-        if len(pending) > limit:
-            raise FileError(f"a line is longer than the limit of {limit} characters")
+        if len(pending) > limit:  # a line too long, or records ended by lone CRs: the reference path knows
+            yield from csv_records(_Prefixed(pending, text), header, limit, row + 1)
+            return
 
 
 __all__ = ["BLOCK_CHARS", "Block", "read_csv_blocks"]

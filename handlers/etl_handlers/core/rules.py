@@ -9,6 +9,7 @@ from typing import Any
 
 from .config import Config
 from .digests import DigestSet
+from .jsonout import JsonNumber
 from .results import RowError
 
 # [0-9], not \d: \d matches every script's digits, and Decimal would accept them.
@@ -123,6 +124,8 @@ class RecordChecker:
 
 
 def _id_problem(value: Any) -> str | None:
+    if type(value) is JsonNumber:  # an integer stands for its digits, as "17" for 17
+        return None if value.is_integer else "must be a string"
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         return "must be a string"
     if isinstance(value, str) and not value.strip():
@@ -131,12 +134,19 @@ def _id_problem(value: Any) -> str | None:
 
 
 def parse_amount(value: Any) -> Decimal | None:
-    """The exact amount of a CSV text or JSON value, or None when it is not a plain decimal."""
+    """The exact amount of a CSV text or JSON value, or None when it is not a plain decimal.
+
+    A JSON number is read from its text, as a string amount is: an integer of any length is a
+    plain decimal; an exponent (`1e5`) is not, and is never expanded.
+    """
     kind = type(value)
     if kind is str:
         text = value.strip()
         return Decimal(text) if _AMOUNT.match(text) else None
-    if kind is Decimal:  # exactly Decimal: an ExponentDecimal (1e5) is not a plain decimal
+    if kind is JsonNumber:
+        text = value.text
+        return Decimal(text) if _AMOUNT.match(text) else None
+    if kind is Decimal:
         return value if value.is_finite() else None
     if kind is int:
         return Decimal(value)

@@ -60,7 +60,7 @@ PLAIN = "transaction_id,amount,date,account_id,currency,memo\r\n" + "".join(
 )
 
 
-@pytest.fixture(params=[16, 61, 1024, 1 << 20])
+@pytest.fixture(params=[16, 61, 1024, 1 << 16, 1 << 20])
 def block_chars(request, monkeypatch):
     monkeypatch.setattr(plaincsv, "BLOCK_CHARS", request.param)
     return request.param
@@ -106,6 +106,40 @@ def test_no_final_line_end_and_a_lone_carriage_return(block_chars):
     assert_same((PLAIN + "T903,1.00,2024-01-01,A,,x\rT904,2.00,2024-01-01,B,,y\r\n").encode())
 
 
+def test_runs_of_records_ended_by_a_lone_carriage_return_longer_than_the_limit(block_chars):
+    config = Config(max_record_bytes=1024)
+    head = "".join(f"L{i},1.00,2024-01-01,A,,lf\n" for i in range(1500))
+    run = "".join(f"C{i},2.00,2024-01-01,B,,cr\r" for i in range(3000))
+    tail = "".join(f"E{i},3.00,2024-01-01,C,,end\r\n" for i in range(50))
+    data = (PLAIN + head + run + tail).encode()
+    assert len(PLAIN + head) < 1 << 16 < len(PLAIN + head + run)
+    assert validate(io.BytesIO(data), "csv", config).ok
+    assert_same(data, config)
+
+
+@pytest.mark.parametrize("after", ["\n", "\r", "", "T997,2.00,2024-01-01,B,,n\r\n"])
+def test_a_block_that_ends_on_a_carriage_return(monkeypatch, after):
+    """Between the CR and the LF of a CR LF, or after a lone CR: the record is the same on both paths."""
+    config = Config(max_record_bytes=1024)
+    header, rest = PLAIN.split("\r\n", 1)
+    quoted = 'T999,1.00,2024-01-01,A,,"q"\r\n'  # not plain: the block is handed to the reference path
+    for size in (1022, 1023, 1024, 1025):
+        record = "T998,1.00,2024-01-01,A,," + "m" * (size - 25 - len(after[:1])) + "\r"
+        data = header + "\r\n" + quoted + record + after + rest
+        assert len(record + after[:1]) == size
+        # The header is read first; the first block then ends just after the record's CR.
+        monkeypatch.setattr(plaincsv, "BLOCK_CHARS", len(quoted) + len(record))
+        assert_same(data.encode(), config)
+
+
+def test_a_delete_character_is_escaped_like_the_reference(block_chars):
+    data = (PLAIN + "T905,1.00,2024-01-01,A,,del\x7fete\r\n").encode()
+    assert_same(data)
+    out = io.BytesIO()
+    transform(io.BytesIO(data), out, "csv")
+    assert out.getvalue().count(b"del\\u007fete") == 1
+
+
 def test_header_with_fee_and_processed_at_columns_is_overwritten_in_place(block_chars):
     data = "fee,transaction_id,amount,date,account_id,processed_at\n" + "".join(
         f"old,T{i},{i}.10,2024-01-01,A,old\n" for i in range(50)
@@ -119,7 +153,17 @@ FIELDS = {
     "date": st.sampled_from(["2024-01-01", "2024-02-30", "2024-03-01T10:00:00Z", "bad", "2024-03-01T25:00", ""]),
     "account_id": st.sampled_from(["A", "B ", "  ", "", "Ä"]),
     "currency": st.sampled_from(["", "USD", "usd", "EU", "GBP"]),
-    "memo": st.text(st.sampled_from(list('ab ,"\r\n\\\té€\x01')), max_size=6),
+    "memo": st.text(st.sampled_from(list('ab ,"\r\n\\\té€\x01\x7f')), max_size=6),
+}
+
+
+# Values that pass every rule, so that plain blocks reach the fast path's writer.
+CLEAN = {
+    "amount": st.sampled_from(["1.00", "-2.5", "+3", " 4 ", "007.50", "0.005", "-0.001"]),
+    "date": st.sampled_from(["2024-01-01", "2024-03-01T10:00:00Z"]),
+    "account_id": st.sampled_from(["A", "B ", "Ä"]),
+    "currency": st.sampled_from(["", "USD", "GBP"]),
+    "memo": st.text(st.sampled_from(list("ab \\\té€\x01\x7f")), max_size=6),
 }
 
 
@@ -128,16 +172,25 @@ def csv_files(draw):
     names = ["transaction_id", "amount", "date", "account_id"]
     names += draw(st.lists(st.sampled_from(["currency", "memo"]), unique=True))
     names = draw(st.permutations(names))
-    terminator = draw(st.sampled_from(["\n", "\r\n"]))
+    # Rows end with one terminator up to a point and another after it: runs of lone CRs included.
+    first, then = draw(st.lists(st.sampled_from(["\n", "\r\n", "\r"]), min_size=2, max_size=2))
+    rows = draw(st.integers(0, 60))
+    switch = draw(st.integers(0, rows))
+    clean = draw(st.booleans())
     text = io.StringIO()
-    writer = csv.writer(text, lineterminator=terminator)
+    writer = csv.writer(text, lineterminator=first)
     writer.writerow(names)
-    for _ in range(draw(st.integers(0, 25))):
+    for index in range(rows):
+        terminator = first if index < switch else then
+        writer = csv.writer(text, lineterminator=terminator)
         kind = draw(st.integers(0, 20))
         if kind == 0:
             text.write(terminator)  # a blank line
             continue
-        row = [draw(FIELDS[n]) for n in names]
+        if clean:
+            row = [f"T{index}" if n == "transaction_id" else draw(CLEAN[n]) for n in names]
+        else:
+            row = [draw(FIELDS[n]) for n in names]
         if kind == 1:
             row = row[:-1]
         writer.writerow(row)
@@ -145,10 +198,10 @@ def csv_files(draw):
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(csv_files(), st.sampled_from([8, 32, 97, 4096]))
-def test_random_files_same_result_on_both_paths(data, chars):
+@given(csv_files(), st.sampled_from([8, 32, 97, 4096, 1 << 16]), st.sampled_from([1024, 1 << 20]))
+def test_random_files_same_result_on_both_paths(data, chars, limit):
     with mock.patch.object(plaincsv, "BLOCK_CHARS", chars):
-        assert_same(data)
+        assert_same(data, Config(max_record_bytes=limit))
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

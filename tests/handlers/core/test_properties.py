@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from hypothesis import HealthCheck, given, settings
@@ -69,9 +69,43 @@ def test_valid_records_come_out_exact(rows, fmt):
     for source, row in zip(full, out, strict=True):
         amount = Decimal(source["amount"])
         assert row["amount"] == amount
-        assert row["fee"] == (amount * Decimal("0.01")).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        fee = (amount * Decimal("0.01")).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        assert str(row["fee"]) == str(fee if fee else abs(fee))  # a zero fee has no sign
         assert row["currency"] == (source["currency"] or "USD")
         assert row["account_id"] == source["account_id"]
+
+
+# JSON values as text, numbers of every form the grammar allows (exponents of any size included).
+json_numbers = st.from_regex(r"-?(0|[1-9][0-9]{0,40})(\.[0-9]{1,40})?([eE][+-]?[0-9]{1,25})?", fullmatch=True)
+
+
+def _array(items: list[str]) -> str:
+    return "[" + ",".join(items) + "]"
+
+
+def _object(items: list[str]) -> str:
+    return "{" + ",".join(f'"k{i}":{v}' for i, v in enumerate(items)) + "}"
+
+
+json_values = st.recursive(
+    json_numbers | st.from_regex(r'"[a-z %]{0,5}"', fullmatch=True) | st.sampled_from(["true", "false", "null"]),
+    lambda inner: st.lists(inner, max_size=3).map(_array) | st.lists(inner, max_size=3).map(_object),
+    max_leaves=12,
+)
+
+
+@FAST
+@given(json_values, st.sampled_from(["json", "jsonl"]))
+def test_a_value_that_passes_through_is_written_exactly_as_read(value, fmt):
+    head = '{"transaction_id":"T0","amount":"-0.001","date":"2024-01-01","account_id":"a","x":'
+    record = head + value + "}"
+    data = (f"[{record}]" if fmt == "json" else record).encode()
+    assert validate(io.BytesIO(data), fmt).ok
+    sink = io.BytesIO()
+    result = transform(io.BytesIO(data), sink, fmt, processed_at=datetime(2026, 1, 1, tzinfo=UTC))
+    assert result.rows_written == 1
+    tail = ',"currency":"USD","fee":0.00,"processed_at":"2026-01-01T00:00:00.000Z"}\n'
+    assert sink.getvalue().decode() == head.replace('"-0.001"', "-0.001") + value + tail
 
 
 CORRUPTIONS = {

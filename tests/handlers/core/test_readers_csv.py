@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 from decimal import Decimal
+from unittest import mock
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from etl_handlers.core import transform, validate
+from etl_handlers.core import readers, transform, validate
 
 HEADER = b"transaction_id,amount,date,account_id"
 
@@ -85,3 +89,30 @@ def test_other_fields_pass_through_unchanged():
     (row,) = rows(HEADER + b",note,blank\nt1,1.00,2024-01-01,a,  keep  spaces ,\n")
     assert row["note"] == "  keep  spaces "
     assert row["blank"] == ""
+
+
+def parsed(text: str, limit: int = 1 << 20) -> list:
+    """The records `csv_rows` reads from `text`, then the error it stopped at, if any."""
+    out: list = []
+    try:
+        out.extend(readers.csv_rows(io.StringIO(text, newline=""), limit))
+    except csv.Error as exc:
+        out.append(("csv.Error", str(exc)))
+    return out
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(st.sampled_from(list('ab,"\r\n ')), max_size=40), st.sampled_from([0, 1, 4, 12]))
+def test_records_past_the_csv_modules_field_limit_are_read_as_csv_reader_reads_them(text, threshold):
+    with mock.patch.object(readers, "_csv_field_limit", lambda: threshold):
+        in_python = parsed(text)
+    assert in_python == parsed(text)
+
+
+def test_a_record_is_bounded_with_its_line_ends_in_both_parsers():
+    text = 'a,"' + "x\r\n" * 400 + '"\r\nb,c\n'
+    for threshold in (0, 1 << 30):
+        with mock.patch.object(readers, "_csv_field_limit", lambda threshold=threshold: threshold):
+            assert parsed(text, len(text) - 4) == [["a", "x\r\n" * 400], ["b", "c"]]
+            with pytest.raises(readers._RecordTooLong):
+                parsed(text, len(text) - 5)

@@ -47,7 +47,7 @@ def test_nul_bytes_are_reported_not_raised(fmt):
 
 
 def test_json_nested_a_hundred_thousand_deep_is_reported():
-    result = validate(io.BytesIO(b"[" + b"[" * 100_000 + b"]" * 100_000 + b"]"), "json")
+    result = validate(io.BytesIO(b'[{"a":' + b"[" * 100_000 + b"]" * 100_000 + b"}]"), "json")
     assert result.error_count == 1
     assert "nested too deeply" in result.errors[0].message
 
