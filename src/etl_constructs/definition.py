@@ -29,6 +29,10 @@ LAMBDA_RETRY_ERRORS = [
     "Lambda.ClientExecutionTimeoutException",
     "TransientError",
 ]
+#: A function killed at its timeout (an unhandled error: https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html).
+#: Retried, at most `TIMEOUT_RETRIES` times: a one-off kill passes; a file too big for the timeout fails soon.
+LAMBDA_TIMEOUT_ERRORS = ["Sandbox.Timedout", "Lambda.Unknown"]
+TIMEOUT_RETRIES = 2
 #: Throttling of a Lambda task: retried on its own, longer budget (a burst must never fail a file).
 LAMBDA_THROTTLE_ERRORS = ["Lambda.TooManyRequestsException"]
 #: Errors of a DynamoDB task worth retrying.
@@ -133,9 +137,12 @@ class Resources:
     throttle_retry: RetryPolicy = field(default_factory=RetryPolicy.for_throttling)
 
     def retry_lambda(self, task: sfn.TaskStateBase) -> None:
-        """Throttling first, on its own budget; then the service's faults and TransientError."""
+        """Throttling first, on its own budget; then the service's faults and TransientError; then timeouts."""
         self.throttle_retry.apply(task, LAMBDA_THROTTLE_ERRORS)
         self.retry.apply(task, LAMBDA_RETRY_ERRORS)
+        replace(self.retry, max_attempts=min(TIMEOUT_RETRIES, self.retry.max_attempts)).apply(
+            task, LAMBDA_TIMEOUT_ERRORS
+        )
 
     def retry_dynamodb(self, task: sfn.TaskStateBase) -> None:
         """Throttling first, on its own budget; then the service's faults (a lost reply among them)."""

@@ -130,7 +130,10 @@ def test_configuration_reaches_the_functions_as_one_json_document(functions):
 
 def test_every_task_retries_throttling_first_then_faults_with_backoff_max_delay_and_jitter(definition):
     for name, task in _tasks(definition).items():
-        throttling, faults = task["Retry"]
+        throttling, faults, *timeouts = task["Retry"]
+        if timeouts:  # a Lambda task: a function killed at its timeout is retried twice at most
+            assert timeouts[0]["ErrorEquals"] == ["Sandbox.Timedout", "Lambda.Unknown"], name
+            assert timeouts[0]["MaxAttempts"] == 2, name
         assert throttling["ErrorEquals"] in (LAMBDA_THROTTLE_ERRORS, DYNAMODB_THROTTLE_ERRORS), name
         assert (throttling["IntervalSeconds"], throttling["MaxAttempts"]) == (5, 30), name
         assert faults["MaxAttempts"] == 5, name
@@ -159,7 +162,7 @@ def test_a_throttling_budget_longer_than_the_execution_is_refused():
 
 def test_lambda_tasks_retry_throttling_on_its_own_budget_then_service_errors_and_transient_faults(definition):
     for name in ("Validate", "Transform"):
-        throttling, faults = definition["States"][name]["Retry"]
+        throttling, faults, _ = definition["States"][name]["Retry"]
         assert throttling["ErrorEquals"] == ["Lambda.TooManyRequestsException"]
         assert {"Lambda.ServiceException", "TransientError"} <= set(faults["ErrorEquals"])
         assert "Lambda.TooManyRequestsException" not in faults["ErrorEquals"]

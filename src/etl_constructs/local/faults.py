@@ -187,6 +187,11 @@ class FaultPlan:
             self._faults.append(fault)
         return fault
 
+    def clear(self) -> None:
+        """Inject no more of the faults added so far."""
+        with self._lock:
+            self._faults.clear()
+
     def take(self, call: Call | None, function: str | None = None, at_end: bool = False) -> Fault | None:
         """The first fault that hits this call (counted as a hit), or None."""
         with self._lock:

@@ -432,8 +432,45 @@ class LocalPipeline:
         if progress is not None and unmatched:
             progress(unmatched)  # files no rule matched are done at once
         if started:
-            self.wait(list(started.values()), progress=None if progress is None else lambda n: progress(unmatched + n))
+            ended = self.wait(
+                list(started.values()), progress=None if progress is None else lambda n: progress(unmatched + n)
+            )
+            self.reconcile(ended)
         return LocalRun([self.report(upload, matched=upload in started) for upload in uploads])
+
+    def reconcile(self, ended: dict[str, str]) -> list[str]:
+        """Deliver each unsuccessful execution's status-change event to the rules that match it; wait for them.
+
+        moto emits no Step Functions status-change events; this sends the event EventBridge would
+        (https://docs.aws.amazon.com/step-functions/latest/dg/cw-events.html) to the pipeline's rules
+        on them (the reconciler's), starting their targets as the rules' roles. Returns the executions started.
+        """
+        sfn = self.clients["stepfunctions"]
+        started: list[str] = []
+        for arn, status in ended.items():
+            if status == "SUCCEEDED":
+                continue
+            described = sfn.describe_execution(executionArn=arn)
+            detail = {
+                "executionArn": arn,
+                "stateMachineArn": described["stateMachineArn"],
+                "status": status,
+                "input": described.get("input", "{}"),
+            }
+            event = {"source": "aws.states", "detail-type": "Step Functions Execution Status Change", "detail": detail}
+            for rule in self.pipeline.other_rules:
+                if _matches_status_change(rule.pattern, detail):
+                    with acting_as(_rule_role(rule, self.clients["sts"])):
+                        started.append(
+                            sfn.start_execution(
+                                stateMachineArn=rule.state_machine_arn,
+                                name=uuid.uuid4().hex,
+                                input=execution_input(rule, event),
+                            )["executionArn"]
+                        )
+        if started:
+            self.wait(started)
+        return started
 
     def report(self, upload: Upload, matched: bool) -> FileReport:
         """Read the ledger, the output and the quarantine for one upload."""
@@ -587,6 +624,14 @@ def _kms_keys(template: Template) -> dict[str, str]:
             if isinstance(key, str) and key:
                 keys[template.names[logical_id]] = key
     return keys
+
+
+def _matches_status_change(pattern: dict[str, Any], detail: dict[str, Any]) -> bool:
+    """Whether a rule's pattern matches a Step Functions status-change event with `detail`."""
+    if "aws.states" not in pattern.get("source", []):
+        return False
+    wanted = pattern.get("detail", {})
+    return all(detail.get(name) in values for name, values in wanted.items() if isinstance(values, list))
 
 
 def _key_policies(template: Template) -> dict[str, dict[str, Any]]:

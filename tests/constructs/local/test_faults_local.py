@@ -75,14 +75,23 @@ def test_a_function_killed_at_a_call_does_not_make_it_and_times_out(default_temp
     assert "Sandbox.Timedout" in report.errors[-1]["message"]
 
 
-def test_a_function_killed_after_its_work_leaves_its_work_done_and_times_out(default_template_path, good, tmp_path):
+def test_a_function_killed_once_after_its_work_is_retried_and_finds_its_work_done(
+    default_template_path, good, tmp_path
+):
     with LocalPipeline(default_template_path, out=tmp_path / "out", backoff=0) as local:
         fault = local.inject(Fault.kill("Validate"))
         (report,) = local.run([good]).files
+    assert (report.status, fault.hits, report.attempts) == ("COMPLETED", 1, 3)
+
+
+def test_a_function_killed_every_time_after_its_work_fails_with_its_work_kept(default_template_path, good, tmp_path):
+    with LocalPipeline(default_template_path, out=tmp_path / "out", backoff=0) as local:
+        fault = local.inject(Fault.kill("Validate", times=None))
+        (report,) = local.run([good]).files
         item = local.ledger_item(report.file_id)
-    assert fault.hits == 1
+    assert fault.hits >= 3  # the first run and its two retries
     assert report.status == "VALIDATION_FAILED"
-    assert item["rows_total"] == 2  # the validation was recorded before the kill
+    assert item["rows_total"] == 2  # the validation was recorded before each kill
     assert "Task timed out" in report.errors[-1]["message"]
 
 

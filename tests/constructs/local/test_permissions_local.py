@@ -50,7 +50,8 @@ def test_the_default_pipeline_completes_with_every_call_authorized(default_templ
 @pytest.mark.parametrize(
     ("action", "role", "status", "resource"),
     [
-        ("dynamodb:PutItem", "StateMachineRole", "EXECUTION_FAILED", ":table/"),
+        # The execution fails before RECEIVED; the reconciler records the version as failed, findable.
+        ("dynamodb:PutItem", "StateMachineRole", "VALIDATION_FAILED", ":table/"),
         ("lambda:InvokeFunction", "StateMachineRole", "VALIDATION_FAILED", ":function:"),
         ("s3:GetObjectVersion", "ValidateRole", "VALIDATION_FAILED", "arn:aws:s3:::"),
         ("s3:PutObject", "TransformRole", "TRANSFORMATION_FAILED", "arn:aws:s3:::"),
