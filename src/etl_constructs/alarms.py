@@ -84,6 +84,8 @@ class EtlAlarmsProps:
     Attributes:
         functions: Lambda functions to watch (errors, throttles, duration near timeout).
         state_machine: the workflow (failed, timed-out, throttled executions).
+        reconciler: the state machine that settles unsuccessful executions; its failures and time-outs
+            leave ledger items non-final, so each one alarms. Default: none.
         dead_letter_queues: queues that must stay empty.
         metrics_namespace: namespace of the functions' own metrics (files rejected). Default: "EtlPipeline".
         service_name: the `service` dimension of those metrics. Default: none (no files-rejected alarm).
@@ -102,6 +104,7 @@ class EtlAlarmsProps:
 
     functions: Sequence[lambda_.IFunction] = ()
     state_machine: sfn.IStateMachine | None = None
+    reconciler: sfn.IStateMachine | None = None
     dead_letter_queues: Sequence[sqs.IQueue] = ()
     metrics_namespace: str = "EtlPipeline"
     service_name: str | None = None
@@ -172,6 +175,18 @@ class EtlAlarms(Construct):
                         sm.metric_timed_out(),
                     ],
                 )
+            )
+        if props.reconciler is not None:
+            rc = props.reconciler
+            self._alarm(
+                "ReconcilerFailed",
+                cloudwatch.MathExpression(
+                    expression="failed + timedOut",
+                    using_metrics={"failed": rc.metric_failed(), "timedOut": rc.metric_timed_out()},
+                    period=Duration.minutes(5),
+                ),
+                t.executions_failed,
+                "the reconciler failed to settle an execution's ledger item",
             )
         for index, queue in enumerate(props.dead_letter_queues):
             self._alarm(

@@ -143,6 +143,7 @@ class EtlPipeline(Construct):
             EtlAlarmsProps(
                 functions=self.workflow.functions,
                 state_machine=self.workflow.state_machine,
+                reconciler=self.workflow.reconciler,
                 dead_letter_queues=(
                     self.landing.dead_letter_queue,
                     self.workflow.reconciler_dead_letter_queue,

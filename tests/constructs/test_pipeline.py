@@ -73,6 +73,19 @@ def test_alarms_watch_both_dead_letter_queues(template):
     assert len(dlq_alarms) == 2
 
 
+def test_a_reconciler_that_fails_or_times_out_alarms(template):
+    (alarm,) = [
+        a
+        for a in template.find_resources("AWS::CloudWatch::Alarm").values()
+        if "reconciler" in a["Properties"].get("AlarmDescription", "")
+    ]
+    metrics = alarm["Properties"]["Metrics"]
+    assert [m["Expression"] for m in metrics if "Expression" in m] == ["failed + timedOut"]
+    names = {m["MetricStat"]["Metric"]["MetricName"] for m in metrics if "MetricStat" in m}
+    assert names == {"ExecutionsFailed", "ExecutionsTimedOut"}
+    assert alarm["Properties"]["AlarmActions"]
+
+
 def test_destroy_passes_through_for_ephemeral_environments(synthesize):
     template, _ = synthesize(
         lambda stack: EtlPipeline(
