@@ -26,7 +26,7 @@ def csv_files(folder: Path, count: int) -> list[Path]:
 @pytest.mark.slow
 def test_a_burst_of_200_files_at_concurrency_5_is_throttled_retried_and_all_complete(default_template_path, tmp_path):
     started = time.monotonic()
-    with LocalPipeline(default_template_path, out=tmp_path / "out", concurrency=5, backoff=0.1) as local:
+    with LocalPipeline(default_template_path, out=tmp_path / "out", concurrency=5, backoff=0.25) as local:
         result = local.run(csv_files(tmp_path / "in", 200))
         throttled = sum(local.lambda_service.seen.throttles.values())
     wall = time.monotonic() - started
