@@ -1,15 +1,34 @@
-"""The digest set behind the duplicate-id check: both stages, and the move between them."""
+"""The exact id set behind the duplicate-id check: both stages, the spill, and collisions of digests."""
+
+from __future__ import annotations
+
+import functools
+import io
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from etl_handlers.core import digests
+from etl_handlers.core import digests, rules, validate
 from etl_handlers.core.digests import DigestSet
 
+STAGES = {
+    "in memory": {},
+    "spilled from the first id": {"in_memory_bytes": 0},
+    "spilled after 1000 bytes": {"in_memory_bytes": 1000},
+}
 
-@pytest.fixture(params=[1 << 20, 1000], ids=["fast stage", "compact table past 1000"])
-def seen(request, monkeypatch):
-    monkeypatch.setattr(digests, "FAST_LIMIT", request.param)
-    return DigestSet()
+
+def pairs(value: str) -> int:
+    """A digest under which `<x>a` and `<x>b` always collide (and nothing else is forced to)."""
+    return hash(value[:-1])
+
+
+@pytest.fixture(params=list(STAGES), ids=list(STAGES))
+def seen(request, tmp_path):
+    ids = DigestSet(spill_dir=str(tmp_path), **STAGES[request.param])
+    yield ids
+    ids.close()
 
 
 def test_add_reports_repeats(seen):
@@ -30,10 +49,155 @@ def test_a_repeat_inside_one_batch(seen):
     assert seen.add_many(["x", "y", "x", "z"]) == 2
 
 
-def test_every_member_survives_growth_and_the_move_to_the_table(seen):
+def test_every_member_is_remembered(seen):
     for start in range(0, 50_000, 7_000):
-        assert seen.add_many([f"id-{i}" for i in range(start, min(start + 7_000, 50_000))]) == min(
-            7_000, 50_000 - start
-        )
+        batch = [f"id-{i}" for i in range(start, min(start + 7_000, 50_000))]
+        assert seen.add_many(batch) == len(batch)
     assert all(not seen.add(f"id-{i}") for i in range(0, 50_000, 7))
-    assert len(seen) == 50_000
+    assert seen.add_many([f"id-{i}" for i in range(50_000, 50_010)] + ["id-49999"]) == 10
+    assert len(seen) == 50_010
+
+
+def test_nothing_is_written_while_the_ids_fit_in_memory(tmp_path):
+    ids = DigestSet(spill_dir=str(tmp_path))
+    assert ids.add_many([f"id-{i}" for i in range(10_000)]) == 10_000
+    assert ids.disk_bytes == 0
+
+
+def test_spilled_ids_take_their_own_bytes_on_disk(tmp_path):
+    ids = DigestSet(in_memory_bytes=0, spill_dir=str(tmp_path))
+    values = [f"id-{i:06d}" for i in range(8192)]  # 32 whole chunks of 256
+    assert ids.add_many(values) == 8192
+    assert ids.disk_bytes == sum(len(v) + 1 for v in values) - 32  # one separator less per chunk
+
+
+def test_the_spill_file_goes_to_spill_dir(tmp_path):
+    ids = DigestSet(in_memory_bytes=150, spill_dir=str(tmp_path / "missing"))  # room for one id
+    assert ids.add("") is True  # no spill yet
+    with pytest.raises(FileNotFoundError):
+        ids.add("a")
+    (tmp_path / "missing").mkdir()
+    assert ids.add("") is False  # the set is as it was
+    assert ids.add("a") is True
+
+
+def test_colliding_digests_never_reject_a_new_id(tmp_path):
+    ids = DigestSet(digest=lambda value: 0, in_memory_bytes=0, spill_dir=str(tmp_path))
+    values = [f"id-{i}" for i in range(4400)]
+    assert ids.add_many(values[:4200]) == 4200  # the first 4096 go to the file
+    assert all(ids.add(v) for v in values[4200:])
+    assert ids.add("id-4399") is False
+    assert ids.add_many(["fresh", "id-0"]) == 1
+
+
+def test_a_collision_with_an_id_on_disk_is_not_a_repeat(tmp_path):
+    ids = DigestSet(digest=pairs, in_memory_bytes=0, spill_dir=str(tmp_path))
+    assert ids.add_many([f"{i}a" for i in range(10_000)]) == 10_000
+    assert ids.disk_bytes > 0
+    assert ids.add_many([f"{i}b" for i in range(10_000)]) == 10_000  # each collides with its `a`
+    assert ids.add("5000a") is False
+    assert ids.add("5000b") is False
+
+
+ODD_IDS = ["a\nb", "a\\nb", "a\\", "a\\\\", "\\", "\n", "a", "b", "ab", "é", "\ud800", "a\r\nb", "a\x00b", "🙂"]
+FILLER = [f"f{i}" for i in range(5000)]  # pushes what came before it to the spill file
+
+
+@pytest.mark.parametrize("value", ODD_IDS)
+def test_an_id_read_back_from_the_file_is_found_whatever_its_characters(tmp_path, value):
+    ids = DigestSet(digest=lambda value: 0, in_memory_bytes=0, spill_dir=str(tmp_path))
+    assert ids.add_many([value, *FILLER]) == 5001
+    assert ids.add(value) is False
+
+
+@pytest.mark.parametrize("value", ODD_IDS)
+def test_no_id_read_back_from_the_file_passes_for_another(tmp_path, value):
+    ids = DigestSet(digest=lambda value: 0, in_memory_bytes=0, spill_dir=str(tmp_path))
+    others = [v for v in ODD_IDS if v != value]
+    assert ids.add_many(others + FILLER) == len(others) + 5000
+    assert ids.add(value) is True
+
+
+def test_very_long_ids_are_read_back_in_pieces(tmp_path, monkeypatch):
+    monkeypatch.setattr(digests, "_READ_BYTES", 1000)
+    ids = DigestSet(digest=pairs, in_memory_bytes=0, spill_dir=str(tmp_path))
+    values = [f"{i:0300d}a" for i in range(5000)]  # chunks of about 77 KB: streamed, not cached
+    assert ids.add_many(values) == 5000
+    assert ids.add(f"{1234:0300d}b") is True
+    assert not any(ids.add(v) for v in values[1024:1280])  # a whole chunk, ids across pieces included
+
+
+def test_chunk_numbers_that_wrap_still_find_the_original(tmp_path, monkeypatch):
+    monkeypatch.setattr(digests, "_CHUNK_WRAP", 4)  # as past 2^16 chunks (16.7 million ids)
+    ids = DigestSet(digest=pairs, in_memory_bytes=0, spill_dir=str(tmp_path))
+    assert ids.add_many([f"{i}a" for i in range(6000)]) == 6000
+    assert all(ids.add(f"{i}b") for i in range(0, 6000, 97))
+    assert not any(ids.add(f"{i}a") for i in range(0, 6000, 97))
+
+
+operations = st.lists(
+    st.one_of(
+        st.text(alphabet="ab\n\\", max_size=3),
+        st.lists(st.text(alphabet="ab\n\\", max_size=3), max_size=12),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    operations=operations,
+    digest=st.sampled_from([hash, lambda value: 0, lambda value: len(value)]),
+    in_memory_bytes=st.sampled_from([0, 300, 10**9]),
+)
+def test_answers_are_those_of_a_plain_set(tmp_path_factory, operations, digest, in_memory_bytes):
+    ids = DigestSet(digest=digest, in_memory_bytes=in_memory_bytes, spill_dir=str(tmp_path_factory.getbasetemp()))
+    reference: set[str] = set()
+    for operation in operations:
+        if isinstance(operation, str):
+            assert ids.add(operation) is (operation not in reference)
+            reference.add(operation)
+        else:
+            added = len(operation)
+            for position, value in enumerate(operation):
+                if value in reference or value in operation[:position]:
+                    added = position
+                    break
+            assert ids.add_many(operation) == added
+            reference.update(operation[:added])
+        assert len(ids) == len(reference)
+    ids.close()
+
+
+def csv_file(ids: list[str]) -> io.BytesIO:
+    lines = ["transaction_id,amount,date,account_id"] + [f"{i},1.00,2024-01-01,acc" for i in ids]
+    return io.BytesIO(("\r\n".join(lines) + "\r\n").encode())
+
+
+@pytest.fixture
+def colliding_checker(monkeypatch, tmp_path):
+    """The record checker's id set spills at once, and `<x>a` and `<x>b` share a digest."""
+    monkeypatch.setattr(
+        rules, "DigestSet", functools.partial(DigestSet, digest=pairs, in_memory_bytes=0, spill_dir=str(tmp_path))
+    )
+
+
+@pytest.mark.parametrize("quoted", [False, True], ids=["plain CSV", "quoted CSV (record by record)"])
+def test_validate_passes_a_file_whose_ids_collide_in_pairs(colliding_checker, quoted):
+    ids = [f"{i}{side}" for i in range(6000) for side in "ab"]
+    source = csv_file([f'"{i}"' for i in ids] if quoted else ids)
+    result = validate(source, "csv")
+    assert result.ok, result.errors[:3]
+    assert result.rows_valid == 12_000
+
+
+@pytest.mark.parametrize("quoted", [False, True], ids=["plain CSV", "quoted CSV (record by record)"])
+def test_validate_reports_the_row_of_each_repeat_past_the_spill(colliding_checker, quoted):
+    ids = [f"{i}{side}" for i in range(6000) for side in "ab"] + ["17b", "new", "5999a"]
+    source = csv_file([f'"{i}"' for i in ids] if quoted else ids)
+    result = validate(source, "csv")
+    assert [(e.row, e.field, e.message) for e in result.errors] == [
+        (12_001, "transaction_id", "repeats the transaction_id of an earlier record"),
+        (12_003, "transaction_id", "repeats the transaction_id of an earlier record"),
+    ]
+    assert result.rows_valid == 12_001
