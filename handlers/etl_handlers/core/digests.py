@@ -10,29 +10,31 @@ Two stages:
    default 32 MiB, about 300,000 ids of 11 characters), they are kept in a Python set of the ids
    themselves: exact, checked a whole batch at a time in C, nothing written to disk. Most files end
    here.
-2. Beyond, every id (those of the set included, which is then dropped) is spilled in arrival order
-   to an unnamed temporary file in `spill_dir` (by default the temporary directory: Lambda's /tmp),
-   and memory keeps a compact index of 4 bytes per id: 2^17 buckets, chosen by the top 17 bits of
-   the id's 64-bit digest, each a `bytes` of 4-byte entries. An entry is 16 more bits of the digest
-   (the fingerprint) and the number, modulo 2^16, of the id's *chunk* in the spill file (a chunk is
-   256 consecutive ids; the byte offset of each chunk is kept, 8 bytes per chunk). An id whose bucket
-   has no entry with its fingerprint is new: the common case, which a batch of ids goes through with
-   `map` over C functions (`bytes.__contains__`, `bytes.__add__`) rather than a Python loop. The
-   others are looked at one by one: each chunk that an entry with their fingerprint names is read
-   back (one `pread`) and searched for the id itself. Found, it is a repeat; not found, the digests
-   merely collided. At 14.3 million ids, 1 id in 300 is looked at and 1 in 1,200 costs a read. The
-   last chunks read are kept, so repeats in the order of their originals (a file sent twice in one)
-   cost no read.
+2. Beyond, new ids are spilled in arrival order to an unnamed temporary file in `spill_dir` (by
+   default the temporary directory: Lambda's /tmp), and memory keeps a compact index of 4 bytes per
+   id: 2^17 buckets, chosen by the top 17 bits of the id's 64-bit digest, each a `bytes` of 4-byte
+   entries. An entry is 16 more bits of the digest (the fingerprint) and the number, modulo 2^16, of
+   the id's *chunk* in the spill file (a chunk is 256 consecutive ids; the byte offset of each chunk
+   is kept, 8 bytes per chunk). An id whose bucket has no entry with its fingerprint is new: the
+   common case, which a batch of ids goes through with `map` over C functions (`bytes.__contains__`,
+   `bytes.__add__`) rather than a Python loop. The others are looked at one by one: each chunk that
+   an entry with their fingerprint names is read back (one `pread`) and searched for the id itself.
+   Found, it is a repeat; not found, the digests merely collided. At 14.3 million ids, 1 id in 300
+   is looked at and 1 in 1,200 costs a read. The last chunks read are kept, so repeats in the order
+   of their originals (a file sent twice in one) cost no read. The set of the first stage goes on
+   answering for its own ids until the index holds four times as many; then they are moved into the
+   index and the set is dropped (a file of 1 million ids never pays the index for the first 300,000).
 
 A bucket is replaced whole on each insert (a new `bytes` one entry longer) rather than grown in
 place: growing 131,072 buffers step by step fragments the heap (18 MB more at 14 million ids).
 
 Costs of the second stage, per id: about 5 bytes of memory (a validate of 14.3 million rows peaks
-at 93 MB), about 1.4 microseconds at 14 million ids (twice the 0.7 of the inexact table of 16 to 32
-bytes per id it replaces), and on disk the id's UTF-8 bytes plus one (171 MB at 14.3 million ids of
-11 characters; never more than the file, of which the ids are a part). Memory cannot be constant
-while each answer is exact and given on the spot at this speed: every id keeps its fingerprint and
-its chunk in memory. A full disk raises `OSError`: a fault, not the data's.
+at 93 MB, against 414 MB before); about 1 microsecond at 1 million ids and 1.4 at 14 million
+(against 0.25 for the inexact set of digests and 0.7 for the inexact table it replaces); and on disk
+the id's UTF-8 bytes plus one (171 MB at 14.3 million ids of 11 characters; never more than the
+file, of which the ids are a part). Memory cannot be constant while each answer is exact and given
+on the spot at this speed: every id keeps its fingerprint and its chunk in memory. A full disk
+raises `OSError`: a fault, not the data's.
 
 Measured and rejected (bench/handler_memory.py, 14 million ids): a set of digests (64 bytes per id:
 415 MB); an open-addressing table of 4-byte slots filled by a Python loop (no faster, and rebuilt

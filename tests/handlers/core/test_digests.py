@@ -58,6 +58,19 @@ def test_every_member_is_remembered(seen):
     assert len(seen) == 50_010
 
 
+def test_ids_of_the_first_stage_are_found_before_and_after_they_are_folded_into_the_index(tmp_path):
+    ids = DigestSet(in_memory_bytes=100 * 104, spill_dir=str(tmp_path))  # room for 100 ids of 4 characters
+    first = [f"a{i:03d}" for i in range(100)]
+    assert ids.add_many(first) == 100
+    assert ids.add_many([f"b{i:04d}" for i in range(300)]) == 300  # the index holds 3 times as many
+    assert ids.add("a007") is False
+    assert ids.add_many(["c1", "c2", "a099", "c3"]) == 2
+    assert ids.add_many([f"d{i:04d}" for i in range(5000)]) == 5000  # folded, then written to the file
+    assert not any(map(ids.add, first))
+    assert ids.add_many(["e1", "a050"]) == 1
+    assert len(ids) == 100 + 300 + 2 + 5000 + 1
+
+
 def test_nothing_is_written_while_the_ids_fit_in_memory(tmp_path):
     ids = DigestSet(spill_dir=str(tmp_path))
     assert ids.add_many([f"id-{i}" for i in range(10_000)]) == 10_000
