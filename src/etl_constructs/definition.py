@@ -150,6 +150,19 @@ class Resources:
         self.retry.apply(task, DYNAMODB_RETRY_ERRORS)
 
 
+def _version_item(status: str) -> dict[str, tasks.DynamoAttributeValue]:
+    """A new ledger item for the object version in the state, in `status`, received now."""
+    return {
+        "file_id": _s("$.file_id"),
+        "status": _lit(status),
+        "bucket": _s("$.bucket"),
+        "key": _s("$.key"),
+        "version": _s("$.version"),
+        "execution": _s("$.execution"),
+        "received_at": _s("$$.State.EnteredTime"),
+    }
+
+
 def _file_fields() -> dict[str, str]:
     """The file reference every function payload carries, taken from the execution's state."""
     return {name: sfn.JsonPath.string_at(f"$.{name}") for name in ("file_id", "bucket", "key", "version", "execution")}
@@ -227,13 +240,7 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
         "Record RECEIVED",
         table=res.table,
         item={
-            "file_id": _s("$.file_id"),
-            "status": _lit(statuses.RECEIVED),
-            "bucket": _s("$.bucket"),
-            "key": _s("$.key"),
-            "version": _s("$.version"),
-            "execution": _s("$.execution"),
-            "received_at": _s("$$.State.EnteredTime"),
+            **_version_item(statuses.RECEIVED),
             "updated_at": _s("$$.State.EnteredTime"),
         },
         # A retry after a lost reply finds the item this execution wrote: its own write, not a repeat.
@@ -463,15 +470,9 @@ def reconciler(scope: Construct, res: Resources) -> sfn.IChainable:
         "Record unrecorded version",
         table=res.table,
         item={
-            "file_id": _s("$.file_id"),
-            "status": _lit(statuses.VALIDATION_FAILED),
-            "bucket": _s("$.bucket"),
-            "key": _s("$.key"),
-            "version": _s("$.version"),
-            "execution": _s("$.execution"),
+            **_version_item(statuses.VALIDATION_FAILED),
             "error": _s("$.failure.Error"),
             "cause": _s("$.failure.Cause"),
-            "received_at": _s("$$.State.EnteredTime"),
             "failed_at": _s("$$.State.EnteredTime"),
             "updated_at": _s("$$.State.EnteredTime"),
             "settled_by": _s(settler),

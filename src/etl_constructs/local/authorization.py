@@ -17,9 +17,6 @@ cannot evaluate counts as met.
 
 from __future__ import annotations
 
-import fnmatch
-import functools
-import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,6 +28,7 @@ from moto.iam.access_control import IAMRequestBase
 from moto.s3.exceptions import S3ClientError
 
 from .calls import Call, current_call
+from .policy_language import as_list, conditions_met, glob
 from .template import ACCOUNT, REGION
 
 #: The moto method replaced here; tests/constructs/local/test_moto_hooks.py checks it exists.
@@ -244,53 +242,20 @@ def evaluate(documents: list[dict[str, Any]], permission: Permission, principal:
     apply and keeps a Deny from applying: run-local never refuses what AWS might allow.
     """
     allowed = False
-    context = {**KNOWN_CONTEXT, **({"aws:principalarn": principal} if principal else {})}
+    known = {**KNOWN_CONTEXT, **({"aws:principalarn": principal} if principal else {})}
+    context = {key: (value,) for key, value in known.items()}
     for document in documents:
         statements = document.get("Statement", [])
         for statement in statements if isinstance(statements, list) else [statements]:
             if not _applies(statement, permission):
                 continue
             deny = statement.get("Effect") == "Deny"
-            met = _conditions_met(statement.get("Condition") or {}, context)
+            met = conditions_met(statement.get("Condition"), context)
             if deny and met is True:
                 return "deny"
             if not deny and met is not False:
                 allowed = True
     return "allow" if allowed else "none"
-
-
-def _conditions_met(conditions: dict[str, Any], context: dict[str, str]) -> bool | None:
-    """True or False when every condition could be evaluated, None when one could not."""
-    verdict: bool | None = True
-    for operator, tests in conditions.items():
-        for key, expected in tests.items():
-            result = _condition(operator, context.get(key.lower()), expected)
-            if result is False:
-                return False
-            if result is None:
-                verdict = None
-    return verdict
-
-
-def _condition(operator: str, actual: str | None, expected: Any) -> bool | None:
-    values = [str(v) for v in (expected if isinstance(expected, list) else [expected])]
-    base = operator.removesuffix("IfExists")
-    if actual is None:
-        return True if operator.endswith("IfExists") else None
-    match base:
-        case "StringEquals" | "ArnEquals":
-            return actual in values
-        case "StringNotEquals" | "ArnNotEquals":
-            return actual not in values
-        case "StringEqualsIgnoreCase":
-            return actual.lower() in (v.lower() for v in values)
-        case "StringLike" | "ArnLike":
-            return any(_match(v, actual, fold=False) for v in values)
-        case "StringNotLike" | "ArnNotLike":
-            return not any(_match(v, actual, fold=False) for v in values)
-        case "Bool":
-            return actual.lower() in (v.lower() for v in values)
-    return None
 
 
 def _applies(statement: dict[str, Any], permission: Permission) -> bool:
@@ -304,18 +269,10 @@ def _applies(statement: dict[str, Any], permission: Permission) -> bool:
 
 
 def _any_match(patterns: Any, value: str, fold: bool) -> bool:
-    items = patterns if isinstance(patterns, list) else [patterns]
-    return any(_match(str(p), value, fold) for p in items)
-
-
-@functools.cache
-def _compiled(pattern: str, fold: bool) -> re.Pattern[str]:
-    return re.compile(fnmatch.translate(pattern), re.IGNORECASE if fold else 0)
-
-
-def _match(pattern: str, value: str, fold: bool) -> bool:
-    # IAM wildcards: `*` any run, `?` one character; actions are case-insensitive, ARNs are not.
-    return _compiled(pattern, fold).match(value) is not None
+    # Actions are case-insensitive, ARNs are not.
+    if fold:
+        return any(glob(value.lower(), str(p).lower()) for p in as_list(patterns))
+    return any(glob(value, str(p)) for p in as_list(patterns))
 
 
 # ---------------------------------------------------------------- moto's hook

@@ -19,7 +19,7 @@ import importlib
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
@@ -80,14 +80,19 @@ def current_invocation() -> Invocation | None:
 
 
 @contextmanager
-def working_for(invocation: Invocation | None) -> Iterator[None]:
-    """While open, this thread (and those it starts) work for `invocation`."""
-    saved = current_invocation()
-    _local.invocation = invocation
+def _bound(name: str, value: object) -> Iterator[None]:
+    """While open, this thread's `name` is `value` (threads it starts inherit it); then what it was."""
+    saved = getattr(_local, name, None)
+    setattr(_local, name, value)
     try:
         yield
     finally:
-        _local.invocation = saved
+        setattr(_local, name, saved)
+
+
+def working_for(invocation: Invocation | None) -> AbstractContextManager[None]:
+    """While open, this thread (and those it starts) work for `invocation`."""
+    return _bound("invocation", invocation)
 
 
 def current_execution() -> str | None:
@@ -95,15 +100,9 @@ def current_execution() -> str | None:
     return getattr(_local, "execution", None)
 
 
-@contextmanager
-def for_execution(arn: str | None) -> Iterator[None]:
+def for_execution(arn: str | None) -> AbstractContextManager[None]:
     """While open, this thread's calls (and those of the threads it starts) are made for execution `arn`."""
-    saved = current_execution()
-    _local.execution = arn
-    try:
-        yield
-    finally:
-        _local.execution = saved
+    return _bound("execution", arn)
 
 
 def _context() -> tuple[Principal | None, Invocation | None, str | None]:
@@ -125,15 +124,9 @@ def current_principal() -> Principal | None:
     return getattr(_local, "principal", None)
 
 
-@contextmanager
-def acting_as(principal: Principal | None) -> Iterator[None]:
+def acting_as(principal: Principal | None) -> AbstractContextManager[None]:
     """While open, this thread's SDK calls are signed as `principal` (None: as the default)."""
-    saved = current_principal()
-    _local.principal = principal
-    try:
-        yield
-    finally:
-        _local.principal = saved
+    return _bound("principal", principal)
 
 
 @contextmanager

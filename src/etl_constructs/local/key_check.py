@@ -31,6 +31,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from .policy_language import as_list as _as_list
+from .policy_language import conditions_met as _conditions
+from .policy_language import glob as _glob
 from .template import ACCOUNT, REGION, Template, TemplateError
 
 ROOT = f"arn:aws:iam::{ACCOUNT}:root"
@@ -607,55 +610,6 @@ def _principal_match(kind: str, value: str | None, principal: _Principal, roots:
     return set()
 
 
-def _conditions(conditions: Any, context: dict[str, tuple[str, ...]]) -> bool | None:
-    """True or False when every condition can be evaluated with `context`; None when one cannot."""
-    if not conditions:
-        return True
-    if not isinstance(conditions, dict):
-        return None
-    result: bool | None = True
-    for operator, block in conditions.items():
-        if not isinstance(block, dict):
-            result = None
-            continue
-        for key, values in block.items():
-            outcome = _condition(str(operator), str(key).lower(), values, context)
-            if outcome is False:
-                return False
-            if outcome is None:
-                result = None
-    return result
-
-
-def _arn_like(actual: str, pattern: str) -> bool:
-    """ArnLike/ArnEquals: each of the six colon-separated parts matched on its own, with wildcards."""
-    if pattern == "*":
-        return True
-    parts, patterns = actual.split(":", 5), pattern.split(":", 5)
-    return len(parts) == len(patterns) == 6 and all(_glob(a, p) for a, p in zip(parts, patterns, strict=True))
-
-
-_TESTS: dict[str, Callable[[str, str], bool]] = {
-    "StringEquals": lambda a, v: a == v,
-    "StringEqualsIgnoreCase": lambda a, v: a.lower() == v.lower(),
-    "StringLike": lambda a, v: _glob(a, v),
-    "ArnEquals": _arn_like,
-    "ArnLike": _arn_like,
-}
-
-
-def _condition(operator: str, key: str, values: Any, context: dict[str, tuple[str, ...]]) -> bool | None:
-    operator = operator.split(":", 1)[1] if operator.startswith(("ForAnyValue:", "ForAllValues:")) else operator
-    operator = operator.removesuffix("IfExists")
-    negated = "Not" in operator
-    test = _TESTS.get(operator.replace("Not", "", 1))
-    wanted = _as_list(values)
-    if test is None or key not in context or not all(isinstance(v, str | int | bool) for v in wanted):
-        return None
-    hit = any(test(actual, str(v)) for actual in context[key] for v in wanted)
-    return not hit if negated else hit
-
-
 # -- reading statements and references --------------------------------------------------------------
 
 
@@ -771,12 +725,6 @@ def _braces(text: str) -> str:
     return text.replace("{", "{{").replace("}", "}}")
 
 
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
-
-
 def _resolve(template: Template, value: Any) -> Any:
     """`template.resolve(value)`, or None when it cannot be resolved locally (a parameter, a condition)."""
     try:
@@ -796,15 +744,6 @@ def _strings(template: Template, value: Any) -> list[str | None]:
 
 
 @functools.lru_cache(maxsize=4096)
-def _pattern(pattern: str) -> re.Pattern[str]:
-    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern), re.DOTALL)
-
-
-def _glob(text: str, pattern: str) -> bool:
-    """Whether `pattern` (with IAM's `*` and `?`) matches `text`; a `*` in `text` is a plain character."""
-    return _pattern(pattern).fullmatch(text) is not None
-
-
 def _overlap(first: str, second: str) -> bool:
     """Whether two action patterns may stand for a common action (either matches the other)."""
     return _glob(first, second) or _glob(second, first)

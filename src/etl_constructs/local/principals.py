@@ -38,8 +38,8 @@ def operator(iam: Any) -> Principal:
     return Principal(arn=user["Arn"], role_arn="", credentials=credentials, label="run-local")
 
 
-def create_roles(template: Template, iam: Any) -> dict[str, str]:
-    """Give every `AWS::IAM::Role` of the template its policies (creating it if need be); return ARN -> name.
+def attach_policies(template: Template, iam: Any) -> dict[str, str]:
+    """Give every `AWS::IAM::Role` of the template (created by `emulator.build`) its policies; return ARN -> name.
 
     A role's policies are its own `Policies`, the `AWS::IAM::Policy` resources that name it, the
     `AWS::IAM::ManagedPolicy` resources that name it or that its `ManagedPolicyArns` refer to, and
@@ -52,15 +52,7 @@ def create_roles(template: Template, iam: Any) -> dict[str, str]:
     for logical_id, resource in template.of_type("AWS::IAM::Role").items():
         props = _importless(template.resolve(resource.get("Properties", {})))
         name = template.names[logical_id]
-        try:
-            arn = iam.create_role(
-                RoleName=name,
-                AssumeRolePolicyDocument=json.dumps(props.get("AssumeRolePolicyDocument") or {"Statement": []}),
-                Path=props.get("Path", "/"),
-            )["Role"]["Arn"]
-        except iam.exceptions.EntityAlreadyExistsException:
-            arn = iam.get_role(RoleName=name)["Role"]["Arn"]
-        roles[arn] = name
+        roles[iam.get_role(RoleName=name)["Role"]["Arn"]] = name
         names[template.ref(logical_id)] = name
         for policy in props.get("Policies", []):
             _put(iam, name, policy["PolicyName"], policy["PolicyDocument"])

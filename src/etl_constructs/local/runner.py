@@ -278,7 +278,7 @@ class LocalPipeline:
         operator = principals.operator(self.clients["iam"])
         # The pipeline first: what it imports is refused by name before any policy is read.
         self.pipeline = build(template, self.clients, pipeline=self._pipeline_name)
-        principals.create_roles(template, self.clients["iam"])
+        principals.attach_policies(template, self.clients["iam"])
         functions = self.pipeline.functions
         sts = self.clients["sts"]
         by_function = {
@@ -287,7 +287,8 @@ class LocalPipeline:
         by_role = {
             arn: principals.assume(sts, arn, "states", name) for arn, name in _state_machine_roles(template).items()
         }
-        self._rule_role = _rule_role(self.pipeline.rule, sts)
+        self._rule_roles = {r.rule_name: _rule_role(r, sts) for r in (self.pipeline.rule, *self.pipeline.other_rules)}
+        self._rule_role = self._rule_roles[self.pipeline.rule.rule_name]
         limited = self._concurrency is not None or any(f.reserved_concurrency is not None for f in functions.values())
         backoff = self._backoff if self._backoff is not None else (1.0 if limited else 0.0)
         self.lambda_service = LambdaService(
@@ -462,7 +463,7 @@ class LocalPipeline:
             event = {"source": "aws.states", "detail-type": "Step Functions Execution Status Change", "detail": detail}
             for rule in self.pipeline.other_rules:
                 if _matches_status_change(rule.pattern, detail):
-                    with acting_as(_rule_role(rule, self.clients["sts"])):
+                    with acting_as(self._rule_roles[rule.rule_name]):
                         started.append(
                             sfn.start_execution(
                                 stateMachineArn=rule.state_machine_arn,
@@ -482,9 +483,10 @@ class LocalPipeline:
         file_id = self.file_id(upload)
         item = self.ledger_item(file_id) if matched else None
         seen = self.lambda_service.seen
-        if item is None and matched and self._execution_failure(upload) is not None:
+        failure = self._execution_failure(upload) if item is None and matched else None
+        if failure is not None:
             # The workflow started and failed before it could record anything (a fault, a refusal).
-            status, message = self._execution_failure(upload) or ("", "")
+            status, message = failure
             return FileReport(
                 file=upload.file,
                 key=upload.key,
