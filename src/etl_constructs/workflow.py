@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aws_cdk import Duration, Names, RemovalPolicy
@@ -232,10 +232,12 @@ class ValidateTransformWorkflow(Construct):
                 include_execution_data=props.include_execution_data,
             ),
         )
+        # An EXPRESS machine runs 5 minutes at most: its throttling budget must fit in them.
+        settling = replace(resources, throttle_retry=RetryPolicy.for_throttling(_EXPRESS_LIMIT))
         self.reconciler = sfn.StateMachine(
             self,
             "Reconciler",
-            definition_body=sfn.DefinitionBody.from_chainable(reconciler(Construct(self, "SettleSteps"), resources)),
+            definition_body=sfn.DefinitionBody.from_chainable(reconciler(Construct(self, "SettleSteps"), settling)),
             state_machine_type=sfn.StateMachineType.EXPRESS,
             timeout=Duration.minutes(5),
             tracing_enabled=True,

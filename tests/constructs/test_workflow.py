@@ -420,3 +420,14 @@ def test_a_quarantine_in_the_raw_bucket_under_the_prefix_is_refused(synthesize):
 
     with pytest.raises(ConfigurationError, match="quarantine_prefix 'quarantine/' is in the raw bucket"):
         synthesize(build)
+
+
+def test_the_reconcilers_throttling_budget_fits_its_five_minutes(template):
+    definition = _definition(template, "Reconciler")
+    for name, task in _tasks(definition).items():
+        throttling = task["Retry"][0]
+        waits = [
+            min(throttling["IntervalSeconds"] * 2**n, throttling["MaxDelaySeconds"])
+            for n in range(throttling["MaxAttempts"])
+        ]
+        assert sum(waits) <= 150, name
