@@ -59,6 +59,8 @@ class AlarmThresholds:
         executions_throttled: Default: >= 1.
         dead_letter_messages: events EventBridge could not deliver. Default: >= 1.
         files_rejected: files that broke the data contract. Default: >= 1.
+        unsettled_files: ledger items the sweep found non-final after their execution's timeout
+            (what the reconciler should have settled). Default: >= 1.
     """
 
     function_errors: AlarmSpec = field(default_factory=AlarmSpec)
@@ -69,6 +71,7 @@ class AlarmThresholds:
     executions_throttled: AlarmSpec = field(default_factory=AlarmSpec)
     dead_letter_messages: AlarmSpec = field(default_factory=AlarmSpec)
     files_rejected: AlarmSpec = field(default_factory=AlarmSpec)
+    unsettled_files: AlarmSpec = field(default_factory=AlarmSpec)
 
     def __post_init__(self) -> None:
         for name, spec in vars(self).items():
@@ -86,6 +89,8 @@ class EtlAlarmsProps:
         state_machine: the workflow (failed, timed-out, throttled executions).
         reconciler: the state machine that settles unsuccessful executions; its failures and time-outs
             leave ledger items non-final, so each one alarms. Default: none.
+        sweep: the scheduled sweep function (ValidateTransformWorkflow.sweep_function); its errors alarm,
+            and, with `service_name`, so does each item it finds unsettled. Default: none.
         dead_letter_queues: queues that must stay empty.
         metrics_namespace: namespace of the functions' own metrics (files rejected). Default: "EtlPipeline".
         service_name: the `service` dimension of those metrics. Default: none (no files-rejected alarm).
@@ -105,6 +110,7 @@ class EtlAlarmsProps:
     functions: Sequence[lambda_.IFunction] = ()
     state_machine: sfn.IStateMachine | None = None
     reconciler: sfn.IStateMachine | None = None
+    sweep: lambda_.IFunction | None = None
     dead_letter_queues: Sequence[sqs.IQueue] = ()
     metrics_namespace: str = "EtlPipeline"
     service_name: str | None = None
@@ -188,6 +194,13 @@ class EtlAlarms(Construct):
                 t.executions_failed,
                 "the reconciler failed to settle an execution's ledger item",
             )
+        if props.sweep is not None:
+            self._alarm(
+                "SweepFailed",
+                props.sweep.metric_errors(),
+                t.function_errors,
+                "the sweep could not hand on all it found (unsettled items, dead-lettered events)",
+            )
         for index, queue in enumerate(props.dead_letter_queues):
             self._alarm(
                 f"DeadLetters{index}",
@@ -204,6 +217,13 @@ class EtlAlarms(Construct):
                 )
 
             self._alarm("FilesRejected", metric("FilesRejected"), t.files_rejected, "files rejected by validation")
+            if props.sweep is not None:
+                self._alarm(
+                    "UnsettledFiles",
+                    metric("UnsettledFiles"),
+                    t.unsettled_files,
+                    "the sweep settled files no execution or reconciler settled",
+                )
             widgets.append(
                 cloudwatch.GraphWidget(
                     title="Files and rows",

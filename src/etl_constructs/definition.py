@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
@@ -49,6 +50,10 @@ DYNAMODB_THROTTLE_ERRORS = [
     "DynamoDB.ThrottlingException",
 ]
 CONDITIONAL_CHECK_FAILED = "DynamoDB.ConditionalCheckFailedException"
+#: Errors of an SQS task worth retrying: any (a message sent twice is redriven twice, which the ledger makes harmless).
+SQS_RETRY_ERRORS = ["States.TaskFailed"]
+#: The `detail.status` of the events the sweep gives the reconciler for items left unsettled.
+UNSETTLED = "UNSETTLED"
 
 
 @dataclass(frozen=True)
@@ -374,7 +379,7 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
     )
 
 
-def reconciler(scope: Construct, res: Resources) -> sfn.IChainable:
+def reconciler(scope: Construct, res: Resources, parking: sqs.IQueue) -> sfn.IChainable:
     """Settle the ledger item of an execution that ended without success, from its status-change event.
 
     An execution that failed (its own failure path failed, or a state hit a runtime error), timed out
@@ -382,6 +387,10 @@ def reconciler(scope: Construct, res: Resources) -> sfn.IChainable:
     failed status, removes an uncommitted output, and quarantines the version. An item already
     final is left alone. An execution that failed before it could record RECEIVED left no item:
     the reconciler records the version as VALIDATION_FAILED, so it can be found and run again.
+
+    The sweep hands it items left unsettled as events of status `UNSETTLED`. When the reconciler
+    itself fails, it parks its input in `parking` (its dead-letter queue), which the sweep
+    redrives, and fails (its alarm fires): no event is lost with it.
     """
     read = sfn.Pass(
         scope,
@@ -392,19 +401,33 @@ def reconciler(scope: Construct, res: Resources) -> sfn.IChainable:
             "ended.$": "$.detail.status",
         },
     )
-    identify = sfn.Pass(
-        scope,
-        "Identify settled version",
-        parameters={
-            "bucket.$": "$.input.bucket",
-            "key.$": "$.input.key",
-            "version.$": "$.input.version",
-            "execution.$": "$.execution",
-            "file_id.$": f"States.Format('{FILE_ID_FORMAT}', $.input.bucket, $.input.key, $.input.version)",
-            "failure": {
-                "Error.$": "States.Format('Execution{}', $.ended)",
-                "Cause.$": "States.Format('the execution ended {} before a final status', $.ended)",
+
+    def identify(name: str, failure: dict[str, str]) -> sfn.Pass:
+        return sfn.Pass(
+            scope,
+            name,
+            parameters={
+                "bucket.$": "$.input.bucket",
+                "key.$": "$.input.key",
+                "version.$": "$.input.version",
+                "execution.$": "$.execution",
+                "file_id.$": f"States.Format('{FILE_ID_FORMAT}', $.input.bucket, $.input.key, $.input.version)",
+                "failure": failure,
             },
+        )
+
+    from_event = identify(
+        "Identify settled version",
+        {
+            "Error.$": "States.Format('Execution{}', $.ended)",
+            "Cause.$": "States.Format('the execution ended {} before a final status', $.ended)",
+        },
+    )
+    from_sweep = identify(
+        "Identify swept version",
+        {
+            "Error": "ExecutionUnsettled",
+            "Cause": "no final status long after the execution's timeout: settled by the sweep",
         },
     )
     settler = "$$.Execution.Id"
@@ -506,4 +529,28 @@ def reconciler(scope: Construct, res: Resources) -> sfn.IChainable:
         .when(sfn.Condition.is_present("$.ledger.Item"), as_validation)
         .otherwise(unrecorded)
     )
-    return read.next(identify).next(look).next(found)
+    from_event.next(look)
+    from_sweep.next(look)
+    look.next(found)
+    source = (
+        sfn.Choice(scope, "Found by the sweep?")
+        .when(sfn.Condition.string_equals("$.ended", UNSETTLED), from_sweep)
+        .otherwise(from_event)
+    )
+    settle_all = sfn.Parallel(
+        scope, "Settle", comment="Any failure parks the input for the sweep", result_path=sfn.JsonPath.DISCARD
+    )
+    settle_all.branch(read.next(source))
+    park = tasks.SqsSendMessage(
+        scope,
+        "Park the event for the sweep",
+        queue=parking,
+        message_body=sfn.TaskInput.from_json_path_at(
+            sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$$.Execution.Input"))
+        ),
+        result_path=sfn.JsonPath.DISCARD,
+    )
+    res.retry.apply(park, SQS_RETRY_ERRORS)
+    settle_all.add_catch(park, errors=["States.ALL"], result_path="$.reconciler_error")
+    park.next(sfn.Fail(scope, "Not settled", error="ReconcilerFailed", cause="parked for the sweep"))
+    return settle_all.next(sfn.Succeed(scope, "Done"))

@@ -133,6 +133,7 @@ class EtlPipeline(Construct):
                     "vpc": props.vpc,
                     "removal_policy": props.removal_policy,
                     "auto_delete_objects": props.auto_delete_objects,
+                    "ingest_dead_letter_queue": self.landing.dead_letter_queue,
                 }
             ),
         )
@@ -144,6 +145,7 @@ class EtlPipeline(Construct):
                 functions=self.workflow.functions,
                 state_machine=self.workflow.state_machine,
                 reconciler=self.workflow.reconciler,
+                sweep=self.workflow.sweep_function,
                 dead_letter_queues=(
                     self.landing.dead_letter_queue,
                     self.workflow.reconciler_dead_letter_queue,

@@ -26,7 +26,7 @@ from .defaults import data_bucket_props, dead_letter_queue_props, logs_bucket_pr
 from .definition import Resources, RetryPolicy, data_path, reconciler
 from .errors import ConfigurationError
 from .key_policies import allow_on_key, logs_statement
-from .ledger import ProcessingLedger
+from .ledger import STATUS_INDEX, ProcessingLedger
 from .nag import (
     OBJECTS_UNDER_PREFIX,
     XRAY_AND_LOG_DELIVERY,
@@ -49,6 +49,10 @@ KMS_WRITE = ("kms:Decrypt", "kms:GenerateDataKey")  # a multipart upload decrypt
 KMS_LEDGER = ("kms:Decrypt", "kms:DescribeKey")
 VALIDATE_HANDLER = "etl_handlers.validate_handler.handler"
 TRANSFORM_HANDLER = "etl_handlers.transform_handler.handler"
+SWEEP_HANDLER = "etl_handlers.sweep_handler.handler"
+#: How long past an execution's timeout the sweep leaves an unsettled item to the reconciler.
+SWEEP_GRACE = Duration.minutes(10)
+_SWEEP_TIMEOUT = Duration.minutes(5)
 _SAFE_PREFIX = frozenset("{}'\\\"")
 _EXPRESS_LIMIT = Duration.minutes(5)
 
@@ -82,9 +86,15 @@ class ValidateTransformWorkflowProps:
         log_retention: retention of every log group. Default: one year.
         execution_timeout: the whole execution's limit. Default: 1 hour.
         state_machine_type: STANDARD, or EXPRESS (5 minutes at most; EXPRESS emits no status-change
-            events, so an execution that times out as a whole is not settled by the reconciler, though
-            every task failure still is). Default: STANDARD.
+            events, so an execution that ends without settling its item is settled by the sweep, not
+            the reconciler). Default: STANDARD.
         include_execution_data: log the data passing through states (it is financial data). Default: False.
+        sweep_interval: how often the sweep runs. It settles ledger items left non-final for longer than
+            `execution_timeout` plus 10 minutes (the reconciler failed, or the machine is EXPRESS), hands
+            the reconciler's dead-lettered events to it again, and starts the data path for the events
+            in `ingest_dead_letter_queue`. Between 5 minutes and 1 day. Default: 15 minutes.
+        ingest_dead_letter_queue: the queue of S3 events whose execution could not be started
+            (RawLanding.dead_letter_queue); the sweep starts them. Default: none (EtlPipeline sets it).
         retry: backoff for every task's faults. Default: RetryPolicy() (2 s doubling to 60 s, 5 retries).
         throttle_retry: backoff for throttling (`Lambda.TooManyRequestsException`, DynamoDB throttling), a
             budget of its own: a burst must wait its turn, never fail a file. Its waits must stay under
@@ -123,6 +133,8 @@ class ValidateTransformWorkflowProps:
     execution_timeout: Duration = field(default_factory=lambda: Duration.hours(1))
     state_machine_type: sfn.StateMachineType = sfn.StateMachineType.STANDARD
     include_execution_data: bool = False
+    sweep_interval: Duration = field(default_factory=lambda: Duration.minutes(15))
+    ingest_dead_letter_queue: sqs.IQueue | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     throttle_retry: RetryPolicy | None = None
     vpc: ec2.IVpc | None = None
@@ -160,6 +172,8 @@ class ValidateTransformWorkflowProps:
             and self.execution_timeout.to_seconds() > _EXPRESS_LIMIT.to_seconds()
         ):
             raise ConfigurationError("an EXPRESS state machine runs 5 minutes at most: lower execution_timeout")
+        if not 300 <= self.sweep_interval.to_seconds() <= 86400:
+            raise ConfigurationError("sweep_interval must be between 5 minutes and 1 day")
         if self.reserved_concurrency is not None and self.reserved_concurrency < 1:
             raise ConfigurationError("reserved_concurrency must be 1 or more")
         for name in ("retry", "throttle_retry"):
@@ -203,10 +217,18 @@ class ValidateTransformWorkflow(Construct):
         )
         self._log_group_names: list[str] = []
         self.validate_function = self._function(
-            "Validate", VALIDATE_HANDLER, props.validate_memory_mb, props.validate_timeout
+            "Validate",
+            VALIDATE_HANDLER,
+            props.validate_memory_mb,
+            props.validate_timeout,
+            reserved_concurrency=props.reserved_concurrency,
         )
         self.transform_function = self._function(
-            "Transform", TRANSFORM_HANDLER, props.transform_memory_mb, props.transform_timeout
+            "Transform",
+            TRANSFORM_HANDLER,
+            props.transform_memory_mb,
+            props.transform_timeout,
+            reserved_concurrency=props.reserved_concurrency,
         )
         self._grant_functions()
         resources = Resources(
@@ -232,12 +254,17 @@ class ValidateTransformWorkflow(Construct):
                 include_execution_data=props.include_execution_data,
             ),
         )
+        # Events the reconciler could not be started for, and those it parked when it failed: the sweep redrives them.
+        self.reconciler_dead_letter_queue = sqs.Queue(self, "ReconcilerDeadLetters", **dead_letter_queue_props())
+        acknowledge_dead_letter_queue(self.reconciler_dead_letter_queue)
         # An EXPRESS machine runs 5 minutes at most: its throttling budget must fit in them.
         settling = replace(resources, throttle_retry=RetryPolicy.for_throttling(_EXPRESS_LIMIT))
         self.reconciler = sfn.StateMachine(
             self,
             "Reconciler",
-            definition_body=sfn.DefinitionBody.from_chainable(reconciler(Construct(self, "SettleSteps"), settling)),
+            definition_body=sfn.DefinitionBody.from_chainable(
+                reconciler(Construct(self, "SettleSteps"), settling, self.reconciler_dead_letter_queue)
+            ),
             state_machine_type=sfn.StateMachineType.EXPRESS,
             timeout=Duration.minutes(5),
             tracing_enabled=True,
@@ -263,15 +290,6 @@ class ValidateTransformWorkflow(Construct):
                 ":*",
                 "CDK's Lambda task grants the function's versions too (ARN:*), for a qualified invoke",
             )
-        if props.encryption_key is not None:
-            allow_on_key(
-                self,
-                props.encryption_key,
-                logs_statement(self._log_group_names),
-                "CloudWatch Logs, for the pipeline's encrypted log groups",
-            )
-        self.reconciler_dead_letter_queue = sqs.Queue(self, "ReconcilerDeadLetters", **dead_letter_queue_props())
-        acknowledge_dead_letter_queue(self.reconciler_dead_letter_queue)
         self.unsettled_rule = events.Rule(
             self,
             "ExecutionUnsettled",
@@ -291,11 +309,71 @@ class ValidateTransformWorkflow(Construct):
                 )
             ],
         )
+        self.sweep_function, self.sweep_rule = self._sweep()
+        if props.encryption_key is not None:  # after every log group is made
+            allow_on_key(
+                self,
+                props.encryption_key,
+                logs_statement(self._log_group_names),
+                "CloudWatch Logs, for the pipeline's encrypted log groups",
+            )
 
     @property
     def functions(self) -> tuple[lambda_.Function, lambda_.Function]:
         """The validate and transform functions."""
         return (self.validate_function, self.transform_function)
+
+    def _sweep(self) -> tuple[lambda_.Function, events.Rule]:
+        """The scheduled sweep: settles what the reconciler missed, and redrives both dead-letter queues."""
+        props = self.props
+        environment = {
+            "LEDGER_TABLE": props.ledger.table.table_name,
+            "STATUS_INDEX": STATUS_INDEX,
+            "UNSETTLED_AFTER_SECONDS": str(int(props.execution_timeout.to_seconds() + SWEEP_GRACE.to_seconds())),
+            "RECONCILER_ARN": self.reconciler.state_machine_arn,
+            "RECONCILER_QUEUE_URL": self.reconciler_dead_letter_queue.queue_url,
+            "STATE_MACHINE_ARN": self.state_machine.state_machine_arn,
+        }
+        if props.ingest_dead_letter_queue is not None:
+            environment["INGEST_QUEUE_URL"] = props.ingest_dead_letter_queue.queue_url
+        fn = self._function(
+            "Sweep",
+            SWEEP_HANDLER,
+            256,
+            _SWEEP_TIMEOUT,
+            description="Settle ledger items no execution settled; redrive the dead-letter queues",
+            environment=environment,
+            reserved_concurrency=None,
+        )
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:Query"], resources=[f"{props.ledger.table.table_arn}/index/{STATUS_INDEX}"]
+            )
+        )
+        self._grant_ledger_key(fn)
+        self.reconciler.grant_start_execution(fn)
+        self.state_machine.grant_start_execution(fn)
+        for queue in (self.reconciler_dead_letter_queue, props.ingest_dead_letter_queue):
+            if queue is not None:
+                queue.grant_consume_messages(fn)
+        rule = events.Rule(
+            self,
+            "SweepSchedule",
+            description="Run the ETL pipeline's sweep",
+            schedule=events.Schedule.rate(props.sweep_interval),
+            targets=[targets.LambdaFunction(fn, retry_attempts=2)],
+        )
+        acknowledge(
+            fn,
+            "Serverless::Serverless-LambdaDLQ",
+            "a scheduled sweep: the next run repeats a failed one, and the SweepFailed alarm reports it",
+        )
+        acknowledge(
+            rule,
+            "Serverless::Serverless-EventBusDLQ",
+            "a schedule: an undelivered run is repeated by the next one; a dead-lettered tick holds nothing to redo",
+        )
+        return fn, rule
 
     def _processed_bucket(self) -> s3.Bucket:
         props = self.props
@@ -357,7 +435,17 @@ class ValidateTransformWorkflow(Construct):
             )
         return group
 
-    def _function(self, name: str, handler: str, memory: int, timeout: Duration) -> lambda_.Function:
+    def _function(
+        self,
+        name: str,
+        handler: str,
+        memory: int,
+        timeout: Duration,
+        *,
+        description: str | None = None,
+        environment: dict[str, str] | None = None,
+        reserved_concurrency: int | None = None,
+    ) -> lambda_.Function:
         props = self.props
         log_group = self._log_group(f"{name}Logs", LAMBDA_LOG_PREFIX)
         role = iam.Role(
@@ -372,7 +460,7 @@ class ValidateTransformWorkflow(Construct):
         fn = lambda_.Function(
             self,
             name,
-            description=f"{name} transaction files by the data contract",
+            description=description or f"{name} transaction files by the data contract",
             runtime=props.runtime,
             architecture=lambda_.Architecture.ARM_64,
             code=lambda_.Code.from_asset(str(handler_asset_dir()), exclude=ASSET_EXCLUDES),
@@ -383,27 +471,22 @@ class ValidateTransformWorkflow(Construct):
             log_group=log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             role=role,
-            reserved_concurrent_executions=props.reserved_concurrency,
+            reserved_concurrent_executions=reserved_concurrency,
             vpc=props.vpc,
             vpc_subnets=props.vpc_subnets,
             security_groups=props.security_groups,
             environment={
-                "LEDGER_TABLE": props.ledger.table.table_name,
-                "PROCESSED_BUCKET": self.processed_bucket.bucket_name,
-                "OUTPUT_PREFIX": props.output_prefix,
-                "STAGING_PREFIX": props.staging_prefix,
-                "QUARANTINE_BUCKET": props.quarantine_bucket.bucket_name,
-                "QUARANTINE_PREFIX": props.quarantine_prefix,
-                "ETL_CONFIG": props.data.to_json(),
+                **(environment if environment is not None else self._data_environment()),
                 "POWERTOOLS_SERVICE_NAME": self.service_name,
                 "POWERTOOLS_METRICS_NAMESPACE": props.metrics_namespace,
             },
         )
-        acknowledge(
-            fn,
-            "Serverless::Serverless-LambdaDLQ",
-            "invoked synchronously by Step Functions, whose catch quarantines and records every failure",
-        )
+        if environment is None:
+            acknowledge(
+                fn,
+                "Serverless::Serverless-LambdaDLQ",
+                "invoked synchronously by Step Functions, whose catch quarantines and records every failure",
+            )
         if props.vpc is None:
             acknowledge(
                 fn,
@@ -411,6 +494,19 @@ class ValidateTransformWorkflow(Construct):
                 "set vpc= to run the functions in your VPC; by default they reach S3 and DynamoDB over TLS endpoints",
             )
         return fn
+
+    def _data_environment(self) -> dict[str, str]:
+        """The validate and transform functions' environment: where to read, write and record."""
+        props = self.props
+        return {
+            "LEDGER_TABLE": props.ledger.table.table_name,
+            "PROCESSED_BUCKET": self.processed_bucket.bucket_name,
+            "OUTPUT_PREFIX": props.output_prefix,
+            "STAGING_PREFIX": props.staging_prefix,
+            "QUARANTINE_BUCKET": props.quarantine_bucket.bucket_name,
+            "QUARANTINE_PREFIX": props.quarantine_prefix,
+            "ETL_CONFIG": props.data.to_json(),
+        }
 
     def _grant_functions(self) -> None:
         """Least privilege: each role gets the actions and prefixes its code uses, nothing else."""

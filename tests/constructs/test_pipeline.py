@@ -52,10 +52,10 @@ def test_the_rule_starts_the_state_machine(template):
     assert target in machines and target.startswith("PipelineWorkflowStateMachine")
 
 
-def test_no_custom_resources_and_only_the_two_functions(template):
+def test_no_custom_resources_and_only_the_two_functions_and_the_sweep(template):
     kinds = {r["Type"] for r in template.to_json()["Resources"].values()}
     assert not [k for k in kinds if k.startswith("Custom::")]
-    assert len(template.find_resources("AWS::Lambda::Function")) == 2
+    assert len(template.find_resources("AWS::Lambda::Function")) == 3
 
 
 def test_data_is_retained_by_default(template):
@@ -77,13 +77,37 @@ def test_a_reconciler_that_fails_or_times_out_alarms(template):
     (alarm,) = [
         a
         for a in template.find_resources("AWS::CloudWatch::Alarm").values()
-        if "reconciler" in a["Properties"].get("AlarmDescription", "")
+        if a["Properties"].get("AlarmDescription", "").startswith("ETL pipeline: the reconciler")
     ]
     metrics = alarm["Properties"]["Metrics"]
     assert [m["Expression"] for m in metrics if "Expression" in m] == ["failed + timedOut"]
     names = {m["MetricStat"]["Metric"]["MetricName"] for m in metrics if "MetricStat" in m}
     assert names == {"ExecutionsFailed", "ExecutionsTimedOut"}
     assert alarm["Properties"]["AlarmActions"]
+
+
+def test_the_sweep_alarms_when_it_fails_and_when_it_finds_unsettled_files(template):
+    alarms = {
+        a["Properties"]["AlarmDescription"]: a["Properties"]
+        for a in template.find_resources("AWS::CloudWatch::Alarm").values()
+    }
+    failed = alarms["ETL pipeline: the sweep could not hand on all it found (unsettled items, dead-lettered events)"]
+    assert failed["MetricName"] == "Errors" and failed["Namespace"] == "AWS/Lambda"
+    unsettled = alarms["ETL pipeline: the sweep settled files no execution or reconciler settled"]
+    assert unsettled["MetricName"] == "UnsettledFiles" and unsettled["Namespace"] == "EtlPipeline"
+    for alarm in (failed, unsettled):
+        assert alarm["AlarmActions"] and alarm["Threshold"] == 1
+
+
+def test_the_sweep_restarts_what_the_ingest_rule_could_not_start(template):
+    (sweep,) = [
+        f for f in template.find_resources("AWS::Lambda::Function").values() if "sweep" in f["Properties"]["Handler"]
+    ]
+    variables = sweep["Properties"]["Environment"]["Variables"]
+    (ingest_dlq,) = [
+        k for k in template.find_resources("AWS::SQS::Queue") if k.startswith("PipelineLandingEventDeadLetters")
+    ]
+    assert variables["INGEST_QUEUE_URL"] == {"Ref": ingest_dlq}
 
 
 def test_destroy_passes_through_for_ephemeral_environments(synthesize):

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import Duration
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 
@@ -45,7 +46,17 @@ def template(built):
 
 @pytest.fixture(scope="module")
 def functions(template) -> dict:
-    return template.find_resources("AWS::Lambda::Function")
+    """The data path's functions (validate, transform); the sweep is tested on its own."""
+    found = template.find_resources("AWS::Lambda::Function")
+    return {k: f for k, f in found.items() if "sweep" not in f["Properties"]["Handler"]}
+
+
+@pytest.fixture(scope="module")
+def sweep(template) -> dict:
+    (fn,) = [
+        f for f in template.find_resources("AWS::Lambda::Function").values() if "sweep" in f["Properties"]["Handler"]
+    ]
+    return fn
 
 
 def _machines(template) -> dict:
@@ -56,7 +67,12 @@ def _definition(template, name: str) -> dict:
     (machine,) = [m for k, m in _machines(template).items() if k.startswith(f"Workflow{name}")]
     parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
     text = "".join(p if isinstance(p, str) else "ARN" for p in parts)
-    return json.loads(text)
+    definition = json.loads(text)
+    # The states of Parallel branches beside the others (names are unique in a whole definition).
+    for state in list(definition["States"].values()):
+        for branch in state.get("Branches", []):
+            definition["States"].update(branch["States"])
+    return definition
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +84,9 @@ def _tasks(definition: dict) -> dict:
     return {name: s for name, s in definition["States"].items() if s["Type"] == "Task"}
 
 
-def test_only_the_two_functions_and_no_custom_resources(functions, template):
-    assert sorted(f["Properties"]["Handler"] for f in functions.values()) == [
+def test_only_the_two_functions_the_sweep_and_no_custom_resources(functions, template):
+    assert sorted(f["Properties"]["Handler"] for f in template.find_resources("AWS::Lambda::Function").values()) == [
+        "etl_handlers.sweep_handler.handler",
         "etl_handlers.transform_handler.handler",
         "etl_handlers.validate_handler.handler",
     ]
@@ -118,8 +135,8 @@ def test_state_machine_log_groups_are_vended_logs_and_function_log_groups_are_na
         (group_id, _) = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"]
         assert groups[group_id]["Properties"]["LogGroupName"].startswith("/aws/vendedlogs/states/TestStack-Workflow-")
     names = [g["Properties"]["LogGroupName"] for g in groups.values()]
-    assert len(set(names)) == len(names) == 4
-    assert sum(n.startswith("/aws/lambda/") for n in names) == 2
+    assert len(set(names)) == len(names) == 5
+    assert sum(n.startswith("/aws/lambda/") for n in names) == 3
 
 
 def test_configuration_reaches_the_functions_as_one_json_document(functions):
@@ -248,7 +265,7 @@ def test_state_machine_has_an_overall_timeout(definition):
 
 def test_failed_timed_out_or_aborted_executions_are_settled_by_the_reconciler(template):
     rules = template.find_resources("AWS::Events::Rule")
-    (rule,) = rules.values()
+    (rule,) = [r for r in rules.values() if "EventPattern" in r["Properties"]]
     assert rule["Properties"]["EventPattern"]["detail"]["status"] == ["FAILED", "TIMED_OUT", "ABORTED"]
     assert rule["Properties"]["Targets"][0]["DeadLetterConfig"]
 
@@ -431,3 +448,42 @@ def test_the_reconcilers_throttling_budget_fits_its_five_minutes(template):
             for n in range(throttling["MaxAttempts"])
         ]
         assert sum(waits) <= 150, name
+
+
+def test_the_sweep_runs_on_a_schedule_with_the_cutoff_past_the_execution_timeout(template, sweep):
+    variables = sweep["Properties"]["Environment"]["Variables"]
+    assert variables["UNSETTLED_AFTER_SECONDS"] == str(3600 + 600)
+    assert variables["STATUS_INDEX"] == "status-updated_at-index"
+    assert sweep["Properties"]["MemorySize"] == 256 and sweep["Properties"]["Timeout"] == 300
+    (schedule,) = [
+        r for r in template.find_resources("AWS::Events::Rule").values() if "ScheduleExpression" in r["Properties"]
+    ]
+    assert schedule["Properties"]["ScheduleExpression"] == "rate(15 minutes)"
+
+
+def test_the_sweep_may_query_the_status_index_start_the_machines_and_drain_the_reconcilers_queue(template):
+    actions = {
+        a
+        for s in _statements(template, "WorkflowSweepRole")
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert {"dynamodb:Query", "states:StartExecution", "sqs:ReceiveMessage", "sqs:DeleteMessage"} <= actions
+    assert not {a for a in actions if a.startswith(("s3:", "dynamodb:Put", "dynamodb:Update", "dynamodb:Delete"))}
+
+
+def test_a_failing_reconciler_parks_its_input_for_the_sweep_and_fails(template):
+    definition = _definition(template, "Reconciler")
+    first = definition["States"][definition["StartAt"]]
+    assert first["Type"] == "Parallel"
+    (catch,) = first["Catch"]
+    assert catch["ErrorEquals"] == ["States.ALL"]
+    park = definition["States"][catch["Next"]]
+    assert park["Resource"].endswith("sqs:sendMessage")
+    assert park["Parameters"]["MessageBody.$"] == "States.JsonToString($$.Execution.Input)"
+    assert definition["States"][park["Next"]]["Type"] == "Fail"
+
+
+@pytest.mark.parametrize("interval", [Duration.minutes(4), Duration.days(2)])
+def test_a_sweep_interval_out_of_range_is_refused(interval):
+    with pytest.raises(ConfigurationError, match="sweep_interval"):
+        _props(cdk.Stack(cdk.App(), "Interval"), sweep_interval=interval)

@@ -16,6 +16,7 @@ from .invoke import LocalFunction
 from .template import ACCOUNT, REGION, Template, TemplateError
 
 _CAPTURE_QUEUE = "etl-constructs-local-events"
+SWEEP_HANDLER = "etl_handlers.sweep_handler.handler"
 _IMPORTED = (
     "not defined in this template; run-local creates only what the template defines "
     "— define it in the stack, or run against a stack that does"
@@ -53,6 +54,8 @@ class Pipeline:
     other_rules: list[RuleTarget] = field(default_factory=list)
     #: The EtlPipeline's construct path (or its rule's, or the rule's logical id: see PipelineSpec).
     path: str = ""
+    #: The pipeline's sweep function (the one recording to its table), if the template has one.
+    sweep_function: str = ""
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,9 @@ def build(template: Template, clients: dict[str, Any], pipeline: str | None = No
     rules = _create_rules(template, clients["events"], clients["sqs"])
     main = rules[(spec.rule_id, template.ref(spec.state_machine_id))]
     others = _other_rules(main, rules.values())
+    functions = _local_functions(template, spec, others)
+    sweeps = _sweep_functions(template, names.table)
+    functions.update({template.names[lid]: _local_function(template, lid) for lid in sweeps})
     return Pipeline(
         raw_bucket=names.raw_bucket,
         processed_bucket=names.processed_bucket,
@@ -102,10 +108,11 @@ def build(template: Template, clients: dict[str, Any], pipeline: str | None = No
         table=names.table,
         state_machine_arn=main.state_machine_arn,
         input_prefix=_input_prefix(main.pattern),
-        functions=_local_functions(template, spec, others),
+        functions=functions,
         rule=main,
         other_rules=others,
         path=spec.path,
+        sweep_function=template.names[sweeps[0]] if sweeps else "",
     )
 
 
@@ -262,22 +269,33 @@ def _local_functions(template: Template, spec: PipelineSpec, others: list[RuleTa
     for rule in others:
         machine = machines.get(rule.state_machine_arn)
         ids += [i for i in (invoked_functions(template, machine) if machine else ()) if i not in ids]
-    functions: dict[str, LocalFunction] = {}
-    for logical_id in ids:
-        props = template.resources[logical_id]["Properties"]
-        name = template.names[logical_id]
-        reserved = props.get("ReservedConcurrentExecutions")
-        functions[name] = LocalFunction(
-            name=name,
-            asset_dir=template.asset_dir(logical_id),
-            handler=props["Handler"],
-            environment=_environment(template, logical_id),
-            memory_mb=int(props.get("MemorySize", 512)),
-            timeout_s=int(props.get("Timeout", 60)),
-            role_arn=_role(template, f"the function {logical_id}", props.get("Role")),
-            reserved_concurrency=None if reserved is None else int(template.resolve(reserved)),
-        )
-    return functions
+    return {template.names[logical_id]: _local_function(template, logical_id) for logical_id in ids}
+
+
+def _sweep_functions(template: Template, table: str) -> list[str]:
+    """The logical ids of the sweep functions recording to `table` (one per pipeline)."""
+    return [
+        logical_id
+        for logical_id, resource in _pipeline_functions(template).items()
+        if resource["Properties"]["Handler"] == SWEEP_HANDLER
+        and _raw_environment(template, logical_id).get("LEDGER_TABLE") == table
+    ]
+
+
+def _local_function(template: Template, logical_id: str) -> LocalFunction:
+    """How to run one of the template's functions in this process."""
+    props = template.resources[logical_id]["Properties"]
+    reserved = props.get("ReservedConcurrentExecutions")
+    return LocalFunction(
+        name=template.names[logical_id],
+        asset_dir=template.asset_dir(logical_id),
+        handler=props["Handler"],
+        environment=_environment(template, logical_id),
+        memory_mb=int(props.get("MemorySize", 512)),
+        timeout_s=int(props.get("Timeout", 60)),
+        role_arn=_role(template, f"the function {logical_id}", props.get("Role")),
+        reserved_concurrency=None if reserved is None else int(template.resolve(reserved)),
+    )
 
 
 def _create_state_machines(template: Template, sfn: Any) -> None:

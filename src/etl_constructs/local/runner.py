@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, redirect_stdout
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -32,6 +33,12 @@ from .template import REGION, Template, TemplateError
 
 #: How long run-local waits for the reconciler's executions.
 _RECONCILE_TIMEOUT_S = 60.0
+
+
+class SweepFailed(RuntimeError):
+    """The sweep function failed (its SweepFailed alarm's case); the message is its error."""
+
+
 #: How long `wait` waits when the state machine states no timeout of its own (Step Functions' default is a year).
 _EXECUTION_TIMEOUT_S = 3600.0
 #: The status of a file that started no workflow: it has no ledger item and no file id.
@@ -430,6 +437,7 @@ class LocalPipeline:
                     started[upload] = self.start(event)
                 except ClientError as exc:  # EventBridge could not start it: the event goes to the rule's DLQ
                     self._not_started[upload] = f"not started: the rule could not start the workflow: {_message(exc)}"
+                    self._dead_letter(self.pipeline.rule, event, exc)
         self._executions.update(started)
         unmatched = len(uploads) - len(started)
         if progress is not None and unmatched:
@@ -440,6 +448,67 @@ class LocalPipeline:
             )
             self.reconcile(ended)
         return LocalRun([self.report(upload, matched=upload in started) for upload in uploads])
+
+    def _dead_letter(self, rule: RuleTarget, event: dict[str, Any], exc: ClientError) -> None:
+        """Put an event its target could not take into the target's dead-letter queue, as EventBridge does.
+
+        https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html
+        """
+        arn = str(rule.target.get("DeadLetterConfig", {}).get("Arn", ""))
+        if not arn:
+            return
+        sqs = self.clients["sqs"]
+        url = sqs.get_queue_url(QueueName=arn.rsplit(":", 1)[1])["QueueUrl"]
+        code = exc.response.get("Error", {}).get("Code", "")
+        sqs.send_message(
+            QueueUrl=url,
+            MessageBody=json.dumps(event),
+            MessageAttributes={"ERROR_CODE": {"DataType": "String", "StringValue": code or "Unknown"}},
+        )
+
+    def sweep(self, at: datetime | None = None) -> dict[str, Any]:
+        """Run the pipeline's sweep once, as its schedule would at `at` (default: now); wait for what it started.
+
+        `at` stands in for the clock, so a test can sweep "an hour later" at once. Returns what the
+        sweep function returned; raises SweepFailed with its error when it failed (its alarm's case).
+        """
+        name = self.pipeline.sweep_function
+        if not name:
+            raise TemplateError("the pipeline has no sweep function (synthesized by an older etl-constructs?)")
+        when = (at or datetime.now(UTC)).astimezone(UTC)
+        event = {
+            "source": "aws.events",
+            "detail-type": "Scheduled Event",
+            "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "detail": {},
+        }
+        reply = self.clients["lambda"].invoke(FunctionName=name, Payload=json.dumps(event).encode())
+        payload = json.loads(reply["Payload"].read() or b"null")
+        machines = {self.pipeline.state_machine_arn, *(r.state_machine_arn for r in self.pipeline.other_rules)}
+        self._wait_for_all(machines)
+        if reply.get("FunctionError"):
+            raise SweepFailed(str(payload.get("errorMessage") if isinstance(payload, dict) else payload))
+        result: dict[str, Any] = payload
+        return result
+
+    def _wait_for_all(self, machines: set[str]) -> None:
+        """Wait for every running execution of `machines`; deliver the status-change events of the data path's."""
+        sfn = self.clients["stepfunctions"]
+        running = [
+            e["executionArn"]
+            for arn in sorted(machines)
+            for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn, statusFilter="RUNNING")
+            for e in page["executions"]
+        ]
+        main = [a for a in running if _state_machine_of(a) == self.pipeline.state_machine_arn]
+        others = [a for a in running if a not in main]
+        if main:
+            self.reconcile(self.wait(main))
+        if others:
+            try:
+                self.wait(others, timeout_s=_RECONCILE_TIMEOUT_S)
+            except TimeoutError:
+                logging.getLogger(__name__).warning("a reconciler execution did not end; its item is left as it is")
 
     def reconcile(self, ended: dict[str, str]) -> list[str]:
         """Deliver each unsuccessful execution's status-change event to the rules that match it; wait for them.

@@ -2,7 +2,7 @@
 
 Each case injects one fault (the call errors before it is applied; it is applied and its reply is
 lost; the function is killed in the middle of it), runs a file through the real definition and
-handlers, lets the reconciler settle what the execution left, and checks the invariants:
+handlers, lets the reconciler settle what the execution left, runs the sweep, and checks the invariants:
 exactly one final status; the output present if and only if COMPLETED; a quarantine copy and a
 report for a rejected file; a valid file COMPLETED, since each fault here is transient.
 """
@@ -10,6 +10,7 @@ report for a rejected file; a valid file COMPLETED, since each fault here is tra
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,8 @@ def run_one(local: LocalPipeline, body: bytes, injected: Fault, tmp_path: Path):
     finally:
         local.faults.clear()
     assert injected.hits >= 1, "the fault never struck: the case tests nothing"
+    # The sweep, an execution timeout later, finds nothing the executions and the reconciler left.
+    assert local.sweep(at=datetime.now(UTC) + timedelta(hours=2))["unsettled"] == []
     item = local.ledger_item(report.file_id)
     assert item is not None and item["status"] in FINAL, item
     return report, item

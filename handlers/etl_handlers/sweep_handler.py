@@ -1,0 +1,294 @@
+"""The sweep: a scheduled function that settles what the reconciler missed and restarts what never started.
+
+Three sources, each safe to act on twice (the ledger's conditions make a repeat a no-op):
+
+1. Ledger items still non-final longer after their last change than the execution timeout (plus a
+   grace for the reconciler to act first). Their execution has ended for certain, and nothing
+   settled them: the reconciler failed, its event was lost, or the data path is EXPRESS, which
+   emits no status-change events. Each is handed to the reconciler as an `UNSETTLED` event.
+2. The reconciler's dead-letter queue: status-change events EventBridge could not deliver, and
+   events the reconciler parked when it failed. Each is handed to the reconciler again, at most
+   `MAX_REDRIVES` times; after that it stays in the queue for an operator (its alarm is on).
+3. The ingest dead-letter queue: S3 events whose execution could not be started. Each starts the
+   data path, as the rule would have: the file has no ledger item yet, so it is not lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import BotoCoreError, ClientError
+
+from . import statuses
+
+logger = Logger()
+metrics = Metrics()
+
+#: The `detail.status` of an event the sweep makes up for an unsettled item.
+UNSETTLED = "UNSETTLED"
+#: How often one dead-lettered reconciler event is handed to the reconciler before it is left for an operator.
+MAX_REDRIVES = 3
+#: Items and messages handled per run at most; the next run goes on where this one stopped.
+MAX_PER_RUN = 1000
+#: Stop taking new work when less than this much of the function's time is left.
+_RESERVE_MS = 30_000
+_NON_FINAL = tuple(s for s in statuses.ALL if s not in statuses.FINAL)
+_PROJECTED = ("file_id", "bucket", "key", "version", "execution")
+
+
+class SweepIncomplete(Exception):
+    """Some of what the sweep found could not be handed on; the next run tries again (and the alarm fires)."""
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """What the constructs tell the sweep by its environment."""
+
+    ledger_table: str
+    status_index: str
+    unsettled_after: timedelta
+    reconciler_arn: str
+    reconciler_queue_url: str
+    data_path_arn: str
+    ingest_queue_url: str = ""
+
+    @classmethod
+    def from_env(cls) -> SweepSettings:
+        """Read the settings from the process environment."""
+        env = os.environ
+        return cls(
+            ledger_table=env["LEDGER_TABLE"],
+            status_index=env["STATUS_INDEX"],
+            unsettled_after=timedelta(seconds=int(env["UNSETTLED_AFTER_SECONDS"])),
+            reconciler_arn=env["RECONCILER_ARN"],
+            reconciler_queue_url=env["RECONCILER_QUEUE_URL"],
+            data_path_arn=env["STATE_MACHINE_ARN"],
+            ingest_queue_url=env.get("INGEST_QUEUE_URL", ""),
+        )
+
+
+@dataclass
+class SweepResult:
+    """What one run did: the file ids handed to the reconciler, the events redriven, the executions started."""
+
+    unsettled: list[str] = field(default_factory=list)
+    redriven: int = 0
+    restarted: int = 0
+    left_for_operator: int = 0
+    executions: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    more: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as the function returns it."""
+        return {
+            "unsettled": self.unsettled,
+            "redriven": self.redriven,
+            "restarted": self.restarted,
+            "left_for_operator": self.left_for_operator,
+            "executions": self.executions,
+            "failures": self.failures,
+            "more": self.more,
+        }
+
+
+class Sweep:
+    """One run of the sweep over the ledger and the two dead-letter queues."""
+
+    def __init__(self, settings: SweepSettings, clients: dict[str, Any], now: datetime, context: Any = None) -> None:
+        self.settings = settings
+        self.dynamodb = clients["dynamodb"]
+        self.sfn = clients["stepfunctions"]
+        self.sqs = clients["sqs"]
+        self.now = now
+        self.context = context
+        self.result = SweepResult()
+
+    def run(self) -> SweepResult:
+        """Settle, redrive, restart; raise SweepIncomplete at the end if anything could not be handed on."""
+        self.settle_unsettled()
+        self.redrive_reconciler_events()
+        if self.settings.ingest_queue_url:
+            self.restart_ingest_events()
+        if self.result.failures:
+            raise SweepIncomplete(
+                f"{len(self.result.failures)} could not be handed on (next run tries again): "
+                + "; ".join(self.result.failures[:5])
+            )
+        return self.result
+
+    def _room(self) -> bool:
+        handled = len(self.result.unsettled) + self.result.redriven + self.result.restarted
+        if handled >= MAX_PER_RUN or (
+            self.context is not None and self.context.get_remaining_time_in_millis() < _RESERVE_MS
+        ):
+            self.result.more = True
+            return False
+        return True
+
+    def unsettled_items(self) -> Iterator[dict[str, Any]]:
+        """Non-final items whose last change is older than the cutoff, from the status index."""
+        cutoff = (self.now - self.settings.unsettled_after).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        paginator = self.dynamodb.get_paginator("query")
+        for status in _NON_FINAL:
+            pages = paginator.paginate(
+                TableName=self.settings.ledger_table,
+                IndexName=self.settings.status_index,
+                KeyConditionExpression="#status = :status AND updated_at < :cutoff",
+                # Every name through a placeholder: `bucket`, `key` and others are DynamoDB reserved words.
+                ExpressionAttributeNames={"#status": "status", **{f"#{n}": n for n in _PROJECTED}},
+                ExpressionAttributeValues={":status": {"S": status}, ":cutoff": {"S": cutoff}},
+                ProjectionExpression=", ".join(f"#{n}" for n in _PROJECTED),
+            )
+            for page in pages:
+                for item in page.get("Items", []):
+                    yield {name: value.get("S", "") for name, value in item.items()}
+
+    def settle_unsettled(self) -> None:
+        """Hand each unsettled item to the reconciler, as the status-change event its execution never got."""
+        for item in self.unsettled_items():
+            if not self._room():
+                return
+            event = {
+                "source": "etl-constructs.sweep",
+                "detail-type": "Unsettled ledger item",
+                "detail": {
+                    "executionArn": item.get("execution", ""),
+                    "status": UNSETTLED,
+                    "input": json.dumps(
+                        {"bucket": item.get("bucket"), "key": item.get("key"), "version": item.get("version")}
+                    ),
+                },
+            }
+            if self._start(self.settings.reconciler_arn, event, item.get("file_id", "")):
+                self.result.unsettled.append(item.get("file_id", ""))
+        if self.result.unsettled:
+            logger.warning("unsettled items handed to the reconciler", extra={"file_ids": self.result.unsettled})
+            metrics.add_metric(name="UnsettledFiles", unit=MetricUnit.Count, value=len(self.result.unsettled))
+
+    def redrive_reconciler_events(self) -> None:
+        """Hand each dead-lettered reconciler event to the reconciler again (at most MAX_REDRIVES times)."""
+        for message in self._messages(self.settings.reconciler_queue_url):
+            event = _json(message["Body"])
+            redrives = int(event.get("redrives", 0)) if isinstance(event, dict) else MAX_REDRIVES
+            if redrives >= MAX_REDRIVES or "detail" not in event:
+                self.result.left_for_operator += 1
+                continue  # it stays, for an operator; the queue's alarm is on
+            if self._start(self.settings.reconciler_arn, {**event, "redrives": redrives + 1}, message["MessageId"]):
+                self._delete(self.settings.reconciler_queue_url, message)
+                self.result.redriven += 1
+        if self.result.redriven:
+            metrics.add_metric(name="ReconcilerEventsRedriven", unit=MetricUnit.Count, value=self.result.redriven)
+
+    def restart_ingest_events(self) -> None:
+        """Start the data path for each S3 event the rule could not deliver, with the input the rule gives."""
+        for message in self._messages(self.settings.ingest_queue_url):
+            event = _json(message["Body"])
+            detail = event.get("detail", {}) if isinstance(event, dict) else {}
+            bucket = detail.get("bucket", {}).get("name")
+            obj = detail.get("object", {})
+            if not bucket or not obj.get("key"):
+                self.result.left_for_operator += 1
+                continue
+            source = {"bucket": bucket, "key": obj["key"], "version": obj.get("version-id")}
+            # One name per object version: StartExecution with a name already used returns the running
+            # execution, or ExecutionAlreadyExists once it has ended (STANDARD), so a run that dies before
+            # deleting the message starts nothing twice. EXPRESS names are not unique: the ledger's RECEIVED
+            # condition stops a second execution there.
+            # https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html
+            name = "redrive-" + hashlib.sha256(json.dumps(source, sort_keys=True).encode()).hexdigest()[:40]
+            if self._start(self.settings.data_path_arn, source, message["MessageId"], name=name):
+                self._delete(self.settings.ingest_queue_url, message)
+                self.result.restarted += 1
+        if self.result.restarted:
+            metrics.add_metric(name="IngestEventsRestarted", unit=MetricUnit.Count, value=self.result.restarted)
+
+    def _messages(self, queue_url: str) -> Iterator[dict[str, Any]]:
+        seen: set[str] = set()
+        while self._room():
+            try:
+                batch = self.sqs.receive_message(
+                    QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=120
+                ).get("Messages", [])
+            except (ClientError, BotoCoreError) as exc:
+                self.result.failures.append(f"reading {queue_url}: {exc}")
+                return
+            fresh = [m for m in batch if m["MessageId"] not in seen]
+            if not fresh:
+                return
+            for message in fresh:
+                seen.add(message["MessageId"])
+                yield message
+
+    def _start(self, machine: str, execution_input: dict[str, Any], what: str, name: str | None = None) -> bool:
+        try:
+            started = self.sfn.start_execution(
+                stateMachineArn=machine, input=json.dumps(execution_input), **({"name": name} if name else {})
+            )
+        except ClientError as exc:
+            if name and exc.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
+                return True  # this version's redrive ran before (a run that died before deleting the message)
+            self.result.failures.append(f"{what}: {exc}")
+            return False
+        except BotoCoreError as exc:
+            self.result.failures.append(f"{what}: {exc}")
+            return False
+        self.result.executions.append(started["executionArn"])
+        return True
+
+    def _delete(self, queue_url: str, message: dict[str, Any]) -> None:
+        try:
+            self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        except (ClientError, BotoCoreError) as exc:  # redelivered next run: the ledger makes that a no-op
+            self.result.failures.append(f"deleting {message['MessageId']}: {exc}")
+
+
+def _json(body: str) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def run_time(event: dict[str, Any]) -> datetime:
+    """The run's "now": the scheduled event's `time`, or the clock when it has none.
+
+    A late delivery only makes the sweep more careful: the cutoff moves back with it.
+    """
+    stamp = event.get("time") if isinstance(event, dict) else None
+    if isinstance(stamp, str):
+        try:
+            return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(UTC)
+        except ValueError:
+            pass
+    return datetime.now(UTC)
+
+
+def _clients() -> dict[str, Any]:
+    boto = BotoConfig(retries={"mode": "standard", "max_attempts": 5})
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    return {name: boto3.client(name, region_name=region, config=boto) for name in ("dynamodb", "stepfunctions", "sqs")}
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Run the sweep once (from its schedule); return what it did."""
+    if os.environ.get("POWERTOOLS_METRICS_NAMESPACE"):
+        metrics.namespace = os.environ["POWERTOOLS_METRICS_NAMESPACE"]
+    if os.environ.get("POWERTOOLS_SERVICE_NAME"):
+        metrics.service = os.environ["POWERTOOLS_SERVICE_NAME"]
+    now = run_time(event)
+    result = Sweep(SweepSettings.from_env(), _clients(), now, context).run()
+    logger.info("sweep done", extra=result.to_dict())
+    return result.to_dict()
