@@ -101,7 +101,18 @@ def test_functions_run_the_newest_python_on_arm64(functions):
 
 def test_functions_are_sized_for_streaming_not_3gb(functions):
     sizes = sorted(f["Properties"]["MemorySize"] for f in functions.values())
-    assert sizes == [1024, 1024]
+    assert sizes == [768, 1024]
+
+
+def test_functions_have_room_in_tmp_for_the_duplicate_checks_spill(functions):
+    for fn in functions.values():
+        assert fn["Properties"]["EphemeralStorage"] == {"Size": 2048}
+
+
+@pytest.mark.parametrize("size", [511, 10241])
+def test_ephemeral_storage_out_of_range_is_refused(size):
+    with pytest.raises(ConfigurationError, match="ephemeral_storage_mb"):
+        _props(cdk.Stack(cdk.App(), "Storage"), ephemeral_storage_mb=size)
 
 
 def test_functions_trace_actively(functions):

@@ -109,6 +109,8 @@ def _run(source: Readable, fmt: str, config: Config, writer: _Writer | None, tru
         log.add(RowError(None, None, f"the file is not valid UTF-8 (after data record {total})"))
     except _DATA_ERRORS as exc:
         log.add(RowError(None, None, f"unreadable after data record {total}: {exc}"))
+    finally:
+        checker.close()  # the duplicate-id check's spill file, however the reading ended
     written = writer.close() if writer is not None else (0, 0)
     return TransformResult(
         rows_total=total,

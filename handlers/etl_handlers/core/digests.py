@@ -31,10 +31,11 @@ place: growing 131,072 buffers step by step fragments the heap (18 MB more at 14
 Costs of the second stage, per id: about 5 bytes of memory (a validate of 14.3 million rows peaks
 at 93 MB, against 414 MB before); about 1 microsecond at 1 million ids and 1.4 at 14 million
 (against 0.25 for the inexact set of digests and 0.7 for the inexact table it replaces); and on disk
-the id's UTF-8 bytes plus one (171 MB at 14.3 million ids of 11 characters; never more than the
-file, of which the ids are a part). Memory cannot be constant while each answer is exact and given
-on the spot at this speed: every id keeps its fingerprint and its chunk in memory. A full disk
-raises `OSError`: a fault, not the data's.
+the id's UTF-8 bytes plus one, a backslash or a line feed written as two (171 MB at 14.3 million ids
+of 11 characters, 37 bytes per UUID). So the spill file can outgrow the file checked: never a JSON
+file (which escapes both), but up to twice a CSV file of ids made of backslashes. Memory cannot be
+constant while each answer is exact and given on the spot at this speed: every id keeps its
+fingerprint and its chunk in memory. A full disk raises `OSError`: a fault, not the data's.
 
 Measured and rejected (bench/handler_memory.py, 14 million ids): a set of digests (64 bytes per id:
 415 MB); an open-addressing table of 4-byte slots filled by a Python loop (no faster, and rebuilt
@@ -126,10 +127,13 @@ class DigestSet:
         return self._offsets[-1]
 
     def close(self) -> None:
-        """Delete the spill file (it is deleted anyway when the set is garbage or the process ends)."""
+        """Delete the spill file (it is deleted anyway when the set is garbage or the process ends).
+
+        A spilled set that is closed raises `ValueError` when an answer needs the file, rather than
+        start afresh: it never calls an id new that it has seen.
+        """
         if self._file is not None:
-            self._file.close()
-            self._file = None
+            self._file.close()  # the closed file stays: the set still counts as spilled
 
     def add(self, value: str) -> bool:
         """Add `value`; return False when it was already there."""
@@ -318,7 +322,7 @@ class DigestSet:
         del pending[:full]
 
     def _fileno(self) -> int:
-        if self._file is None:
+        if self._file is None or self._file.closed:
             raise ValueError("the set is closed")
         return self._file.fileno()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from decimal import Decimal
+from types import TracebackType
 from typing import Any
 
 from .config import Config
@@ -25,7 +26,12 @@ _ABSENT: Any = object()
 
 
 class RecordChecker:
-    """Checks records one at a time, remembering transaction ids (as digests) across the file."""
+    """Checks records one at a time, remembering transaction ids (as digests) across the file.
+
+    The ids may spill to a file in /tmp (see `DigestSet`): close the checker when the file's checking
+    ends, however it ends (`with RecordChecker(config) as checker:`), so that a warm Lambda
+    environment does not keep the spill's disk space until the checker happens to be collected.
+    """
 
     def __init__(self, config: Config) -> None:
         self._config = config
@@ -36,6 +42,18 @@ class RecordChecker:
         self._default_currency = config.default_currency
         # Columns whose every value must be non-blank after trimming.
         self._blank_checked = ("transaction_id", "account_id", *self._required)
+
+    def __enter__(self) -> RecordChecker:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Delete the spill file of the transaction ids, if any; the checker is not to be used after."""
+        self._ids.close()
 
     def check(
         self, record: dict[str, Any], row: int, fields_known: bool = False
