@@ -5,10 +5,13 @@ Three sources, each safe to act on twice (the ledger's conditions make a repeat 
 1. Ledger items still non-final longer after their last change than the execution timeout (plus a
    grace for the reconciler to act first). Their execution has ended for certain, and nothing
    settled them: the reconciler failed, its event was lost, or the data path is EXPRESS, which
-   emits no status-change events. Each is handed to the reconciler as an `UNSETTLED` event.
-2. The reconciler's dead-letter queue: status-change events EventBridge could not deliver, and
-   events the reconciler parked when it failed. Each is handed to the reconciler again, at most
-   `MAX_REDRIVES` times; after that it stays in the queue for an operator (its alarm is on).
+   emits no status-change events. Each is handed to the reconciler as an `UNSETTLED` event, once
+   per state of the item: the execution's name is made from the item's id and last change, and
+   Step Functions refuses a STANDARD name used before.
+2. The reconciler's dead-letter queue: status-change events EventBridge could not deliver, the
+   reconciler's own failures (a rule puts their events there), and files whose execution could not
+   record RECEIVED. Each is handed to the reconciler again, at most `MAX_REDRIVES` times; after
+   that it stays in the queue for an operator (its alarm is on).
 3. The ingest dead-letter queue: S3 events whose execution could not be started. Each starts the
    data path, as the rule would have: the file has no ledger item yet, so it is not lost.
 """
@@ -43,7 +46,8 @@ MAX_PER_RUN = 1000
 #: Stop taking new work when less than this much of the function's time is left.
 _RESERVE_MS = 30_000
 _NON_FINAL = tuple(s for s in statuses.ALL if s not in statuses.FINAL)
-_PROJECTED = ("file_id", "bucket", "key", "version", "execution")
+_STARTED, _EXISTED, _FAILED = "started", "existed", "failed"
+_PROJECTED = ("file_id", "bucket", "key", "version", "execution", "updated_at")
 
 
 class SweepIncomplete(Exception):
@@ -61,6 +65,10 @@ class SweepSettings:
     reconciler_queue_url: str
     data_path_arn: str
     ingest_queue_url: str = ""
+    #: A wait of 1 s makes SQS ask all its servers (a short poll samples some: a message may be missed).
+    #: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-short-and-long-polling.html
+    #: run-local sets 0 (`SWEEP_RECEIVE_WAIT_SECONDS`): its emulated queue is one server.
+    receive_wait_seconds: int = 1
 
     @classmethod
     def from_env(cls) -> SweepSettings:
@@ -74,6 +82,7 @@ class SweepSettings:
             reconciler_queue_url=env["RECONCILER_QUEUE_URL"],
             data_path_arn=env["STATE_MACHINE_ARN"],
             ingest_queue_url=env.get("INGEST_QUEUE_URL", ""),
+            receive_wait_seconds=int(env.get("SWEEP_RECEIVE_WAIT_SECONDS", "1")),
         )
 
 
@@ -128,7 +137,8 @@ class Sweep:
         return self.result
 
     def _room(self) -> bool:
-        handled = len(self.result.unsettled) + self.result.redriven + self.result.restarted
+        result = self.result
+        handled = len(result.unsettled) + result.redriven + result.restarted + result.left_for_operator
         if handled >= MAX_PER_RUN or (
             self.context is not None and self.context.get_remaining_time_in_millis() < _RESERVE_MS
         ):
@@ -138,7 +148,7 @@ class Sweep:
 
     def unsettled_items(self) -> Iterator[dict[str, Any]]:
         """Non-final items whose last change is older than the cutoff, from the status index."""
-        cutoff = (self.now - self.settings.unsettled_after).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        cutoff = _stamp(self.now - self.settings.unsettled_after)
         paginator = self.dynamodb.get_paginator("query")
         for status in _NON_FINAL:
             pages = paginator.paginate(
@@ -170,8 +180,10 @@ class Sweep:
                     ),
                 },
             }
-            if self._start(self.settings.reconciler_arn, event, item.get("file_id", "")):
-                self.result.unsettled.append(item.get("file_id", ""))
+            file_id = item.get("file_id", "")
+            once = hashlib.sha256(f"{file_id}\n{item.get('updated_at', '')}".encode()).hexdigest()[:40]
+            if self._start(self.settings.reconciler_arn, event, file_id, name=f"sweep-{once}") == _STARTED:
+                self.result.unsettled.append(file_id)
         if self.result.unsettled:
             logger.warning("unsettled items handed to the reconciler", extra={"file_ids": self.result.unsettled})
             metrics.add_metric(name="UnsettledFiles", unit=MetricUnit.Count, value=len(self.result.unsettled))
@@ -179,12 +191,17 @@ class Sweep:
     def redrive_reconciler_events(self) -> None:
         """Hand each dead-lettered reconciler event to the reconciler again (at most MAX_REDRIVES times)."""
         for message in self._messages(self.settings.reconciler_queue_url):
-            event = _json(message["Body"])
-            redrives = int(event.get("redrives", 0)) if isinstance(event, dict) else MAX_REDRIVES
-            if redrives >= MAX_REDRIVES or "detail" not in event:
+            event = self._settling_event(_json(message["Body"]))
+            redrives = event.get("redrives", 0) if event is not None else MAX_REDRIVES
+            if event is None or not isinstance(redrives, int) or redrives >= MAX_REDRIVES:
                 self.result.left_for_operator += 1
                 continue  # it stays, for an operator; the queue's alarm is on
-            if self._start(self.settings.reconciler_arn, {**event, "redrives": redrives + 1}, message["MessageId"]):
+            # One name per message: a run that dies before deleting it hands it over once all the same.
+            name = "redrive-" + hashlib.sha256(message["MessageId"].encode()).hexdigest()[:40]
+            handed = self._start(
+                self.settings.reconciler_arn, {**event, "redrives": redrives + 1}, message["MessageId"], name=name
+            )
+            if handed != _FAILED:
                 self._delete(self.settings.reconciler_queue_url, message)
                 self.result.redriven += 1
         if self.result.redriven:
@@ -207,18 +224,32 @@ class Sweep:
             # condition stops a second execution there.
             # https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html
             name = "redrive-" + hashlib.sha256(json.dumps(source, sort_keys=True).encode()).hexdigest()[:40]
-            if self._start(self.settings.data_path_arn, source, message["MessageId"], name=name):
+            if self._start(self.settings.data_path_arn, source, message["MessageId"], name=name) != _FAILED:
                 self._delete(self.settings.ingest_queue_url, message)
                 self.result.restarted += 1
         if self.result.restarted:
             metrics.add_metric(name="IngestEventsRestarted", unit=MetricUnit.Count, value=self.result.restarted)
+
+    def _settling_event(self, body: Any) -> dict[str, Any] | None:
+        """The event to give the reconciler for a message: the message itself, or, when the message is a
+        reconciler execution's own failure, the event that execution was given (with its redrive count)."""
+        if not isinstance(body, dict) or not isinstance(body.get("detail"), dict):
+            return None
+        detail = body["detail"]
+        if detail.get("stateMachineArn") == self.settings.reconciler_arn:
+            inner = _json(detail.get("input") or "")
+            return inner if isinstance(inner, dict) and isinstance(inner.get("detail"), dict) else None
+        return body if isinstance(detail.get("input"), str) else None
 
     def _messages(self, queue_url: str) -> Iterator[dict[str, Any]]:
         seen: set[str] = set()
         while self._room():
             try:
                 batch = self.sqs.receive_message(
-                    QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=120
+                    QueueUrl=queue_url,
+                    MaxNumberOfMessages=10,
+                    WaitTimeSeconds=self.settings.receive_wait_seconds,
+                    VisibilityTimeout=120,
                 ).get("Messages", [])
             except (ClientError, BotoCoreError) as exc:
                 self.result.failures.append(f"reading {queue_url}: {exc}")
@@ -230,27 +261,31 @@ class Sweep:
                 seen.add(message["MessageId"])
                 yield message
 
-    def _start(self, machine: str, execution_input: dict[str, Any], what: str, name: str | None = None) -> bool:
+    def _start(self, machine: str, execution_input: dict[str, Any], what: str, name: str) -> str:
+        """Start an execution: _STARTED; _EXISTED when its name was used before (handed over already); or _FAILED."""
         try:
-            started = self.sfn.start_execution(
-                stateMachineArn=machine, input=json.dumps(execution_input), **({"name": name} if name else {})
-            )
+            started = self.sfn.start_execution(stateMachineArn=machine, input=json.dumps(execution_input), name=name)
         except ClientError as exc:
-            if name and exc.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
-                return True  # this version's redrive ran before (a run that died before deleting the message)
+            if exc.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
+                return _EXISTED
             self.result.failures.append(f"{what}: {exc}")
-            return False
+            return _FAILED
         except BotoCoreError as exc:
             self.result.failures.append(f"{what}: {exc}")
-            return False
+            return _FAILED
         self.result.executions.append(started["executionArn"])
-        return True
+        return _STARTED
 
     def _delete(self, queue_url: str, message: dict[str, Any]) -> None:
         try:
             self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
         except (ClientError, BotoCoreError) as exc:  # redelivered next run: the ledger makes that a no-op
             self.result.failures.append(f"deleting {message['MessageId']}: {exc}")
+
+
+def _stamp(moment: datetime) -> str:
+    """`moment` in the form the ledger's `updated_at` has (`2024-03-01T12:00:00.123Z`), so strings compare as times."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
 
 
 def _json(body: str) -> Any:

@@ -90,7 +90,10 @@ class EtlAlarmsProps:
         reconciler: the state machine that settles unsuccessful executions; its failures and time-outs
             leave ledger items non-final, so each one alarms. Default: none.
         sweep: the scheduled sweep function (ValidateTransformWorkflow.sweep_function); its errors alarm,
-            and, with `service_name`, so does each item it finds unsettled. Default: none.
+            and so does a sweep that stops running; with `service_name`, so does each item it finds
+            unsettled. Default: none.
+        sweep_interval: how often the sweep runs; no invocation in twice that (an hour at least, a day
+            at most) alarms. Default: 15 minutes.
         dead_letter_queues: queues that must stay empty.
         metrics_namespace: namespace of the functions' own metrics (files rejected). Default: "EtlPipeline".
         service_name: the `service` dimension of those metrics. Default: none (no files-rejected alarm).
@@ -111,6 +114,7 @@ class EtlAlarmsProps:
     state_machine: sfn.IStateMachine | None = None
     reconciler: sfn.IStateMachine | None = None
     sweep: lambda_.IFunction | None = None
+    sweep_interval: Duration = field(default_factory=lambda: Duration.minutes(15))
     dead_letter_queues: Sequence[sqs.IQueue] = ()
     metrics_namespace: str = "EtlPipeline"
     service_name: str | None = None
@@ -201,6 +205,8 @@ class EtlAlarms(Construct):
                 t.function_errors,
                 "the sweep could not hand on all it found (unsettled items, dead-lettered events)",
             )
+        if props.sweep is not None and t.function_errors.enabled:
+            self._sweep_stopped(props.sweep, props.sweep_interval)
         for index, queue in enumerate(props.dead_letter_queues):
             self._alarm(
                 f"DeadLetters{index}",
@@ -251,6 +257,23 @@ class EtlAlarms(Construct):
         topic = sns.Topic(self, "Topic", display_name="ETL pipeline alarms", enforce_ssl=True, master_key=key)
         topic.add_to_resource_policy(cloudwatch_topic_statement(topic))
         return topic
+
+    def _sweep_stopped(self, sweep: lambda_.IFunction, interval: Duration) -> None:
+        """An alarm when the sweep is not invoked: nothing would settle what the reconciler misses."""
+        seconds = min(max(2 * interval.to_seconds(), 3600), 86400)
+        alarm = cloudwatch.Alarm(
+            self,
+            "SweepNotRunning",
+            metric=sweep.metric_invocations(period=Duration.seconds(seconds), statistic="Sum"),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.BREACHING,  # no data is what this alarm is about
+            alarm_description="ETL pipeline: the sweep has not run (its schedule is disabled or failing)",
+        )
+        alarm.add_alarm_action(actions.SnsAction(self.topic))
+        alarm.add_ok_action(actions.SnsAction(self.topic))
+        self.alarms.append(alarm)
 
     def _alarm(self, construct_id: str, metric: cloudwatch.IMetric, spec: AlarmSpec, description: str) -> None:
         if not spec.enabled:

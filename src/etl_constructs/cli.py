@@ -12,6 +12,7 @@ import signal
 import sys
 import threading
 import traceback
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -313,6 +314,9 @@ def _interrupted() -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status (0, 1, 2 usage, 3 internal, 130 interrupted)."""
     commands: dict[str, Callable[[argparse.Namespace], int]] = {"run-local": _run_local}
+    # Powertools warns when a failed or interrupted invocation flushes no metric; the runner hides it
+    # while it runs, but a handler thread cut short by Ctrl-C may warn after: hide it for the process.
+    warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
     with _Interrupt() as interrupt:
         try:
             args = _parser().parse_args(argv)  # a usage error here exits 2 through argparse's SystemExit

@@ -140,6 +140,8 @@ class Resources:
     suffix_variants: tuple[str, ...] = ()
     #: The budget for throttling, apart from `retry`.
     throttle_retry: RetryPolicy = field(default_factory=RetryPolicy.for_throttling)
+    #: Where an execution that could not record RECEIVED leaves its input for the sweep (the reconciler's queue).
+    parking: sqs.IQueue | None = None
 
     def retry_lambda(self, task: sfn.TaskStateBase) -> None:
         """Throttling first, on its own budget; then the service's faults and TransientError; then timeouts."""
@@ -273,11 +275,16 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
     # Counting repeats is best effort: the item's status belongs to the execution that owns it.
     repeat.add_catch(already, errors=["States.ALL"], result_path="$.repeat_error")
     received.add_catch(repeat.next(already), errors=[CONDITIONAL_CHECK_FAILED], result_path="$.repeat")
-    received.add_catch(
-        sfn.Fail(scope, "Ledger unavailable", error="LedgerUnavailable", cause="RECEIVED could not be recorded"),
-        errors=["States.ALL"],
-        result_path="$.failure",
+    unavailable = sfn.Fail(
+        scope, "Ledger unavailable", error="LedgerUnavailable", cause="RECEIVED could not be recorded"
     )
+    if res.parking is not None:
+        park = _park(scope, res)
+        park.add_catch(unavailable, errors=["States.ALL"], result_path="$.park_error")
+        park.next(unavailable)
+        received.add_catch(park, errors=["States.ALL"], result_path="$.failure")
+    else:
+        received.add_catch(unavailable, errors=["States.ALL"], result_path="$.failure")
 
     failed = sfn.Fail(
         scope, "Processing failed", error="ProcessingFailed", cause="See the ledger item's error and cause"
@@ -379,7 +386,38 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
     )
 
 
-def reconciler(scope: Construct, res: Resources, parking: sqs.IQueue) -> sfn.IChainable:
+def _park(scope: Construct, res: Resources) -> tasks.SqsSendMessage:
+    """Leave this execution's input for the sweep, as the status-change event its failure would send.
+
+    No ledger item records a file whose RECEIVED could not be written, and an EXPRESS execution sends
+    no status-change event: without this, nothing could find the file again. The sweep hands the
+    message to the reconciler, which records the version. (A STANDARD execution's own event does the
+    same; the second settling finds the item final and changes nothing.)
+    """
+    assert res.parking is not None
+    task = tasks.SqsSendMessage(
+        scope,
+        "Leave the file for the sweep",
+        queue=res.parking,
+        message_body=sfn.TaskInput.from_object(
+            {
+                "source": "etl-constructs.data-path",
+                "detail-type": "RECEIVED not recorded",
+                "detail": {
+                    "executionArn": sfn.JsonPath.string_at("$$.Execution.Id"),
+                    "stateMachineArn": sfn.JsonPath.string_at("$$.StateMachine.Id"),
+                    "status": "FAILED",
+                    "input": sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$$.Execution.Input")),
+                },
+            }
+        ),
+        result_path=sfn.JsonPath.DISCARD,
+    )
+    res.retry.apply(task, SQS_RETRY_ERRORS)
+    return task
+
+
+def reconciler(scope: Construct, res: Resources) -> sfn.IChainable:
     """Settle the ledger item of an execution that ended without success, from its status-change event.
 
     An execution that failed (its own failure path failed, or a state hit a runtime error), timed out
@@ -388,9 +426,9 @@ def reconciler(scope: Construct, res: Resources, parking: sqs.IQueue) -> sfn.ICh
     final is left alone. An execution that failed before it could record RECEIVED left no item:
     the reconciler records the version as VALIDATION_FAILED, so it can be found and run again.
 
-    The sweep hands it items left unsettled as events of status `UNSETTLED`. When the reconciler
-    itself fails, it parks its input in `parking` (its dead-letter queue), which the sweep
-    redrives, and fails (its alarm fires): no event is lost with it.
+    The sweep hands it items left unsettled as events of status `UNSETTLED`. A settle repeated
+    for the same execution (a redrive after a run that settled the item and then failed) goes on to
+    retract and quarantine again, both idempotent, so a half-settled file is finished.
     """
     read = sfn.Pass(
         scope,
@@ -442,8 +480,12 @@ def reconciler(scope: Construct, res: Resources, parking: sqs.IQueue) -> sfn.ICh
                 "SET #status = :failed, #updated = :now, failed_at = :now, #error = :error, #cause = :cause,"
                 " settled_by = :settler"
             ),
-            # In progress for that execution; or settled by this reconciler run (a retry after a lost reply).
-            condition_expression="(#status IN (:a0, :a1) AND #execution = :exec) OR settled_by = :settler",
+            # In progress for that execution; or settled already by a reconciler for that execution (a
+            # retry after a lost reply, or a redrive after a run that failed later): settled the same way.
+            condition_expression=(
+                "(#status IN (:a0, :a1) AND #execution = :exec)"
+                " OR (attribute_exists(settled_by) AND #execution = :exec AND #status = :failed)"
+            ),
             expression_attribute_names=_FAILURE_NAMES,
             expression_attribute_values={
                 ":failed": _lit(status),
@@ -500,8 +542,12 @@ def reconciler(scope: Construct, res: Resources, parking: sqs.IQueue) -> sfn.ICh
             "updated_at": _s("$$.State.EnteredTime"),
             "settled_by": _s(settler),
         },
-        condition_expression="attribute_not_exists(file_id) OR settled_by = :settler",
-        expression_attribute_values={":settler": _s(settler)},
+        condition_expression=(
+            "attribute_not_exists(file_id)"
+            " OR (attribute_exists(settled_by) AND #execution = :exec AND #status = :failed)"
+        ),
+        expression_attribute_names={"#execution": "execution", "#status": "status"},
+        expression_attribute_values={":exec": _s("$.execution"), ":failed": _lit(statuses.VALIDATION_FAILED)},
         result_path=sfn.JsonPath.DISCARD,
     )
     res.retry_dynamodb(unrecorded)
@@ -537,20 +583,4 @@ def reconciler(scope: Construct, res: Resources, parking: sqs.IQueue) -> sfn.ICh
         .when(sfn.Condition.string_equals("$.ended", UNSETTLED), from_sweep)
         .otherwise(from_event)
     )
-    settle_all = sfn.Parallel(
-        scope, "Settle", comment="Any failure parks the input for the sweep", result_path=sfn.JsonPath.DISCARD
-    )
-    settle_all.branch(read.next(source))
-    park = tasks.SqsSendMessage(
-        scope,
-        "Park the event for the sweep",
-        queue=parking,
-        message_body=sfn.TaskInput.from_json_path_at(
-            sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$$.Execution.Input"))
-        ),
-        result_path=sfn.JsonPath.DISCARD,
-    )
-    res.retry.apply(park, SQS_RETRY_ERRORS)
-    settle_all.add_catch(park, errors=["States.ALL"], result_path="$.reconciler_error")
-    park.next(sfn.Fail(scope, "Not settled", error="ReconcilerFailed", cause="parked for the sweep"))
-    return settle_all.next(sfn.Succeed(scope, "Done"))
+    return read.next(source)

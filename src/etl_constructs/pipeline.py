@@ -146,6 +146,7 @@ class EtlPipeline(Construct):
                 state_machine=self.workflow.state_machine,
                 reconciler=self.workflow.reconciler,
                 sweep=self.workflow.sweep_function,
+                sweep_interval=self.workflow.props.sweep_interval,
                 dead_letter_queues=(
                     self.landing.dead_letter_queue,
                     self.workflow.reconciler_dead_letter_queue,

@@ -55,6 +55,7 @@ SWEEP_GRACE = Duration.minutes(10)
 _SWEEP_TIMEOUT = Duration.minutes(5)
 _SAFE_PREFIX = frozenset("{}'\\\"")
 _EXPRESS_LIMIT = Duration.minutes(5)
+_RECONCILER_TIMEOUT = Duration.hours(2)
 
 
 @dataclass(frozen=True)
@@ -97,8 +98,9 @@ class ValidateTransformWorkflowProps:
         include_execution_data: log the data passing through states (it is financial data). Default: False.
         sweep_interval: how often the sweep runs. It settles ledger items left non-final for longer than
             `execution_timeout` plus 10 minutes (the reconciler failed, or the machine is EXPRESS), hands
-            the reconciler's dead-lettered events to it again, and starts the data path for the events
-            in `ingest_dead_letter_queue`. Between 5 minutes and 1 day. Default: 15 minutes.
+            the reconciler's dead-lettered and parked events to it again (3 times at most), and starts
+            the data path for the events in `ingest_dead_letter_queue`. It runs outside `vpc`, reading
+            only ledger keys. Between 5 minutes and 1 day. Default: 15 minutes.
         ingest_dead_letter_queue: the queue of S3 events whose execution could not be started
             (RawLanding.dead_letter_queue); the sweep starts them. Default: none (EtlPipeline sets it).
         retry: backoff for every task's faults. Default: RetryPolicy() (2 s doubling to 60 s, 5 retries).
@@ -242,7 +244,12 @@ class ValidateTransformWorkflow(Construct):
             ephemeral_storage_mb=props.ephemeral_storage_mb,
         )
         self._grant_functions()
+        # What the sweep redrives: events the reconciler could not be started for, its own failures,
+        # and the files whose RECEIVED could not be recorded.
+        self.reconciler_dead_letter_queue = sqs.Queue(self, "ReconcilerDeadLetters", **dead_letter_queue_props())
+        acknowledge_dead_letter_queue(self.reconciler_dead_letter_queue)
         resources = Resources(
+            parking=self.reconciler_dead_letter_queue,
             table=props.ledger.table,
             validate_fn=self.validate_function,
             transform_fn=self.transform_function,
@@ -265,19 +272,18 @@ class ValidateTransformWorkflow(Construct):
                 include_execution_data=props.include_execution_data,
             ),
         )
-        # Events the reconciler could not be started for, and those it parked when it failed: the sweep redrives them.
-        self.reconciler_dead_letter_queue = sqs.Queue(self, "ReconcilerDeadLetters", **dead_letter_queue_props())
-        acknowledge_dead_letter_queue(self.reconciler_dead_letter_queue)
-        # An EXPRESS machine runs 5 minutes at most: its throttling budget must fit in them.
-        settling = replace(resources, throttle_retry=RetryPolicy.for_throttling(_EXPRESS_LIMIT))
+        # STANDARD, though it runs rarely: its own failures, time-outs included, must send the
+        # status-change event that parks its input for the sweep (EXPRESS sends none), and the sweep's
+        # execution names must be unique (they make a hand-over happen once).
+        # https://docs.aws.amazon.com/step-functions/latest/dg/cw-events.html
         self.reconciler = sfn.StateMachine(
             self,
             "Reconciler",
             definition_body=sfn.DefinitionBody.from_chainable(
-                reconciler(Construct(self, "SettleSteps"), settling, self.reconciler_dead_letter_queue)
+                reconciler(Construct(self, "SettleSteps"), replace(resources, parking=None))
             ),
-            state_machine_type=sfn.StateMachineType.EXPRESS,
-            timeout=Duration.minutes(5),
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            timeout=_RECONCILER_TIMEOUT,
             tracing_enabled=True,
             logs=sfn.LogOptions(
                 destination=self._log_group("ReconcilerLogs", STATES_LOG_PREFIX),
@@ -320,6 +326,25 @@ class ValidateTransformWorkflow(Construct):
                 )
             ],
         )
+        self.reconciler_failed_rule = events.Rule(
+            self,
+            "ReconcilerUnsettled",
+            description="Reconciler executions that ended without success: park their event for the sweep",
+            event_pattern=events.EventPattern(
+                source=["aws.states"],
+                detail_type=["Step Functions Execution Status Change"],
+                detail={
+                    "status": ["FAILED", "TIMED_OUT", "ABORTED"],
+                    "stateMachineArn": [self.reconciler.state_machine_arn],
+                },
+            ),
+            targets=[targets.SqsQueue(self.reconciler_dead_letter_queue, retry_attempts=10)],
+        )
+        acknowledge(
+            self.reconciler_failed_rule,
+            "Serverless::Serverless-EventBusDLQ",
+            "its target is the dead-letter queue itself; the ReconcilerFailed alarm reports the failure",
+        )
         self.sweep_function, self.sweep_rule = self._sweep()
         if props.encryption_key is not None:  # after every log group is made
             allow_on_key(
@@ -354,7 +379,10 @@ class ValidateTransformWorkflow(Construct):
             _SWEEP_TIMEOUT,
             description="Settle ledger items no execution settled; redrive the dead-letter queues",
             environment=environment,
+            # No reserved concurrency: an account may reserve none below 100 unreserved. Overlapping runs
+            # are harmless: a hand-over has one execution name, so it happens once.
             reserved_concurrency=None,
+            in_vpc=False,
         )
         fn.add_to_role_policy(
             iam.PolicyStatement(
@@ -457,6 +485,7 @@ class ValidateTransformWorkflow(Construct):
         environment: dict[str, str] | None = None,
         reserved_concurrency: int | None = None,
         ephemeral_storage_mb: int | None = None,
+        in_vpc: bool = True,
     ) -> lambda_.Function:
         props = self.props
         log_group = self._log_group(f"{name}Logs", LAMBDA_LOG_PREFIX)
@@ -485,9 +514,9 @@ class ValidateTransformWorkflow(Construct):
             role=role,
             reserved_concurrent_executions=reserved_concurrency,
             ephemeral_storage_size=None if ephemeral_storage_mb is None else Size.mebibytes(ephemeral_storage_mb),
-            vpc=props.vpc,
-            vpc_subnets=props.vpc_subnets,
-            security_groups=props.security_groups,
+            vpc=props.vpc if in_vpc else None,
+            vpc_subnets=props.vpc_subnets if in_vpc else None,
+            security_groups=props.security_groups if in_vpc else None,
             environment={
                 **(environment if environment is not None else self._data_environment()),
                 "POWERTOOLS_SERVICE_NAME": self.service_name,
@@ -500,7 +529,14 @@ class ValidateTransformWorkflow(Construct):
                 "Serverless::Serverless-LambdaDLQ",
                 "invoked synchronously by Step Functions, whose catch quarantines and records every failure",
             )
-        if props.vpc is None:
+        if not in_vpc:
+            acknowledge(
+                fn,
+                "PCI.DSS.321::PCI.DSS.321-LambdaInsideVPC",
+                "the sweep reads no file data, only ledger keys; outside the VPC it needs no SQS or Step Functions"
+                " endpoints",
+            )
+        elif props.vpc is None:
             acknowledge(
                 fn,
                 "PCI.DSS.321::PCI.DSS.321-LambdaInsideVPC",

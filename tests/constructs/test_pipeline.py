@@ -97,6 +97,9 @@ def test_the_sweep_alarms_when_it_fails_and_when_it_finds_unsettled_files(templa
     assert unsettled["MetricName"] == "UnsettledFiles" and unsettled["Namespace"] == "EtlPipeline"
     for alarm in (failed, unsettled):
         assert alarm["AlarmActions"] and alarm["Threshold"] == 1
+    stopped = alarms["ETL pipeline: the sweep has not run (its schedule is disabled or failing)"]
+    assert stopped["MetricName"] == "Invocations" and stopped["Period"] == 3600
+    assert stopped["ComparisonOperator"] == "LessThanThreshold" and stopped["TreatMissingData"] == "breaching"
 
 
 def test_the_sweep_restarts_what_the_ingest_rule_could_not_start(template):

@@ -158,6 +158,10 @@ def test_configuration_reaches_the_functions_as_one_json_document(functions):
 
 def test_every_task_retries_throttling_first_then_faults_with_backoff_max_delay_and_jitter(definition):
     for name, task in _tasks(definition).items():
+        if task["Resource"].endswith("sqs:sendMessage"):  # leaving a file for the sweep: any error, retried
+            (retry,) = task["Retry"]
+            assert retry["ErrorEquals"] == ["States.TaskFailed"] and retry["MaxAttempts"] == 5, name
+            continue
         throttling, faults, *timeouts = task["Retry"]
         if timeouts:  # a Lambda task: a function killed at its timeout is retried twice at most
             assert timeouts[0]["ErrorEquals"] == ["Sandbox.Timedout", "Lambda.Unknown"], name
@@ -276,7 +280,8 @@ def test_state_machine_has_an_overall_timeout(definition):
 
 def test_failed_timed_out_or_aborted_executions_are_settled_by_the_reconciler(template):
     rules = template.find_resources("AWS::Events::Rule")
-    (rule,) = [r for r in rules.values() if "EventPattern" in r["Properties"]]
+    # The rule starting the reconciler (a state machine target has a role); the other one parks its failures.
+    (rule,) = [r for r in rules.values() if r["Properties"].get("Targets", [{}])[0].get("RoleArn")]
     assert rule["Properties"]["EventPattern"]["detail"]["status"] == ["FAILED", "TIMED_OUT", "ABORTED"]
     assert rule["Properties"]["Targets"][0]["DeadLetterConfig"]
 
@@ -287,7 +292,8 @@ def test_reconciler_settles_only_non_final_items(template):
     assert len(settles) == 2
     for state in settles:
         assert state["Parameters"]["ConditionExpression"] == (
-            "(#status IN (:a0, :a1) AND #execution = :exec) OR settled_by = :settler"
+            "(#status IN (:a0, :a1) AND #execution = :exec)"
+            " OR (attribute_exists(settled_by) AND #execution = :exec AND #status = :failed)"
         )
 
 
@@ -352,7 +358,7 @@ def test_express_option(synthesize):
         )
     )
     types = sorted(m["Properties"]["StateMachineType"] for m in _machines(template).values())
-    assert types == ["EXPRESS", "EXPRESS"]
+    assert types == ["EXPRESS", "STANDARD"]  # the reconciler stays STANDARD: its failures must send events
 
 
 @pytest.mark.parametrize(
@@ -450,15 +456,21 @@ def test_a_quarantine_in_the_raw_bucket_under_the_prefix_is_refused(synthesize):
         synthesize(build)
 
 
-def test_the_reconcilers_throttling_budget_fits_its_five_minutes(template):
+def test_the_reconciler_is_standard_and_its_retry_waits_fit_its_timeout(template):
+    (machine,) = [m for k, m in _machines(template).items() if k.startswith("WorkflowReconciler")]
+    assert machine["Properties"]["StateMachineType"] == "STANDARD"  # its failures send events; names are unique
     definition = _definition(template, "Reconciler")
-    for name, task in _tasks(definition).items():
-        throttling = task["Retry"][0]
-        waits = [
-            min(throttling["IntervalSeconds"] * 2**n, throttling["MaxDelaySeconds"])
-            for n in range(throttling["MaxAttempts"])
-        ]
-        assert sum(waits) <= 150, name
+    assert definition["TimeoutSeconds"] == 7200
+    longest = 0.0
+    for task in _tasks(definition).values():
+        waits = 0.0
+        for retry in task["Retry"]:
+            waits += sum(
+                min(retry["IntervalSeconds"] * retry["BackoffRate"] ** n, retry["MaxDelaySeconds"])
+                for n in range(retry["MaxAttempts"])
+            )
+        longest = max(longest, waits)
+    assert longest * 4 < 7200  # four tasks in a row (look up, settle twice, retract) still fit
 
 
 def test_the_sweep_runs_on_a_schedule_with_the_cutoff_past_the_execution_timeout(template, sweep):
@@ -482,15 +494,28 @@ def test_the_sweep_may_query_the_status_index_start_the_machines_and_drain_the_r
     assert not {a for a in actions if a.startswith(("s3:", "dynamodb:Put", "dynamodb:Update", "dynamodb:Delete"))}
 
 
-def test_a_failing_reconciler_parks_its_input_for_the_sweep_and_fails(template):
-    definition = _definition(template, "Reconciler")
-    first = definition["States"][definition["StartAt"]]
-    assert first["Type"] == "Parallel"
-    (catch,) = first["Catch"]
-    assert catch["ErrorEquals"] == ["States.ALL"]
+def test_a_reconciler_that_ends_without_success_is_parked_for_the_sweep_by_a_rule(template):
+    rules = template.find_resources("AWS::Events::Rule").values()
+    (rule,) = [
+        r
+        for r in rules
+        if "ReconcilerDeadLetters" in json.dumps(r["Properties"].get("Targets", []))
+        and "DeadLetterConfig" not in json.dumps(r["Properties"]["Targets"])
+    ]
+    detail = rule["Properties"]["EventPattern"]["detail"]
+    assert detail["status"] == ["FAILED", "TIMED_OUT", "ABORTED"]
+    (machine,) = detail["stateMachineArn"]
+    assert machine["Ref"].startswith("WorkflowReconciler")
+
+
+def test_a_file_whose_received_cannot_be_recorded_is_left_for_the_sweep(definition):
+    received = definition["States"]["Record RECEIVED"]
+    (catch,) = [c for c in received["Catch"] if c["ErrorEquals"] == ["States.ALL"]]
     park = definition["States"][catch["Next"]]
     assert park["Resource"].endswith("sqs:sendMessage")
-    assert park["Parameters"]["MessageBody.$"] == "States.JsonToString($$.Execution.Input)"
+    body = park["Parameters"]["MessageBody"]
+    assert body["detail"]["input.$"] == "States.JsonToString($$.Execution.Input)"
+    assert body["detail"]["executionArn.$"] == "$$.Execution.Id"
     assert definition["States"][park["Next"]]["Type"] == "Fail"
 
 

@@ -59,11 +59,13 @@ class World:
             reconciler_queue_url=self.parked,
             data_path_arn=self.data_path,
             ingest_queue_url=self.ingest,
+            receive_wait_seconds=0,  # moto's queue is one server: a short poll sees every message
         )
 
     def item(self, name: str, status: str, age: timedelta) -> str:
         file_id = f"s3://raw/{name}?versionId=v1"
-        stamp = (NOW - age).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        # The form the handlers' ledger.now() and Step Functions' $$.State.EnteredTime write.
+        stamp = (NOW - age).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
         self.clients["dynamodb"].put_item(
             TableName="ledger",
             Item={
@@ -118,6 +120,36 @@ def test_only_non_final_items_older_than_the_cutoff_go_to_the_reconciler(world):
         assert event["detail"]["status"] == "UNSETTLED"
         assert event["detail"]["executionArn"].startswith("arn:aws:states:")
         assert json.loads(event["detail"]["input"])["bucket"] == "raw"
+
+
+def test_the_cutoff_is_exact_to_the_millisecond_in_the_ledgers_time_format(world):
+    world.item("just-past", "RECEIVED", timedelta(minutes=70, milliseconds=1))
+    world.item("just-not", "RECEIVED", timedelta(minutes=70))
+    assert [i.rsplit("/", 1)[1] for i in world.sweep().run().unsettled] == ["just-past?versionId=v1"]
+
+
+def test_an_item_is_handed_over_once_per_state(world):
+    file_id = world.item("stale", "VALIDATING", timedelta(hours=2))
+    assert world.sweep().run().unsettled == [file_id]
+    sfn = world.clients["stepfunctions"]
+    for execution in sfn.list_executions(stateMachineArn=world.reconciler)["executions"]:
+        sfn.stop_execution(executionArn=execution["executionArn"])  # it ended (and left the item as it was)
+    assert world.sweep().run().unsettled == []  # same item, same last change: the same execution name
+    world.item("stale", "VALIDATING", timedelta(hours=1, minutes=30))  # it changed since
+    assert world.sweep().run().unsettled == [file_id]
+    assert len(world.inputs(world.reconciler)) == 2
+
+
+def test_a_failed_reconcilers_event_is_unwrapped_and_redriven_with_its_count(world):
+    inner = {"source": "aws.states", "detail": {"executionArn": "x", "status": "FAILED", "input": "{}"}, "redrives": 1}
+    failure = {
+        "source": "aws.states",
+        "detail": {"stateMachineArn": world.reconciler, "status": "TIMED_OUT", "input": json.dumps(inner)},
+    }
+    world.clients["sqs"].send_message(QueueUrl=world.parked, MessageBody=json.dumps(failure))
+    assert world.sweep().run().redriven == 1
+    assert world.inputs(world.reconciler) == [{**inner, "redrives": 2}]
+    assert world.depth(world.parked) == 0
 
 
 def test_a_run_stops_at_its_bound_and_says_there_is_more(world, monkeypatch):

@@ -40,6 +40,15 @@ class RuleTarget:
 
 
 @dataclass
+class QueueRule:
+    """An EventBridge rule of the template whose target is an SQS queue (the reconciler's failures go to one)."""
+
+    rule_name: str
+    pattern: dict[str, Any]
+    queue_url: str
+
+
+@dataclass
 class Pipeline:
     """Names of the pipeline's resources in the emulation."""
 
@@ -56,6 +65,8 @@ class Pipeline:
     path: str = ""
     #: The pipeline's sweep function (the one recording to its table), if the template has one.
     sweep_function: str = ""
+    #: Rules sending the status changes of the pipeline's state machines to a queue.
+    queue_rules: list[QueueRule] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -100,7 +111,10 @@ def build(template: Template, clients: dict[str, Any], pipeline: str | None = No
     others = _other_rules(main, rules.values())
     functions = _local_functions(template, spec, others)
     sweeps = _sweep_functions(template, names.table)
-    functions.update({template.names[lid]: _local_function(template, lid) for lid in sweeps})
+    for logical_id in sweeps:
+        sweep = _local_function(template, logical_id)
+        sweep.environment["SWEEP_RECEIVE_WAIT_SECONDS"] = "0"  # moto's queue is one server: a short poll sees all
+        functions[sweep.name] = sweep
     return Pipeline(
         raw_bucket=names.raw_bucket,
         processed_bucket=names.processed_bucket,
@@ -113,6 +127,7 @@ def build(template: Template, clients: dict[str, Any], pipeline: str | None = No
         other_rules=others,
         path=spec.path,
         sweep_function=template.names[sweeps[0]] if sweeps else "",
+        queue_rules=_queue_rules(template, {r.state_machine_arn for r in (main, *others)}),
     )
 
 
@@ -335,6 +350,26 @@ def _create_rules(template: Template, events: Any, sqs: Any) -> dict[tuple[str, 
                 name, props["EventPattern"], target["Arn"], target, capture_url
             )
     return rules
+
+
+def _queue_rules(template: Template, machines: set[str]) -> list[QueueRule]:
+    """The rules with an SQS target matching status changes of `machines` (moto cannot match them: the runner does)."""
+    found: list[QueueRule] = []
+    for logical_id, resource in template.of_type("AWS::Events::Rule").items():
+        props = template.resolve(resource["Properties"])
+        pattern = props.get("EventPattern") or {}
+        if not set(pattern.get("detail", {}).get("stateMachineArn", [])) & machines:
+            continue
+        for target in props.get("Targets", []):
+            arn = str(target.get("Arn", ""))
+            if arn.startswith("arn:aws:sqs:"):
+                name = arn.rsplit(":", 1)[1]
+                found.append(
+                    QueueRule(
+                        template.names[logical_id], pattern, f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}"
+                    )
+                )
+    return found
 
 
 def _input_prefix(pattern: dict[str, Any]) -> str:

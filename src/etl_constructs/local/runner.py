@@ -392,8 +392,15 @@ class LocalPipeline:
         own = {arn for arn in executions if _state_machine_of(arn) == main}
         running = {arn for arn in executions - own if sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"}
         if own:
-            pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=main, statusFilter="RUNNING")
-            running |= {e["executionArn"] for page in pages for e in page["executions"]} & own
+            try:
+                pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=main, statusFilter="RUNNING")
+                running |= {e["executionArn"] for page in pages for e in page["executions"]} & own
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "InvalidToken":
+                    raise
+                # moto's page token names the last execution listed; once that one ended, the token is
+                # gone. Ask again next time round: until then, count them all as running.
+                running |= own
         return running
 
     def ledger_item(self, file_id: str) -> dict[str, Any] | None:
@@ -482,45 +489,52 @@ class LocalPipeline:
             "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "detail": {},
         }
+        machines = {self.pipeline.state_machine_arn, *(r.state_machine_arn for r in self.pipeline.other_rules)}
+        before = self._executions_of(machines)
         reply = self.clients["lambda"].invoke(FunctionName=name, Payload=json.dumps(event).encode())
         payload = json.loads(reply["Payload"].read() or b"null")
-        machines = {self.pipeline.state_machine_arn, *(r.state_machine_arn for r in self.pipeline.other_rules)}
-        self._wait_for_all(machines)
+        self._settle_started(sorted(self._executions_of(machines) - before))
         if reply.get("FunctionError"):
             raise SweepFailed(str(payload.get("errorMessage") if isinstance(payload, dict) else payload))
         result: dict[str, Any] = payload
         return result
 
-    def _wait_for_all(self, machines: set[str]) -> None:
-        """Wait for every running execution of `machines`; deliver the status-change events of the data path's."""
+    def _executions_of(self, machines: set[str]) -> set[str]:
         sfn = self.clients["stepfunctions"]
-        running = [
+        return {
             e["executionArn"]
             for arn in sorted(machines)
-            for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn, statusFilter="RUNNING")
+            for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn)
             for e in page["executions"]
-        ]
-        main = [a for a in running if _state_machine_of(a) == self.pipeline.state_machine_arn]
-        others = [a for a in running if a not in main]
+        }
+
+    def _settle_started(self, started: list[str]) -> None:
+        """Wait for executions something started; deliver their status-change events, as EventBridge would."""
+        main = [a for a in started if _state_machine_of(a) == self.pipeline.state_machine_arn]
+        others = [a for a in started if a not in main]
         if main:
             self.reconcile(self.wait(main))
         if others:
-            try:
-                self.wait(others, timeout_s=_RECONCILE_TIMEOUT_S)
-            except TimeoutError:
-                logging.getLogger(__name__).warning("a reconciler execution did not end; its item is left as it is")
+            self._deliver_status_changes(self._wait_capped(others))
 
     def reconcile(self, ended: dict[str, str]) -> list[str]:
         """Deliver each unsuccessful execution's status-change event to the rules that match it; wait for them.
 
         moto emits no Step Functions status-change events; this sends the event EventBridge would
         (https://docs.aws.amazon.com/step-functions/latest/dg/cw-events.html) to the pipeline's rules
-        on them (the reconciler's), starting their targets as the rules' roles. Returns the executions started.
+        on them: the reconciler's, started as the rule's role, and, for a reconciler that failed in
+        turn, the rule parking its event in a queue. Returns the executions started.
         """
+        started = self._deliver_status_changes(ended)
+        if started:
+            self._deliver_status_changes(self._wait_capped(started))
+        return started
+
+    def _deliver_status_changes(self, ended: dict[str, str]) -> list[str]:
         sfn = self.clients["stepfunctions"]
         started: list[str] = []
         for arn, status in ended.items():
-            if status == "SUCCEEDED":
+            if status in ("SUCCEEDED", "RUNNING"):
                 continue
             described = sfn.describe_execution(executionArn=arn)
             detail = {
@@ -540,12 +554,19 @@ class LocalPipeline:
                                 input=execution_input(rule, event),
                             )["executionArn"]
                         )
-        if started:
-            try:  # an Express reconciler runs 5 minutes at most; moto may leave a broken one RUNNING
-                self.wait(started, timeout_s=_RECONCILE_TIMEOUT_S)
-            except TimeoutError:
-                logging.getLogger(__name__).warning("a reconciler execution did not end; its item is left as it is")
+            for queue_rule in self.pipeline.queue_rules:
+                if _matches_status_change(queue_rule.pattern, detail):
+                    self.clients["sqs"].send_message(QueueUrl=queue_rule.queue_url, MessageBody=json.dumps(event))
         return started
+
+    def _wait_capped(self, executions: list[str]) -> dict[str, str]:
+        """Wait for the reconciler's executions, a minute at most (moto may leave a broken one RUNNING)."""
+        try:
+            return self.wait(executions, timeout_s=_RECONCILE_TIMEOUT_S)
+        except TimeoutError:
+            logging.getLogger(__name__).warning("a reconciler execution did not end; its item is left as it is")
+            sfn = self.clients["stepfunctions"]
+            return {arn: sfn.describe_execution(executionArn=arn)["status"] for arn in executions}
 
     def report(self, upload: Upload, matched: bool) -> FileReport:
         """Read the ledger, the output and the quarantine for one upload."""

@@ -3,7 +3,6 @@ starts what the rule could not start. Every path runs the real definitions and h
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -99,18 +98,47 @@ def test_an_event_the_rule_could_not_start_is_started_by_the_sweep(default_templ
         assert local.sweep()["restarted"] == 0
 
 
-def test_a_dead_lettered_event_is_redriven_a_bounded_number_of_times(default_template_path, tmp_path):
+def test_a_reconciler_that_keeps_failing_gets_the_event_three_times_then_leaves_it_for_an_operator(
+    default_template_path, tmp_path
+):
+    source = tmp_path / "stuck.csv"
+    source.write_bytes(BODY)
     with LocalPipeline(default_template_path, out=tmp_path / "out") as local:
+        file_id, ended = _stranded(local, source)
+        local.inject(Fault.error("dynamodb", "GetItem", caller="Reconciler", times=None))
+        local.reconcile(ended)  # fails: its failure's event is parked by the rule
+        runs = [local.sweep() for _ in range(4)]
+        local.faults.clear()
+        assert [r["redriven"] for r in runs] == [1, 1, 1, 0]
+        assert [r["left_for_operator"] for r in runs] == [0, 0, 0, 1]
+        assert local.ledger_item(file_id)["status"] == "VALIDATING"  # for an operator: DeadLetters1 is on
         sqs = local.clients["sqs"]
         (url,) = [u for u in sqs.list_queues()["QueueUrls"] if "ReconcilerDeadLetters" in u]
-        sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"detail": {}, "redrives": 3}))
-        swept = local.sweep()
-        assert swept["redriven"] == 0 and swept["left_for_operator"] == 1
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-        total = int(attributes["ApproximateNumberOfMessages"]) + int(
+        waiting = int(attributes["ApproximateNumberOfMessages"]) + int(
             attributes["ApproximateNumberOfMessagesNotVisible"]
         )
-        assert total == 1  # still there, for an operator
+        assert waiting == 1
+
+
+def test_a_file_whose_received_could_not_be_recorded_is_found_by_the_sweep(default_template_path, tmp_path):
+    """As on an EXPRESS machine, which sends no status-change event: only the parked message tells."""
+    source = tmp_path / "unrecorded.csv"
+    source.write_bytes(BODY)
+    with LocalPipeline(default_template_path, out=tmp_path / "out") as local:
+        local.inject(Fault.error("dynamodb", "PutItem", caller="StateMachine", times=None))
+        upload = local.upload(source, source.name)
+        (event,) = local.matched_events()
+        execution = local.start(event)
+        assert local.wait([execution]) == {execution: "FAILED"}  # and no status-change event is delivered
+        local.faults.clear()
+        file_id = local.file_id(upload)
+        assert local.ledger_item(file_id) is None
+        assert _queue_depth(local, "ReconcilerDeadLetters") == 1
+        assert local.sweep()["redriven"] == 1
+        item = local.ledger_item(file_id)
+        assert item["status"] == "VALIDATION_FAILED" and item["execution"] == execution
+        assert _quarantined(local, file_id) == BODY
 
 
 def test_a_sweep_of_an_empty_ledger_does_nothing(default_template_path, tmp_path):
