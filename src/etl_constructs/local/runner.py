@@ -530,6 +530,14 @@ class LocalPipeline:
             self._deliver_status_changes(self._wait_capped(started))
         return started
 
+    def send_status_change(self, detail: dict[str, Any]) -> list[str]:
+        """Send one Step Functions status-change event (its `detail`) to the rules matching it, as
+        EventBridge would; wait for the executions it starts (and settle theirs in turn); return them."""
+        started = self._route(detail)
+        if started:
+            self._deliver_status_changes(self._wait_capped(started))
+        return started
+
     def _deliver_status_changes(self, ended: dict[str, str]) -> list[str]:
         sfn = self.clients["stepfunctions"]
         started: list[str] = []
@@ -543,20 +551,27 @@ class LocalPipeline:
                 "status": status,
                 "input": described.get("input", "{}"),
             }
-            event = {"source": "aws.states", "detail-type": "Step Functions Execution Status Change", "detail": detail}
-            for rule in self.pipeline.other_rules:
-                if _matches_status_change(rule.pattern, detail):
-                    with acting_as(self._rule_roles[rule.rule_name]):
-                        started.append(
-                            sfn.start_execution(
-                                stateMachineArn=rule.state_machine_arn,
-                                name=uuid.uuid4().hex,
-                                input=execution_input(rule, event),
-                            )["executionArn"]
-                        )
-            for queue_rule in self.pipeline.queue_rules:
-                if _matches_status_change(queue_rule.pattern, detail):
-                    self.clients["sqs"].send_message(QueueUrl=queue_rule.queue_url, MessageBody=json.dumps(event))
+            started += self._route(detail)
+        return started
+
+    def _route(self, detail: dict[str, Any]) -> list[str]:
+        """Start the targets of the state-machine rules matching a status change; queue it for the queue rules."""
+        sfn = self.clients["stepfunctions"]
+        event = {"source": "aws.states", "detail-type": "Step Functions Execution Status Change", "detail": detail}
+        started: list[str] = []
+        for rule in self.pipeline.other_rules:
+            if _matches_status_change(rule.pattern, detail):
+                with acting_as(self._rule_roles[rule.rule_name]):
+                    started.append(
+                        sfn.start_execution(
+                            stateMachineArn=rule.state_machine_arn,
+                            name=uuid.uuid4().hex,
+                            input=execution_input(rule, event),
+                        )["executionArn"]
+                    )
+        for queue_rule in self.pipeline.queue_rules:
+            if _matches_status_change(queue_rule.pattern, detail):
+                self.clients["sqs"].send_message(QueueUrl=queue_rule.queue_url, MessageBody=json.dumps(event))
         return started
 
     def _wait_capped(self, executions: list[str]) -> dict[str, str]:

@@ -3,6 +3,7 @@ starts what the rule could not start. Every path runs the real definitions and h
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -152,3 +153,48 @@ def test_a_sweep_of_an_empty_ledger_does_nothing(default_template_path, tmp_path
             "failures": [],
             "more": False,
         }
+
+
+def test_a_settle_whose_reply_was_lost_for_good_is_finished_on_the_redrive(default_template_path, tmp_path):
+    """The reconciler's settle applied, every reply lost, the reconciler failed: the redrive must still
+    retract the dead attempt's uncommitted output and quarantine the file (no half-processed file)."""
+    source = tmp_path / "half.csv"
+    source.write_bytes(BODY)
+    with LocalPipeline(default_template_path, out=tmp_path / "out") as local:
+        upload = local.upload(source, source.name)
+        local.matched_events()
+        execution = "arn:aws:states:us-east-1:123456789012:execution:main:killed"
+        file_id = local.file_id(upload)
+        local.clients["dynamodb"].put_item(
+            TableName=local.pipeline.table,
+            Item={
+                "file_id": {"S": file_id},
+                "status": {"S": "TRANSFORMING"},
+                "execution": {"S": execution},
+                "updated_at": {"S": "2026-01-01T00:00:00.000Z"},
+            },
+        )
+        output = f"processed/{upload.key}.{upload.version}.jsonl"  # published, never committed
+        local.clients["s3"].put_object(Bucket=local.pipeline.processed_bucket, Key=output, Body=b"{}\n")
+        settle = {"ExpressionAttributeValues": {":failed": {"S": "TRANSFORMATION_FAILED"}}}
+        local.inject(Fault.reply_lost("dynamodb", "UpdateItem", caller="Reconciler", match=settle, times=None))
+        (reconciler,) = local.send_status_change(
+            {
+                "executionArn": execution,
+                "stateMachineArn": local.pipeline.state_machine_arn,
+                "status": "FAILED",
+                "input": json.dumps(
+                    {"bucket": local.pipeline.raw_bucket, "key": upload.key, "version": upload.version}
+                ),
+            }
+        )
+        local.faults.clear()
+        assert local.clients["stepfunctions"].describe_execution(executionArn=reconciler)["status"] == "FAILED"
+        assert local.ledger_item(file_id)["status"] == "TRANSFORMATION_FAILED"  # applied, its replies lost
+        assert local.sweep()["redriven"] == 1
+        listed = local.clients["s3"].list_objects_v2(Bucket=local.pipeline.processed_bucket, Prefix=output)
+        assert "Contents" not in listed, "an output stands beside a failure"
+        copy = local.clients["s3"].get_object(
+            Bucket=local.pipeline.quarantine_bucket, Key=f"quarantine/{upload.version}/{upload.key}"
+        )
+        assert copy["Body"].read() == BODY
