@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from aws_cdk import Annotations, Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -15,7 +16,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, props_of
 from .key_policies import IMPORTED_TOPIC_WARNING, allow_on_key, cloudwatch_key_statement, cloudwatch_topic_statement
 
 
@@ -129,7 +130,8 @@ class EtlAlarmsProps:
 class EtlAlarms(Construct):
     """Alarms with actions on an SNS topic, missing data never breaching, and a dashboard."""
 
-    def __init__(self, scope: Construct, construct_id: str, props: EtlAlarmsProps) -> None:
+    def __init__(self, scope: Construct, construct_id: str, props: EtlAlarmsProps, **kwargs: Any) -> None:
+        props = props_of("EtlAlarms", EtlAlarmsProps, props, kwargs) or EtlAlarmsProps()
         super().__init__(scope, construct_id)
         self.props = props
         self.topic: sns.ITopic = props.topic or self._topic()

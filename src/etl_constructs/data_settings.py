@@ -37,6 +37,8 @@ class DataSettings:
         default_currency: currency for records without one. Default: USD.
         max_errors: errors listed in a report (all are counted). Default: 100.
         max_record_bytes: largest record or line read before the file is rejected. Default: 1 MiB.
+        allow_fee_rate_above_one: accept a fee_rate above 1 (a fee larger than the amount), which is
+            otherwise refused as a likely typo for a percentage. Default: False.
     """
 
     suffixes: tuple[str, ...] = SUPPORTED_SUFFIXES
@@ -46,8 +48,13 @@ class DataSettings:
     default_currency: str = "USD"
     max_errors: int = 100
     max_record_bytes: int = 1024 * 1024
+    allow_fee_rate_above_one: bool = False
 
     def __post_init__(self) -> None:
+        for name in ("suffixes", "required_fields"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                raise ConfigurationError(f"{name} is a string: give a tuple, {name}=({value!r},)")
         object.__setattr__(self, "suffixes", tuple(s.lower() for s in self.suffixes))
         object.__setattr__(self, "required_fields", tuple(self.required_fields))
         if isinstance(self.fee_rate, float):
@@ -58,6 +65,11 @@ class DataSettings:
             raise ConfigurationError(f"fee_rate {self.fee_rate!r} is not a decimal number") from None
         if not rate.is_finite() or rate < 0:
             raise ConfigurationError(f"fee_rate must be zero or more, got {self.fee_rate}")
+        if rate > 1 and not self.allow_fee_rate_above_one:
+            raise ConfigurationError(
+                f"fee_rate {rate} is above 1: a fee larger than the amount. For {rate}% give"
+                f" fee_rate='{rate / 100}'; if {rate} is meant, set allow_fee_rate_above_one=True"
+            )
         object.__setattr__(self, "fee_rate", rate)
         if not self.suffixes:
             raise ConfigurationError("suffixes must name at least one of " + ", ".join(SUPPORTED_SUFFIXES))

@@ -24,7 +24,7 @@ from .defaults import (
     logs_bucket_props,
     use_log_delivery_policy,
 )
-from .errors import ConfigurationError
+from .errors import ConfigurationError, props_of
 from .nag import acknowledge_bucket, acknowledge_dead_letter_queue
 from .patterns import object_created_detail
 
@@ -96,6 +96,10 @@ class RawLandingProps:
 IMPORTED_BUCKET_WARNING = "etl-constructs:imported-raw-bucket"
 
 
+#: The warning id of an input prefix that is not a folder (acknowledge it if a key prefix is meant).
+INPUT_PREFIX_WARNING = "etl-constructs:input-prefix-not-a-folder"
+
+
 class RawLanding(Construct):
     """The raw bucket, the rule that matches new objects, its dead-letter queue and the quarantine bucket.
 
@@ -103,11 +107,21 @@ class RawLanding(Construct):
     adds one, with a retry policy and the dead-letter queue.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, props: RawLandingProps | None = None) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, props: RawLandingProps | None = None, **kwargs: Any
+    ) -> None:
+        props = props_of("RawLanding", RawLandingProps, props, kwargs)
         super().__init__(scope, construct_id)
         use_log_delivery_policy(self)
         self.props = props = props or RawLandingProps()
         self.input_prefix = props.input_prefix
+        if props.input_prefix and not props.input_prefix.endswith("/"):
+            Annotations.of(self).add_warning_v2(
+                INPUT_PREFIX_WARNING,
+                f"input_prefix {props.input_prefix!r} is not a folder: it also matches"
+                f" '{props.input_prefix}-old/x.csv' and '{props.input_prefix}x.csv'. End it with '/' to take"
+                f" only '{props.input_prefix}/...', or acknowledge this warning if a key prefix is meant.",
+            )
         self.suffixes = tuple(s.lower() for s in props.suffixes)
         self.quarantine_prefix = props.quarantine_prefix
         owned_buckets = props.existing_bucket is None or props.existing_quarantine_bucket is None

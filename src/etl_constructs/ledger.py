@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
@@ -11,7 +12,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from . import statuses
-from .errors import ConfigurationError
+from .errors import ConfigurationError, props_of
 
 #: The table's partition key: derived from bucket, key and version (`s3://bucket/key?versionId=v`).
 PARTITION_KEY = "file_id"
@@ -58,7 +59,10 @@ class ProcessingLedger(Construct):
     PARTITION_KEY = PARTITION_KEY
     STATUS_INDEX = STATUS_INDEX
 
-    def __init__(self, scope: Construct, construct_id: str, props: ProcessingLedgerProps | None = None) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, props: ProcessingLedgerProps | None = None, **kwargs: Any
+    ) -> None:
+        props = props_of("ProcessingLedger", ProcessingLedgerProps, props, kwargs)
         super().__init__(scope, construct_id)
         self.props = props = props or ProcessingLedgerProps()
         encryption = (

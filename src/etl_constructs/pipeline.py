@@ -17,7 +17,7 @@ from constructs import Construct
 from .alarms import AlarmThresholds, EtlAlarms, EtlAlarmsProps
 from .data_settings import DataSettings
 from .definition import RetryPolicy
-from .errors import ConfigurationError
+from .errors import ConfigurationError, props_of
 from .landing import RawLanding, RawLandingProps
 from .ledger import ProcessingLedger, ProcessingLedgerProps
 from .workflow import ValidateTransformWorkflow, ValidateTransformWorkflowProps
@@ -228,7 +228,10 @@ class EtlPipeline(Construct):
     `raw_bucket`, `processed_bucket`, `quarantine_bucket`, `table`, `state_machine` and `alarm_topic`.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, props: EtlPipelineProps | None = None) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, props: EtlPipelineProps | None = None, **kwargs: Any
+    ) -> None:
+        props = props_of("EtlPipeline", EtlPipelineProps, props, kwargs)
         super().__init__(scope, construct_id)
         self.props = props = props or EtlPipelineProps()
         landing = props.landing_settings()

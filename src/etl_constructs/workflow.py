@@ -24,7 +24,7 @@ from .checks import refuse_self_feeding
 from .data_settings import DataSettings
 from .defaults import data_bucket_props, dead_letter_queue_props, logs_bucket_props, use_log_delivery_policy
 from .definition import Resources, RetryPolicy, data_path, reconciler
-from .errors import ConfigurationError
+from .errors import ConfigurationError, props_of
 from .key_policies import allow_on_key, logs_statement
 from .ledger import STATUS_INDEX, ProcessingLedger
 from .nag import (
@@ -94,7 +94,8 @@ class ValidateTransformWorkflowProps:
         execution_timeout: the whole execution's limit. Default: 1 hour.
         state_machine_type: STANDARD, or EXPRESS (5 minutes at most; EXPRESS emits no status-change
             events, so an execution that ends without settling its item is settled by the sweep, not
-            the reconciler). Default: STANDARD.
+            the reconciler). With EXPRESS, timeouts left unset become 5 minutes for the execution and
+            2 for each function. Default: STANDARD.
         include_execution_data: log the data passing through states (it is financial data). Default: False.
         sweep_interval: how often the sweep runs. It settles ledger items left non-final for longer than
             `execution_timeout` plus 10 minutes (the reconciler failed, or the machine is EXPRESS), hands
@@ -170,6 +171,8 @@ class ValidateTransformWorkflowProps:
                 raise ConfigurationError(f"{name} must be between 128 and 10240")
         if not 512 <= self.ephemeral_storage_mb <= 10240:
             raise ConfigurationError("ephemeral_storage_mb must be between 512 and 10240")
+        if self.state_machine_type == sfn.StateMachineType.EXPRESS:
+            self._fit_express()
         for name in ("validate_timeout", "transform_timeout"):
             seconds = getattr(self, name).to_seconds()
             if not 1 <= seconds <= 900:
@@ -178,11 +181,6 @@ class ValidateTransformWorkflowProps:
             self.validate_timeout.to_seconds(), self.transform_timeout.to_seconds()
         ):
             raise ConfigurationError("execution_timeout must be longer than each function's timeout")
-        if (
-            self.state_machine_type == sfn.StateMachineType.EXPRESS
-            and self.execution_timeout.to_seconds() > _EXPRESS_LIMIT.to_seconds()
-        ):
-            raise ConfigurationError("an EXPRESS state machine runs 5 minutes at most: lower execution_timeout")
         if not 300 <= self.sweep_interval.to_seconds() <= 86400:
             raise ConfigurationError("sweep_interval must be between 5 minutes and 1 day")
         if self.reserved_concurrency is not None and self.reserved_concurrency < 1:
@@ -202,11 +200,39 @@ class ValidateTransformWorkflowProps:
         if self.vpc is None and (self.vpc_subnets is not None or self.security_groups):
             raise ConfigurationError("vpc_subnets and security_groups need vpc")
 
+    def _fit_express(self) -> None:
+        """EXPRESS runs 5 minutes at most: the timeouts left at their defaults are derived to fit
+        (execution 5 minutes, each function 2), and those set that cannot fit are named in one error."""
+        defaults = {"execution_timeout": 3600, "validate_timeout": 300, "transform_timeout": 900}
+        fitted = {"execution_timeout": 300, "validate_timeout": 120, "transform_timeout": 120}
+        for name, default in defaults.items():
+            if getattr(self, name).to_seconds() == default:
+                object.__setattr__(self, name, Duration.seconds(fitted[name]))
+        limit = min(self.execution_timeout.to_seconds(), _EXPRESS_LIMIT.to_seconds())
+        wrong = []
+        if self.execution_timeout.to_seconds() > _EXPRESS_LIMIT.to_seconds():
+            wrong.append(f"execution_timeout to 5 minutes at most (now {self.execution_timeout.to_seconds():.0f} s)")
+        for name in ("validate_timeout", "transform_timeout"):
+            if getattr(self, name).to_seconds() >= limit:
+                wrong.append(f"{name} below {limit:.0f} s (now {getattr(self, name).to_seconds():.0f} s)")
+        if wrong:
+            raise ConfigurationError(
+                "an EXPRESS state machine runs 5 minutes at most; set "
+                + "; ".join(wrong)
+                + " (or leave them unset: EXPRESS then uses 5 minutes, and 2 for each function)"
+            )
+
 
 class ValidateTransformWorkflow(Construct):
     """The validate and transform functions, the processed bucket, the state machine and its reconciler."""
 
-    def __init__(self, scope: Construct, construct_id: str, props: ValidateTransformWorkflowProps) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, props: ValidateTransformWorkflowProps, **kwargs: Any
+    ) -> None:
+        checked = props_of("ValidateTransformWorkflow", ValidateTransformWorkflowProps, props, kwargs)
+        if checked is None:
+            raise ConfigurationError("ValidateTransformWorkflow needs its props: raw_bucket, quarantine_bucket, ledger")
+        props = checked
         super().__init__(scope, construct_id)
         use_log_delivery_policy(self)
         self.props = props

@@ -119,3 +119,74 @@ def test_a_wired_or_unknown_setting_is_refused_with_what_there_is():
         ConfigurationError, match="workflow has no setting 'memory'; ValidateTransformWorkflowProps has"
     ):
         EtlPipeline(stack, "Pipeline", EtlPipelineProps(workflow={"memory": 512}))
+
+
+def test_express_takes_one_step_with_the_timeouts_derived():
+    from etl_constructs import ValidateTransformWorkflowProps
+
+    stack = cdk.Stack(cdk.App(), "Express")
+    pipeline = EtlPipeline(stack, "Pipeline", EtlPipelineProps(state_machine_type=sfn.StateMachineType.EXPRESS))
+    props: ValidateTransformWorkflowProps = pipeline.workflow.props
+    assert (props.execution_timeout.to_seconds(), props.validate_timeout.to_seconds()) == (300, 120)
+    assert props.transform_timeout.to_seconds() == 120
+
+
+def test_express_with_timeouts_that_cannot_fit_names_each_in_one_error():
+    settings = {"execution_timeout": cdk.Duration.minutes(10), "transform_timeout": cdk.Duration.minutes(6)}
+    props = EtlPipelineProps(state_machine_type=sfn.StateMachineType.EXPRESS, workflow=settings)
+    with pytest.raises(ConfigurationError) as caught:
+        EtlPipeline(cdk.Stack(cdk.App(), "Express"), "Pipeline", props)
+    message = str(caught.value)
+    assert "execution_timeout to 5 minutes at most (now 600 s)" in message
+    assert "transform_timeout below 300 s (now 360 s)" in message
+    assert "validate_timeout" not in message  # left unset: derived
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"suffixes": ".csv"}, r"suffixes is a string: give a tuple, suffixes=\('.csv',\)"),
+        ({"required_fields": "transaction_id"}, "required_fields is a string: give a tuple"),
+        ({"fee_rate": "1.5"}, r"fee_rate 1.5 is above 1.*fee_rate='0.015'.*allow_fee_rate_above_one=True"),
+    ],
+)
+def test_data_settings_errors_name_the_fix(settings, message):
+    with pytest.raises(ConfigurationError, match=message):
+        DataSettings(**settings)
+
+
+def test_a_fee_rate_above_one_is_taken_when_allowed():
+    assert DataSettings(fee_rate="1.5", allow_fee_rate_above_one=True).to_dict()["fee_rate"] == "1.5"
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda stack: EtlPipeline(stack, "P", {"input_prefix": "in/"}),  # type: ignore[arg-type]
+            r"EtlPipeline\(scope, 'Id', EtlPipelineProps\(input_prefix=...\)\)",
+        ),
+        (
+            lambda stack: EtlPipeline(stack, "P", input_prefix="in/"),
+            r"EtlPipeline\(scope, 'Id', EtlPipelineProps\(input_prefix=...\)\)",
+        ),
+        (
+            lambda stack: EtlPipeline(stack, "P", ProcessingLedgerProps()),  # type: ignore[arg-type]
+            "EtlPipeline takes a EtlPipelineProps as props, not ProcessingLedgerProps",
+        ),
+    ],
+)
+def test_props_as_a_dict_or_keywords_get_the_right_form_shown(call, message):
+    with pytest.raises(ConfigurationError, match=message):
+        call(cdk.Stack(cdk.App(), "Form"))
+
+
+def test_an_input_prefix_that_is_not_a_folder_is_explained():
+    app = cdk.App()
+    stack = cdk.Stack(app, "Prefix")
+    EtlPipeline(stack, "Pipeline", EtlPipelineProps(input_prefix="incoming"))
+    warnings = assertions.Annotations.from_stack(stack).find_warning(
+        "*", assertions.Match.string_like_regexp("not a folder")
+    )
+    assert len(warnings) == 1
+    assert "End it with '/'" in warnings[0].entry.data

@@ -367,7 +367,10 @@ def test_express_option(synthesize):
         ({"validate_memory_mb": 64}, "validate_memory_mb"),
         ({"transform_timeout": cdk.Duration.minutes(16)}, "transform_timeout"),
         ({"execution_timeout": cdk.Duration.minutes(10)}, "execution_timeout must be longer"),
-        ({"state_machine_type": sfn.StateMachineType.EXPRESS}, "EXPRESS"),
+        (
+            {"state_machine_type": sfn.StateMachineType.EXPRESS, "execution_timeout": cdk.Duration.minutes(10)},
+            "EXPRESS state machine runs 5 minutes at most; set execution_timeout",
+        ),
         ({"output_prefix": "out"}, "must end with '/'"),
         ({"output_prefix": "o'ut/"}, "may not"),
     ],
