@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_chatbot as chatbot
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
@@ -296,7 +301,7 @@ class EtlPipeline(Construct):
         return self.workflow.processed_bucket
 
     @property
-    def table(self) -> Any:
+    def table(self) -> dynamodb.Table:
         """The ledger's DynamoDB table."""
         return self.ledger.table
 
@@ -309,3 +314,62 @@ class EtlPipeline(Construct):
     def alarm_topic(self) -> sns.ITopic:
         """The topic every alarm notifies."""
         return self.alarms.topic
+
+    def metric(self, name: str, statistic: str = "Sum", period: Duration | None = None) -> cloudwatch.Metric:
+        """One of the functions' own metrics (`FilesCompleted`, `FilesRejected`, `RowsValidated`,
+        `RowsRejected`, `RowsTransformed`, `BytesRead`, `UnsettledFiles`), with its namespace and
+        `service` dimension. Default: the sum over 5 minutes."""
+        return cloudwatch.Metric(
+            namespace=self.workflow.props.metrics_namespace,
+            metric_name=name,
+            dimensions_map={"service": self.workflow.service_name},
+            statistic=statistic,
+            period=period or Duration.minutes(5),
+        )
+
+    def metric_files_completed(self, period: Duration | None = None) -> cloudwatch.Metric:
+        """Files that ended COMPLETED."""
+        return self.metric("FilesCompleted", period=period)
+
+    def metric_files_rejected(self, period: Duration | None = None) -> cloudwatch.Metric:
+        """Files that broke the data contract (quarantined, VALIDATION_FAILED)."""
+        return self.metric("FilesRejected", period=period)
+
+    def metric_rows_validated(self, period: Duration | None = None) -> cloudwatch.Metric:
+        """Rows that passed validation."""
+        return self.metric("RowsValidated", period=period)
+
+    def metric_rows_rejected(self, period: Duration | None = None) -> cloudwatch.Metric:
+        """Rows that broke the data contract."""
+        return self.metric("RowsRejected", period=period)
+
+    def metric_unsettled_files(self, period: Duration | None = None) -> cloudwatch.Metric:
+        """Files the sweep settled because no execution or reconciler did."""
+        return self.metric("UnsettledFiles", period=period)
+
+    def grant_upload(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let `grantee` put files under the input prefix of the raw bucket (and use its key, if any)."""
+        return self.raw_bucket.grant_put(grantee, f"{self.landing.input_prefix}*")
+
+    def grant_read_output(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let `grantee` read the published JSON Lines output (and decrypt it, if encrypted with a key)."""
+        return self.processed_bucket.grant_read(grantee, f"{self.workflow.props.output_prefix}*")
+
+    def grant_read_ledger(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let `grantee` read the ledger and query its status index (and decrypt it, if encrypted with a key)."""
+        return self.ledger.grant_read(grantee)
+
+    def notify(
+        self,
+        emails: Sequence[str] = (),
+        chat: Sequence[chatbot.SlackChannelConfiguration] = (),
+    ) -> None:
+        """Send every alarm to these e-mail addresses (each confirms by a link SNS sends) and these AWS
+        Chatbot channels (Slack, or Microsoft Teams through a `chatbot.CfnMicrosoftTeamsChannelConfiguration`
+        naming `alarm_topic`)."""
+        for address in emails:
+            if "@" not in address:
+                raise ConfigurationError(f"EtlPipeline.notify: {address!r} is not an e-mail address")
+            self.alarm_topic.add_subscription(subscriptions.EmailSubscription(address))
+        for channel in chat:
+            channel.add_notification_topic(self.alarm_topic)
