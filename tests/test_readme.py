@@ -71,3 +71,26 @@ def test_failed_since_finds_failures_through_the_status_index(monkeypatch):
             )
         found = namespace["failed_since"]("ledger", "2024-05-01T00:00:00.000Z")
     assert [i["file_id"]["S"] for i in found] == ["new"]
+
+
+def _rendered(value: object) -> str:
+    """A default as the README's table writes it, without backticks or quotes."""
+    if isinstance(value, tuple):
+        return " ".join(str(v) for v in value)
+    return str(value)
+
+
+def test_the_data_settings_table_holds_every_field_with_its_default():
+    from dataclasses import fields
+
+    from etl_constructs import DataSettings
+
+    section = README.split("| setting (`DataSettings`) | default | meaning |", 1)[1].split("\n\n", 1)[0]
+    rows = {}
+    for line in section.strip().splitlines()[1:]:
+        name, default = (cell.strip().strip("`").replace('"', "") for cell in line.strip("|").split("|")[:2])
+        rows[name] = default
+    defaults = DataSettings()
+    for spec in fields(DataSettings):
+        assert spec.name in rows, f"README's data settings table has no row for {spec.name}"
+        assert rows[spec.name] == _rendered(getattr(defaults, spec.name)), spec.name
