@@ -15,9 +15,53 @@ import etl_constructs
 
 def _signature(obj: Any) -> str:
     try:
+        if inspect.isclass(obj):
+            # The constructor's own parameters: jsii's metaclass hides them behind (*args, **kwargs).
+            init = inspect.signature(obj.__init__)
+            parameters = list(init.parameters.values())[1:]
+            return str(init.replace(parameters=parameters, return_annotation=inspect.Signature.empty))
         return str(inspect.signature(obj))
     except (TypeError, ValueError):
         return "(...)"
+
+
+def attributes(cls: type) -> dict[str, str]:
+    """The `Attributes:` section of a class docstring: each name with its description on one line."""
+    found: dict[str, str] = {}
+    lines = _doc(cls).splitlines()
+    if "Attributes:" not in lines:
+        return found
+    current = ""
+    for line in lines[lines.index("Attributes:") + 1 :]:
+        if not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip())
+        if indent == 0:
+            break
+        text = line.strip()
+        head, sep, rest = text.partition(": ")
+        if indent <= 4 and sep and head.isidentifier():
+            current = head
+            found[current] = rest
+        elif current:
+            found[current] += " " + text
+    return found
+
+
+def _default(field: dataclasses.Field[Any]) -> str:
+    """A field's default as code would write it, or "required"."""
+    if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
+        return "required"
+    value = field.default_factory() if field.default_factory is not dataclasses.MISSING else field.default
+    if value is None or isinstance(value, bool | int | float | str | tuple):
+        return repr(value)
+    human = getattr(value, "to_human_string", None)
+    if callable(human):
+        return str(human())
+    if dataclasses.is_dataclass(value):
+        return f"{type(value).__name__}()"
+    text = str(value)
+    return text if len(text) < 60 and "object at" not in text else f"a {type(value).__name__}"
 
 
 def _doc(obj: Any) -> str:
@@ -33,10 +77,13 @@ def _class(name: str, cls: type) -> list[str]:
         lines += [f"Extends `{', '.join(bases)}`.", ""]
     lines += ["```python", f"{name}{_signature(cls)}", "```", "", _doc(cls), ""]
     if dataclasses.is_dataclass(cls):
-        lines += ["| field | type |", "| --- | --- |"]
+        described = attributes(cls)
+        lines += ["| field | type | default | description |", "| --- | --- | --- | --- |"]
         for f in dataclasses.fields(cls):
             kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
-            lines.append(f"| `{f.name}` | `{kind}` |")
+            description = described.get(f.name, "").replace("|", "\\|")
+            default = _default(f).replace("|", "\\|")
+            lines.append(f"| `{f.name}` | `{kind}` | `{default}` | {description} |")
         lines.append("")
     members = [
         (member, value)
