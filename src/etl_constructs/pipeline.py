@@ -161,7 +161,11 @@ class EtlPipelineProps:
         """The ledger's props: `ledger` with `encryption_key` filled in, or the defaults."""
         if self.ledger is None:
             return ProcessingLedgerProps(removal_policy=self.removal_policy, encryption_key=self.encryption_key)
-        if self.ledger.encryption_key is None and self.encryption_key is not None:
+        if (
+            self.ledger.existing_table is None
+            and self.ledger.encryption_key is None
+            and self.encryption_key is not None
+        ):
             return replace(self.ledger, encryption_key=self.encryption_key)
         return self.ledger
 
@@ -301,7 +305,7 @@ class EtlPipeline(Construct):
         return self.workflow.processed_bucket
 
     @property
-    def table(self) -> dynamodb.Table:
+    def table(self) -> dynamodb.ITable:
         """The ledger's DynamoDB table."""
         return self.ledger.table
 
