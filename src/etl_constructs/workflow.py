@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -55,7 +56,53 @@ SWEEP_GRACE = Duration.minutes(10)
 _SWEEP_TIMEOUT = Duration.minutes(5)
 _SAFE_PREFIX = frozenset("{}'\\\"")
 _EXPRESS_LIMIT = Duration.minutes(5)
+#: Function settings the pipeline owns: None where it sets them itself, else the field to use instead.
+_FUNCTION_OWNED: dict[str, str | None] = {
+    "code": None,
+    "handler": None,
+    "role": None,
+    "environment": None,
+    "log_group": None,
+    "log_retention": "log_retention",
+    "runtime": "runtime",
+    "memory_size": "validate_memory_mb / transform_memory_mb",
+    "timeout": "validate_timeout / transform_timeout",
+    "reserved_concurrent_executions": "reserved_concurrency",
+    "ephemeral_storage_size": "ephemeral_storage_mb",
+    "vpc": "vpc",
+    "vpc_subnets": "vpc_subnets",
+    "security_groups": "security_groups",
+}
+_STATE_MACHINE_OWNED: dict[str, str | None] = {
+    "definition": None,
+    "definition_body": None,
+    "definition_substitutions": None,
+    "role": None,
+    "logs": "include_execution_data",
+    "state_machine_type": "state_machine_type",
+    "timeout": "execution_timeout",
+}
 _RECONCILER_TIMEOUT = Duration.hours(2)
+
+
+def _check_overrides(
+    name: str, given: Mapping[str, Any] | None, construct: type, owned: Mapping[str, str | None]
+) -> None:
+    """Refuse a `*_props` setting the pipeline owns (naming the field to use) or that `construct` does not take."""
+    if given is None:
+        return
+    if not isinstance(given, Mapping):
+        raise ConfigurationError(f"{name} must be a mapping of {construct.__name__} keyword arguments")
+    accepted = set(inspect.signature(construct.__dict__["__init__"]).parameters) - {"self", "scope", "id"}
+    for key in given:
+        if key in owned:
+            instead = owned[key]
+            raise ConfigurationError(
+                f"{name}[{key!r}] is set by the pipeline"
+                + (f": use {instead}" if instead else ", it cannot be overridden")
+            )
+        if key not in accepted:
+            raise ConfigurationError(f"{name}[{key!r}]: {construct.__name__} has no such setting")
 
 
 @dataclass(frozen=True)
@@ -97,6 +144,13 @@ class ValidateTransformWorkflowProps:
             the reconciler). With EXPRESS, timeouts left unset become 5 minutes for the execution and
             2 for each function. Default: STANDARD.
         include_execution_data: log the data passing through states (it is financial data). Default: False.
+        function_props: `lambda_.Function` keyword arguments over the validate and transform functions'
+            defaults (for example `architecture`, `description`, `layers`, `environment_encryption`). What
+            the pipeline sets itself (code, handler, role, environment, log group) is refused, and so is
+            what has a field here (memory, timeouts, runtime, VPC, concurrency, /tmp), naming it. Default: none.
+        state_machine_props: `sfn.StateMachine` keyword arguments over the data path's defaults (for
+            example `state_machine_name`, `comment`, `encryption_configuration`). Its definition, role,
+            logs, type and timeout are refused (the last two have fields here). Default: none.
         sweep_interval: how often the sweep runs. It settles ledger items left non-final for longer than
             `execution_timeout` plus 10 minutes (the reconciler failed, or the machine is EXPRESS), hands
             the reconciler's dead-lettered and parked events to it again (3 times at most), and starts
@@ -143,6 +197,8 @@ class ValidateTransformWorkflowProps:
     execution_timeout: Duration = field(default_factory=lambda: Duration.hours(1))
     state_machine_type: sfn.StateMachineType = sfn.StateMachineType.STANDARD
     include_execution_data: bool = False
+    function_props: Mapping[str, Any] | None = None
+    state_machine_props: Mapping[str, Any] | None = None
     sweep_interval: Duration = field(default_factory=lambda: Duration.minutes(15))
     ingest_dead_letter_queue: sqs.IQueue | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -171,6 +227,8 @@ class ValidateTransformWorkflowProps:
                 raise ConfigurationError(f"{name} must be between 128 and 10240")
         if not 512 <= self.ephemeral_storage_mb <= 10240:
             raise ConfigurationError("ephemeral_storage_mb must be between 512 and 10240")
+        _check_overrides("function_props", self.function_props, lambda_.Function, _FUNCTION_OWNED)
+        _check_overrides("state_machine_props", self.state_machine_props, sfn.StateMachine, _STATE_MACHINE_OWNED)
         if self.state_machine_type == sfn.StateMachineType.EXPRESS:
             self._fit_express()
         for name in ("validate_timeout", "transform_timeout"):
@@ -288,15 +346,18 @@ class ValidateTransformWorkflow(Construct):
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
-            definition_body=sfn.DefinitionBody.from_chainable(data_path(Construct(self, "Steps"), resources)),
-            state_machine_type=props.state_machine_type,
-            timeout=props.execution_timeout,
-            tracing_enabled=True,
-            logs=sfn.LogOptions(
-                destination=self._log_group("StateMachineLogs", STATES_LOG_PREFIX),
-                level=sfn.LogLevel.ALL,
-                include_execution_data=props.include_execution_data,
-            ),
+            **{
+                "tracing_enabled": True,
+                **(props.state_machine_props or {}),
+                "definition_body": sfn.DefinitionBody.from_chainable(data_path(Construct(self, "Steps"), resources)),
+                "state_machine_type": props.state_machine_type,
+                "timeout": props.execution_timeout,
+                "logs": sfn.LogOptions(
+                    destination=self._log_group("StateMachineLogs", STATES_LOG_PREFIX),
+                    level=sfn.LogLevel.ALL,
+                    include_execution_data=props.include_execution_data,
+                ),
+            },
         )
         # STANDARD, though it runs rarely: its own failures, time-outs included, must send the
         # status-change event that parks its input for the sweep (EXPRESS sends none), and the sweep's
@@ -524,29 +585,35 @@ class ValidateTransformWorkflow(Construct):
         log_group.grant_write(role)
         acknowledge(role, "AwsSolutions::AwsSolutions-IAM5[Resource::*]", XRAY_AND_LOG_DELIVERY)
         acknowledge_own_policies(role)
+        overrides = dict(props.function_props or {}) if environment is None else {}  # not the sweep's
         fn = lambda_.Function(
             self,
             name,
-            description=description or f"{name} transaction files by the data contract",
-            runtime=props.runtime,
-            architecture=lambda_.Architecture.ARM_64,
-            code=lambda_.Code.from_asset(str(handler_asset_dir()), exclude=ASSET_EXCLUDES),
-            handler=handler,
-            memory_size=memory,
-            timeout=timeout,
-            tracing=lambda_.Tracing.ACTIVE,
-            log_group=log_group,
-            logging_format=lambda_.LoggingFormat.JSON,
-            role=role,
-            reserved_concurrent_executions=reserved_concurrency,
-            ephemeral_storage_size=None if ephemeral_storage_mb is None else Size.mebibytes(ephemeral_storage_mb),
-            vpc=props.vpc if in_vpc else None,
-            vpc_subnets=props.vpc_subnets if in_vpc else None,
-            security_groups=props.security_groups if in_vpc else None,
-            environment={
-                **(environment if environment is not None else self._data_environment()),
-                "POWERTOOLS_SERVICE_NAME": self.service_name,
-                "POWERTOOLS_METRICS_NAMESPACE": props.metrics_namespace,
+            **{
+                "description": description or f"{name} transaction files by the data contract",
+                "architecture": lambda_.Architecture.ARM_64,
+                "tracing": lambda_.Tracing.ACTIVE,
+                "logging_format": lambda_.LoggingFormat.JSON,
+                **overrides,
+                "runtime": props.runtime,
+                "code": lambda_.Code.from_asset(str(handler_asset_dir()), exclude=ASSET_EXCLUDES),
+                "handler": handler,
+                "memory_size": memory,
+                "timeout": timeout,
+                "log_group": log_group,
+                "role": role,
+                "reserved_concurrent_executions": reserved_concurrency,
+                "ephemeral_storage_size": None
+                if ephemeral_storage_mb is None
+                else Size.mebibytes(ephemeral_storage_mb),
+                "vpc": props.vpc if in_vpc else None,
+                "vpc_subnets": props.vpc_subnets if in_vpc else None,
+                "security_groups": props.security_groups if in_vpc else None,
+                "environment": {
+                    **(environment if environment is not None else self._data_environment()),
+                    "POWERTOOLS_SERVICE_NAME": self.service_name,
+                    "POWERTOOLS_METRICS_NAMESPACE": props.metrics_namespace,
+                },
             },
         )
         if environment is None:
