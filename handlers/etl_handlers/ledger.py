@@ -15,11 +15,16 @@ class StatusConflict(Exception):
 
 
 def now() -> str:
-    """The current UTC time as Step Functions writes `$$.State.EnteredTime`: `2024-03-01T12:00:00.123Z`.
+    """The current UTC time as Step Functions writes `$$.State.EnteredTime`: `2024-03-01T12:00:00.123Z`."""
+    return stamp(datetime.now(UTC))
+
+
+def stamp(moment: datetime) -> str:
+    """`moment` as Step Functions writes `$$.State.EnteredTime`: `2024-03-01T12:00:00.123Z`.
 
     One form for the stamps the functions and the state machine write, so they sort as times.
     """
-    return datetime.now(UTC).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
 
 
 class Ledger:

@@ -93,17 +93,24 @@ class Runtime:
 def runtime() -> Runtime:
     """The container's clients; built on first use so importing the module needs no AWS."""
     settings = Settings.from_env()
-    # Powertools reads these at import; Lambda sets them first, a local runner or test may not.
+    configure_powertools()
+    dynamodb = aws_client("dynamodb")
+    return Runtime(settings=settings, s3=aws_client("s3"), ledger=Ledger(dynamodb, settings.ledger_table))
+
+
+def configure_powertools() -> None:
+    """Powertools reads its namespace and service at import; Lambda sets them first, a local runner or test may not."""
     if os.environ.get("POWERTOOLS_METRICS_NAMESPACE"):
         metrics.namespace = os.environ["POWERTOOLS_METRICS_NAMESPACE"]
     if os.environ.get("POWERTOOLS_SERVICE_NAME"):
         metrics.service = os.environ["POWERTOOLS_SERVICE_NAME"]
         logger.append_keys(service=os.environ["POWERTOOLS_SERVICE_NAME"])
-    boto = BotoConfig(retries={"mode": "standard", "max_attempts": 5})
+
+
+def aws_client(service: str) -> Any:
+    """A client in the function's region, with the SDK's standard retries (5 attempts)."""
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    s3 = boto3.client("s3", region_name=region, config=boto)
-    dynamodb = boto3.client("dynamodb", region_name=region, config=boto)
-    return Runtime(settings=settings, s3=s3, ledger=Ledger(dynamodb, settings.ledger_table))
+    return boto3.client(service, region_name=region, config=BotoConfig(retries={"mode": "standard", "max_attempts": 5}))
 
 
 F = TypeVar("F", bound=Callable[..., Any])

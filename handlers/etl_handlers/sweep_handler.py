@@ -22,20 +22,16 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
-from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import statuses
-
-logger = Logger()
-metrics = Metrics()
+from .ledger import stamp
+from .runtime import aws_client, configure_powertools, logger, metrics
 
 #: The `detail.status` of an event the sweep makes up for an unsettled item.
 UNSETTLED = "UNSETTLED"
@@ -100,15 +96,7 @@ class SweepResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The result as the function returns it."""
-        return {
-            "unsettled": self.unsettled,
-            "redriven": self.redriven,
-            "restarted": self.restarted,
-            "left_for_operator": self.left_for_operator,
-            "executions": self.executions,
-            "failures": self.failures,
-            "more": self.more,
-        }
+        return asdict(self)
 
 
 class Sweep:
@@ -148,7 +136,7 @@ class Sweep:
 
     def unsettled_items(self) -> Iterator[dict[str, Any]]:
         """Non-final items whose last change is older than the cutoff, from the status index."""
-        cutoff = _stamp(self.now - self.settings.unsettled_after)
+        cutoff = stamp(self.now - self.settings.unsettled_after)  # the ledger's form: strings compare as times
         paginator = self.dynamodb.get_paginator("query")
         for status in _NON_FINAL:
             pages = paginator.paginate(
@@ -283,11 +271,6 @@ class Sweep:
             self.result.failures.append(f"deleting {message['MessageId']}: {exc}")
 
 
-def _stamp(moment: datetime) -> str:
-    """`moment` in the form the ledger's `updated_at` has (`2024-03-01T12:00:00.123Z`), so strings compare as times."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
-
-
 def _json(body: str) -> Any:
     try:
         return json.loads(body)
@@ -309,21 +292,12 @@ def run_time(event: dict[str, Any]) -> datetime:
     return datetime.now(UTC)
 
 
-def _clients() -> dict[str, Any]:
-    boto = BotoConfig(retries={"mode": "standard", "max_attempts": 5})
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    return {name: boto3.client(name, region_name=region, config=boto) for name in ("dynamodb", "stepfunctions", "sqs")}
-
-
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Run the sweep once (from its schedule); return what it did."""
-    if os.environ.get("POWERTOOLS_METRICS_NAMESPACE"):
-        metrics.namespace = os.environ["POWERTOOLS_METRICS_NAMESPACE"]
-    if os.environ.get("POWERTOOLS_SERVICE_NAME"):
-        metrics.service = os.environ["POWERTOOLS_SERVICE_NAME"]
-    now = run_time(event)
-    result = Sweep(SweepSettings.from_env(), _clients(), now, context).run()
+    configure_powertools()
+    clients = {name: aws_client(name) for name in ("dynamodb", "stepfunctions", "sqs")}
+    result = Sweep(SweepSettings.from_env(), clients, run_time(event), context).run()
     logger.info("sweep done", extra=result.to_dict())
     return result.to_dict()

@@ -263,21 +263,18 @@ class EtlAlarms(Construct):
     def _sweep_stopped(self, sweep: lambda_.IFunction, interval: Duration) -> None:
         """An alarm when the sweep is not invoked: nothing would settle what the reconciler misses."""
         seconds = min(max(2 * interval.to_seconds(), 3600), 86400)
-        alarm = cloudwatch.Alarm(
-            self,
+        self._alarm(
             "SweepNotRunning",
-            metric=sweep.metric_invocations(period=Duration.seconds(seconds), statistic="Sum"),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.BREACHING,  # no data is what this alarm is about
-            alarm_description="ETL pipeline: the sweep has not run (its schedule is disabled or failing)",
+            sweep.metric_invocations(statistic="Sum"),
+            AlarmSpec(threshold=1, period=Duration.seconds(seconds)),
+            "the sweep has not run (its schedule is disabled or failing)",
+            below=True,  # and no data is what this alarm is about: missing data breaches
         )
-        alarm.add_alarm_action(actions.SnsAction(self.topic))
-        alarm.add_ok_action(actions.SnsAction(self.topic))
-        self.alarms.append(alarm)
 
-    def _alarm(self, construct_id: str, metric: cloudwatch.IMetric, spec: AlarmSpec, description: str) -> None:
+    def _alarm(
+        self, construct_id: str, metric: cloudwatch.IMetric, spec: AlarmSpec, description: str, below: bool = False
+    ) -> None:
+        """An alarm notifying the topic when `metric` reaches `spec.threshold` (or, `below`, stays under it)."""
         if not spec.enabled:
             return
         alarm = cloudwatch.Alarm(
@@ -287,8 +284,12 @@ class EtlAlarms(Construct):
             threshold=spec.threshold,
             evaluation_periods=spec.evaluation_periods,
             datapoints_to_alarm=spec.datapoints_to_alarm,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
+            if below
+            else cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.BREACHING
+            if below
+            else cloudwatch.TreatMissingData.NOT_BREACHING,
             alarm_description=f"ETL pipeline: {description}",
         )
         alarm.add_alarm_action(actions.SnsAction(self.topic))

@@ -394,38 +394,19 @@ class ValidateTransformWorkflow(Construct):
                 ":*",
                 "CDK's Lambda task grants the function's versions too (ARN:*), for a qualified invoke",
             )
-        self.unsettled_rule = events.Rule(
-            self,
+        self.unsettled_rule = self._ended_without_success(
             "ExecutionUnsettled",
-            description="Executions that ended without success: settle their ledger items if no catch did",
-            event_pattern=events.EventPattern(
-                source=["aws.states"],
-                detail_type=["Step Functions Execution Status Change"],
-                detail={
-                    # FAILED too: an execution whose own failure path failed, or that hit a runtime error.
-                    "status": ["FAILED", "TIMED_OUT", "ABORTED"],
-                    "stateMachineArn": [self.state_machine.state_machine_arn],
-                },
+            "Executions that ended without success: settle their ledger items if no catch did",
+            self.state_machine,
+            targets.SfnStateMachine(
+                self.reconciler, dead_letter_queue=self.reconciler_dead_letter_queue, retry_attempts=10
             ),
-            targets=[
-                targets.SfnStateMachine(
-                    self.reconciler, dead_letter_queue=self.reconciler_dead_letter_queue, retry_attempts=10
-                )
-            ],
         )
-        self.reconciler_failed_rule = events.Rule(
-            self,
+        self.reconciler_failed_rule = self._ended_without_success(
             "ReconcilerUnsettled",
-            description="Reconciler executions that ended without success: park their event for the sweep",
-            event_pattern=events.EventPattern(
-                source=["aws.states"],
-                detail_type=["Step Functions Execution Status Change"],
-                detail={
-                    "status": ["FAILED", "TIMED_OUT", "ABORTED"],
-                    "stateMachineArn": [self.reconciler.state_machine_arn],
-                },
-            ),
-            targets=[targets.SqsQueue(self.reconciler_dead_letter_queue, retry_attempts=10)],
+            "Reconciler executions that ended without success: park their event for the sweep",
+            self.reconciler,
+            targets.SqsQueue(self.reconciler_dead_letter_queue, retry_attempts=10),
         )
         acknowledge(
             self.reconciler_failed_rule,
@@ -445,6 +426,25 @@ class ValidateTransformWorkflow(Construct):
     def functions(self) -> tuple[lambda_.Function, lambda_.Function]:
         """The validate and transform functions."""
         return (self.validate_function, self.transform_function)
+
+    def _ended_without_success(
+        self, construct_id: str, description: str, machine: sfn.IStateMachine, target: events.IRuleTarget
+    ) -> events.Rule:
+        """A rule sending `target` the status-change events of `machine`'s executions that did not succeed.
+
+        FAILED too: an execution whose own failure path failed, or that hit a runtime error.
+        """
+        return events.Rule(
+            self,
+            construct_id,
+            description=description,
+            event_pattern=events.EventPattern(
+                source=["aws.states"],
+                detail_type=["Step Functions Execution Status Change"],
+                detail={"status": ["FAILED", "TIMED_OUT", "ABORTED"], "stateMachineArn": [machine.state_machine_arn]},
+            ),
+            targets=[target],
+        )
 
     def _sweep(self) -> tuple[lambda_.Function, events.Rule]:
         """The scheduled sweep: settles what the reconciler missed, and redrives both dead-letter queues."""
