@@ -55,3 +55,34 @@ def default_template_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from etl_constructs.local import synthesize_default
 
     return synthesize_default(tmp_path_factory.mktemp("default-pipeline"))
+
+
+def warnings_of(stack: cdk.Stack, pattern: str) -> list[str]:
+    """The synth warnings on `stack` and its constructs whose text matches the regular expression `pattern`.
+
+    Read from the cloud assembly's files rather than through `assertions.Annotations`, whose jsii
+    `MetadataEntry` structs now and then fail to deserialize in a test worker ("Unknown interface:
+    aws-cdk-lib.cloud_assembly_schema.MetadataEntry").
+    """
+    import json
+    import re
+
+    app = stack.node.root
+    assert isinstance(app, cdk.App)
+    folder = Path(app.synth().directory)
+    artifact = json.loads((folder / "manifest.json").read_text())["artifacts"][stack.artifact_id]
+    metadata = artifact.get("metadata") or {}
+    if "additionalMetadataFile" in artifact:
+        metadata = {**metadata, **json.loads((folder / artifact["additionalMetadataFile"]).read_text())}
+    return [
+        str(entry["data"])
+        for entries in metadata.values()
+        for entry in entries
+        if entry["type"] == "aws:cdk:warning" and re.search(pattern, str(entry["data"]))
+    ]
+
+
+@pytest.fixture(scope="session")
+def find_warnings() -> Callable[[cdk.Stack, str], list[str]]:
+    """`warnings_of`, as a fixture."""
+    return warnings_of

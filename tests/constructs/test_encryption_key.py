@@ -6,7 +6,6 @@ import json
 
 import pytest
 from aws_cdk import aws_kms as kms
-from aws_cdk.assertions import Annotations, Match
 
 from etl_constructs import EtlPipeline, EtlPipelineProps
 
@@ -83,12 +82,11 @@ def test_no_role_gets_a_wildcard_key_action(template):
         assert "kms:ReEncrypt" not in json.dumps(policy)
 
 
-def test_an_imported_key_gets_warnings_naming_what_its_policy_needs(synthesize):
+def test_an_imported_key_gets_warnings_naming_what_its_policy_needs(synthesize, find_warnings):
     def build(stack):
         key = kms.Key.from_key_arn(stack, "Theirs", "arn:aws:kms:eu-west-1:111111111111:key/1234abcd")
         return EtlPipeline(stack, "Pipeline", EtlPipelineProps(encryption_key=key))
 
     _, pipeline = synthesize(build)
-    annotations = Annotations.from_stack(pipeline.node.scope)
-    assert annotations.find_warning("*", Match.string_like_regexp("CloudWatch Logs"))
-    assert annotations.find_warning("*", Match.string_like_regexp("CloudWatch alarms"))
+    assert find_warnings(pipeline.node.scope, "CloudWatch Logs")
+    assert find_warnings(pipeline.node.scope, "CloudWatch alarms")

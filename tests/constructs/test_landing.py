@@ -7,7 +7,7 @@ import pytest
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
-from aws_cdk.assertions import Annotations, Match, Template
+from aws_cdk.assertions import Match, Template
 
 from etl_constructs import ConfigurationError, RawLanding, RawLandingProps
 
@@ -192,15 +192,13 @@ def test_your_bucket_gets_eventbridge_through_its_own_property(synthesize):
     assert template.find_resources("Custom::S3BucketNotifications") == {}
 
 
-def test_an_imported_bucket_gets_a_warning_stating_what_it_needs(synthesize):
+def test_an_imported_bucket_gets_a_warning_stating_what_it_needs(synthesize, find_warnings):
     def build(stack):
         theirs = s3.Bucket.from_bucket_name(stack, "Theirs", "their-raw-bucket")
         return RawLanding(stack, "Landing", RawLandingProps(existing_bucket=theirs))
 
     _, landing = synthesize(build)
-    warnings = Annotations.from_stack(cdk.Stack.of(landing)).find_warning(
-        "*", Match.string_like_regexp("versioned.*EventBridge")
-    )
+    warnings = find_warnings(cdk.Stack.of(landing), "versioned.*EventBridge")
     assert len(warnings) == 1
 
 

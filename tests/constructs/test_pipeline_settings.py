@@ -181,12 +181,10 @@ def test_props_as_a_dict_or_keywords_get_the_right_form_shown(call, message):
         call(cdk.Stack(cdk.App(), "Form"))
 
 
-def test_an_input_prefix_that_is_not_a_folder_is_explained():
+def test_an_input_prefix_that_is_not_a_folder_is_explained(find_warnings):
     app = cdk.App()
     stack = cdk.Stack(app, "Prefix")
     EtlPipeline(stack, "Pipeline", EtlPipelineProps(input_prefix="incoming"))
-    warnings = assertions.Annotations.from_stack(stack).find_warning(
-        "*", assertions.Match.string_like_regexp("not a folder")
-    )
+    warnings = find_warnings(stack, "not a folder")
     assert len(warnings) == 1
-    assert "End it with '/'" in warnings[0].entry.data
+    assert "End it with '/'" in warnings[0]
