@@ -18,7 +18,12 @@ from projen.python import PythonProject
 VERSION = "0.1.0"
 PYTHON = "3.11"
 CDK_LIB = "aws-cdk-lib>=2.275.0,<3"
-MOTO = "moto[dynamodb,events,iam,lambda,logs,s3,sqs,stepfunctions]>=5.2.5,<5.3"
+# The `[local]` extra: run-local and the pytest plugin execute the pipeline in-process against moto.
+# moto's extras bring what each emulated service needs besides moto itself (its Lambda without Docker:
+# `awslambda-simple`; the handlers' Powertools comes vendored inside the function asset).
+MOTO = "moto[awslambda-simple,dynamodb,events,iam,logs,s3,sqs,stepfunctions,sts]>=5.2.5,<5.3"
+BOTO3 = "boto3>=1.35,<2"
+POWERTOOLS = "aws-lambda-powertools[tracer]>=3.20,<4"
 
 project = PythonProject(
     name="etl-constructs",
@@ -35,17 +40,13 @@ project = PythonProject(
     sample=False,
     pytest=False,
     github=True,
-    deps=[
-        CDK_LIB,
-        "constructs>=10.3.0,<11",
-        # run-local: the same pipeline executed in-process against moto's emulation of AWS.
-        "boto3>=1.35,<2",
-        MOTO,
-        "aws-lambda-powertools[tracer]>=3.20,<4",
-    ],
+    # What synthesizing needs, nothing more: `pip install etl-constructs` brings no emulator.
+    deps=[CDK_LIB, "constructs>=10.3.0,<11"],
     dev_deps=[
         "aws-cdk.integ-tests-alpha==2.275.0a0",
-        MOTO.replace("dynamodb,events,iam,lambda,logs,s3,sqs,stepfunctions", "all"),
+        MOTO.split("[")[0] + "[all]" + MOTO.split("]")[1],
+        BOTO3,
+        POWERTOOLS,  # the handlers' tests import it from the checkout, not the vendored asset
         "build==1.3.0",
         "cdk-nag>=3.0.2,<4",
         "cfn-lint==1.58.0",
@@ -81,14 +82,23 @@ pyproject.add_override(
     ],
 )
 pyproject.add_override("project.scripts", {"etl-constructs": "etl_constructs.cli:main"})
+pyproject.add_override("project.optional-dependencies", {"local": [BOTO3, MOTO]})
+# The PyPI page is written for someone who ran `pip install`; README.md is for a clone.
+pyproject.add_override("project.readme", "docs/pypi.md")
 pyproject.add_override("tool.hatch.build.targets.wheel.packages", ["src/etl_constructs"])
 pyproject.add_override(
     "tool.hatch.build.targets.wheel.force-include",
-    {VENDORED: "etl_constructs/_handlers", "handlers/etl_handlers": "etl_constructs/_handlers/etl_handlers"},
+    {
+        VENDORED: "etl_constructs/_handlers",
+        "handlers/etl_handlers": "etl_constructs/_handlers/etl_handlers",
+        # The pure core, importable as `etl_handlers.core` from the installed wheel (README's example).
+        "handlers/etl_handlers/core": "etl_handlers/core",
+        "handlers/etl_handlers/__init__.py": "etl_handlers/__init__.py",
+    },
 )
 pyproject.add_override(
     "tool.hatch.build.targets.sdist.include",
-    ["src", "handlers", "README.md", "API.md", "CHANGELOG.md", "LICENSE"],
+    ["src", "handlers", "README.md", "docs", "API.md", "CHANGELOG.md", "LICENSE"],
 )
 # Build frontends make the wheel from the sdist: it carries the vendored folder, which git ignores.
 pyproject.add_override("tool.hatch.build.targets.sdist.force-include", {VENDORED: VENDORED})

@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml Makefile | $(VENDORED)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(UV)
 	# Bytecode is compiled at install time: this machine sets PYTHONDONTWRITEBYTECODE, and a synth is slower without it.
-	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode -e . --group dev
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode -e '.[local]' --group dev
 	$(BIN)/npm install --silent --no-audit --no-fund --prefix $(VENV)/cdk $(CDK_CLI)
 	touch $(STAMP)
 

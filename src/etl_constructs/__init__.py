@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from .errors import ConfigurationError
     from .landing import RawLanding, RawLandingProps
     from .ledger import ProcessingLedger, ProcessingLedgerProps
-    from .pipeline import EtlPipeline, EtlPipelineProps
+    from .pipeline import EtlPipeline
+    from .pipeline_props import EtlPipelineProps, LandingOptions, WorkflowOptions
     from .workflow import ValidateTransformWorkflow, ValidateTransformWorkflowProps
 
 __version__ = "0.1.0"
@@ -35,6 +36,7 @@ __all__ = [
     "EtlAlarmsProps",
     "EtlPipeline",
     "EtlPipelineProps",
+    "LandingOptions",
     "ProcessingLedger",
     "ProcessingLedgerProps",
     "RawLanding",
@@ -42,6 +44,7 @@ __all__ = [
     "RetryPolicy",
     "ValidateTransformWorkflow",
     "ValidateTransformWorkflowProps",
+    "WorkflowOptions",
     "__version__",
     "statuses",
 ]
@@ -57,7 +60,8 @@ _EXPORTS = {
     "EtlAlarms": "alarms",
     "EtlAlarmsProps": "alarms",
     "EtlPipeline": "pipeline",
-    "EtlPipelineProps": "pipeline",
+    "EtlPipelineProps": "pipeline_props",
+    "LandingOptions": "pipeline_props",
     "ProcessingLedger": "ledger",
     "ProcessingLedgerProps": "ledger",
     "RawLanding": "landing",
@@ -65,6 +69,7 @@ _EXPORTS = {
     "RetryPolicy": "definition",
     "ValidateTransformWorkflow": "workflow",
     "ValidateTransformWorkflowProps": "workflow",
+    "WorkflowOptions": "pipeline_props",
     "statuses": "statuses",
 }
 

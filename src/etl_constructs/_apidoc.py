@@ -88,9 +88,10 @@ def _class(name: str, cls: type) -> list[str]:
     members = [
         (member, value)
         for member, value in vars(cls).items()
-        if not member.startswith("_") and (inspect.isfunction(value) or isinstance(value, property))
+        if not member.startswith("_") and (inspect.isfunction(value) or isinstance(value, property | classmethod))
     ]
-    for member, value in sorted(members):
+    for member, found in sorted(members):
+        value: Any = getattr(cls, member) if isinstance(found, classmethod) else found  # bound: no `cls`
         target = value.fget if isinstance(value, property) else value
         label = f"{member}" if isinstance(value, property) else f"{member}{_signature(value)}"
         lines += [f"### `{name}.{label}`", "", _doc(target), ""]
@@ -116,7 +117,27 @@ def render() -> str:
             lines += [f"## `{name}`", "", _doc(obj), "", ", ".join(f"`{k}`" for k in constants), ""]
         elif not callable(obj):
             lines += [f"## `{name}`", "", f"`{obj!r}`", ""]
+    lines += _local()
     return "\n".join(line.rstrip() for line in lines).rstrip() + "\n"
+
+
+def _local() -> list[str]:
+    """The local API (`etl_constructs.local`, the `[local]` extra) and the pytest plugin's fixtures."""
+    import etl_constructs.local as local
+    import etl_constructs.testing as testing
+
+    lines = ["# Local API: `etl_constructs.local` and `etl_constructs.testing`", "", _doc(local), ""]
+    for name in sorted(local.__all__):
+        obj = getattr(local, name)
+        if inspect.isclass(obj):
+            lines += _class(name, obj)
+        else:
+            lines += [f"## `{name}`", "", "```python", f"{name}{_signature(obj)}", "```", "", _doc(obj), ""]
+    lines += ["# pytest plugin: `etl_constructs.testing`", "", _doc(testing), ""]
+    for name in ("etl_template", "etl_pipeline"):
+        fixture = getattr(testing, name)
+        lines += [f"## fixture `{name}`", "", _doc(getattr(fixture, "_fixture_function", fixture)), ""]
+    return lines
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +16,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from .errors import ConfigurationError, props_of
+from .errors import ConfigurationError, check_overrides, props_of, refuse_snapshot
 from .key_policies import IMPORTED_TOPIC_WARNING, allow_on_key, cloudwatch_key_statement, cloudwatch_topic_statement
 
 
@@ -109,6 +109,10 @@ class EtlAlarmsProps:
         thresholds: the alarms' specs. Default: AlarmThresholds().
         dashboard_name: Default: generated.
         create_dashboard: Default: True.
+        topic_props: `sns.Topic` keyword arguments over the new topic's defaults (for example
+            `topic_name`, `display_name`, `logging_configs`). Its key (use `encryption_key`), TLS-only
+            policy and standard type (CloudWatch alarms cannot notify a FIFO topic) are refused. Not with
+            `topic`. Default: none.
     """
 
     functions: Sequence[lambda_.IFunction] = ()
@@ -125,6 +129,23 @@ class EtlAlarmsProps:
     thresholds: AlarmThresholds = field(default_factory=AlarmThresholds)
     dashboard_name: str | None = None
     create_dashboard: bool = True
+    topic_props: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.topic is not None and self.topic_props:
+            raise ConfigurationError("EtlAlarms: give topic or topic_props, not both")
+        check_overrides("topic_props", self.topic_props, sns.Topic, _TOPIC_OWNED)
+        refuse_snapshot("EtlAlarms", self.removal_policy, "a KMS key")
+
+
+#: Topic settings the alarms own: None where they set them, else the field to use instead.
+_TOPIC_OWNED: dict[str, str | None] = {
+    "master_key": "encryption_key",
+    "enforce_ssl": None,
+    "fifo": None,
+    "content_based_deduplication": None,
+    "fifo_throughput_scope": None,
+}
 
 
 class EtlAlarms(Construct):
@@ -256,7 +277,8 @@ class EtlAlarms(Construct):
             removal_policy=self.props.removal_policy,
         )
         allow_on_key(self, key, cloudwatch_key_statement(), "CloudWatch alarms, for the encrypted alarm topic")
-        topic = sns.Topic(self, "Topic", display_name="ETL pipeline alarms", enforce_ssl=True, master_key=key)
+        settings = {"display_name": "ETL pipeline alarms", **(self.props.topic_props or {})}
+        topic = sns.Topic(self, "Topic", **settings, enforce_ssl=True, master_key=key)
         topic.add_to_resource_policy(cloudwatch_topic_statement(topic))
         return topic
 

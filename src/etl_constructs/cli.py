@@ -223,7 +223,12 @@ def _run_local(args: argparse.Namespace) -> int:
     _check_out(args.out)
     if args.template is None:
         _prefer_environment_node()  # the default pipeline is synthesized: jsii starts Node.js
-    from .local import TemplateError, run_local
+    try:
+        from .local import TemplateError, run_local
+    except ModuleNotFoundError as missing:
+        if missing.name not in ("boto3", "botocore", "moto"):
+            raise
+        raise UsageError(str(missing)) from missing
 
     if not args.quiet:
         print(f"etl-constructs: running {len(files)} file(s) through the pipeline locally", file=sys.stderr)

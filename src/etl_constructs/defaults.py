@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy
@@ -9,6 +10,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+
+from .errors import ConfigurationError, check_overrides
 
 #: With it, access-log delivery is granted by bucket policy, not the ACL that bucket-owner-enforced forbids.
 LOG_DELIVERY_POLICY_FLAG = "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy"
@@ -61,9 +64,45 @@ def data_bucket_props(
     }
 
 
-def dead_letter_queue_props() -> dict[str, Any]:
-    """An SQS queue for undeliverable events: encrypted, TLS only, kept for the maximum 14 days."""
-    return {"encryption": sqs.QueueEncryption.SQS_MANAGED, "enforce_ssl": True, "retention_period": Duration.days(14)}
+#: Queue settings a dead-letter queue keeps whatever `dead_letter_queue_props` says: SQS-managed
+#: encryption (EventBridge and the sweep use it with no key policy), TLS only, and a standard queue
+#: (an EventBridge target's dead-letter queue cannot be FIFO:
+#: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html).
+DEAD_LETTER_QUEUE_OWNED: dict[str, str | None] = dict.fromkeys(
+    (
+        "encryption",
+        "encryption_master_key",
+        "data_key_reuse",
+        "enforce_ssl",
+        "fifo",
+        "content_based_deduplication",
+        "deduplication_scope",
+        "fifo_throughput_limit",
+    )
+)
+_MIN_DEAD_LETTER_RETENTION = Duration.days(1)
+
+
+def check_dead_letter_queue_props(name: str, given: Mapping[str, Any] | None) -> None:
+    """Refuse `sqs.Queue` overrides a dead-letter queue of the pipeline cannot take (ConfigurationError)."""
+    check_overrides(name, given, sqs.Queue, DEAD_LETTER_QUEUE_OWNED)
+    retention = (given or {}).get("retention_period")
+    if retention is not None and retention.to_seconds() < _MIN_DEAD_LETTER_RETENTION.to_seconds():
+        raise ConfigurationError(
+            f"{name}['retention_period'] must be a day at least: the sweep redrives these messages and an"
+            " operator reads what it leaves"
+        )
+
+
+def dead_letter_queue_props(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """An SQS queue for undeliverable events: encrypted, TLS only, kept for the maximum 14 days;
+    `overrides` (checked by `check_dead_letter_queue_props`) laid over it."""
+    return {
+        "retention_period": Duration.days(14),
+        **(overrides or {}),
+        "encryption": sqs.QueueEncryption.SQS_MANAGED,
+        "enforce_ssl": True,
+    }
 
 
 def logs_bucket_props(*, removal_policy: RemovalPolicy, auto_delete_objects: bool) -> dict[str, Any]:

@@ -18,13 +18,14 @@ from constructs import Construct
 from .checks import refuse_self_feeding
 from .data_settings import SUPPORTED_SUFFIXES, DataSettings
 from .defaults import (
+    check_dead_letter_queue_props,
     data_bucket_props,
     dead_letter_queue_props,
     enable_event_bridge,
     logs_bucket_props,
     use_log_delivery_policy,
 )
-from .errors import ConfigurationError, props_of
+from .errors import ConfigurationError, props_of, refuse_snapshot
 from .nag import acknowledge_bucket, acknowledge_dead_letter_queue
 from .patterns import object_created_detail
 
@@ -52,6 +53,9 @@ class RawLandingProps:
         auto_delete_objects: empty the buckets on deletion (only with DESTROY). Default: False.
         event_retry_attempts: EventBridge delivery attempts before the dead-letter queue. Default: 10.
         event_max_age: how long EventBridge keeps trying a delivery. Default: 24 hours.
+        dead_letter_queue_props: `sqs.Queue` keyword arguments over the event dead-letter queue's defaults
+            (for example `queue_name`, `retention_period` of a day or more). Its encryption (SQS-managed),
+            TLS-only policy and standard type are refused. Default: none (kept 14 days).
     """
 
     existing_bucket: s3.IBucket | None = None
@@ -68,6 +72,7 @@ class RawLandingProps:
     auto_delete_objects: bool = False
     event_retry_attempts: int = 10
     event_max_age: Duration = field(default_factory=lambda: Duration.hours(24))
+    dead_letter_queue_props: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.existing_bucket is not None and self.bucket_props:
@@ -90,6 +95,8 @@ class RawLandingProps:
             raise ConfigurationError("event_retry_attempts must be between 0 and 185")
         if self.auto_delete_objects and self.removal_policy != RemovalPolicy.DESTROY:
             raise ConfigurationError("auto_delete_objects needs removal_policy=RemovalPolicy.DESTROY")
+        check_dead_letter_queue_props("dead_letter_queue_props", self.dead_letter_queue_props)
+        refuse_snapshot("RawLanding", self.removal_policy, "S3 buckets")
 
 
 #: The warning id for an imported raw bucket, for `Annotations.acknowledge_warning`.
@@ -150,7 +157,8 @@ class RawLanding(Construct):
             props.input_prefix,
             (("quarantine_prefix", self.quarantine_bucket, props.quarantine_prefix),),
         )
-        self.dead_letter_queue = sqs.Queue(self, "EventDeadLetters", **dead_letter_queue_props())
+        dead_letters = dead_letter_queue_props(props.dead_letter_queue_props)
+        self.dead_letter_queue = sqs.Queue(self, "EventDeadLetters", **dead_letters)
         acknowledge_dead_letter_queue(self.dead_letter_queue)
         self.rule = events.Rule(
             self,

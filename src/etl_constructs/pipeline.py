@@ -1,233 +1,29 @@
-"""EtlPipeline: the four constructs wired together from one props object."""
+"""EtlPipeline: the four constructs wired together from one props object (see pipeline_props)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
+from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_chatbot as chatbot
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from .alarms import AlarmThresholds, EtlAlarms, EtlAlarmsProps
-from .data_settings import DataSettings
-from .definition import RetryPolicy
+from .alarms import EtlAlarms, EtlAlarmsProps
 from .errors import ConfigurationError, props_of
-from .landing import RawLanding, RawLandingProps
-from .ledger import ProcessingLedger, ProcessingLedgerProps
+from .landing import RawLanding
+from .ledger import ProcessingLedger
+from .pipeline_props import EtlPipelineProps, LandingOptions, WorkflowOptions
 from .workflow import ValidateTransformWorkflow, ValidateTransformWorkflowProps
 
-
-@dataclass(frozen=True)
-class EtlPipelineProps:
-    """One props object for the whole pipeline; every field has a default.
-
-    Attributes:
-        data: the data contract's settings (suffixes, required fields, fee rate, rounding...). Default: DataSettings().
-        input_prefix: only keys under it are processed. Default: "" (the whole raw bucket).
-        removal_policy: for buckets, table and log groups. Default: RETAIN (it is financial data).
-        auto_delete_objects: empty the buckets when the stack is deleted (needs DESTROY). Default: False.
-        encryption_key: one KMS key for buckets, table and logs. Default: AWS-managed encryption.
-        existing_raw_bucket: your landing bucket (versioned, EventBridge on). Default: a new bucket.
-        raw_bucket_props: `s3.Bucket` keyword arguments over the raw bucket's defaults. Default: none.
-        existing_quarantine_bucket: Default: a new bucket.
-        existing_processed_bucket: Default: a new bucket.
-        landing: more RawLanding settings as keyword arguments. A setting this class has too (the raw
-            bucket, input prefix, suffixes, key, removal) takes effect when it is left at its default
-            here; set in both places to different values, it is a ConfigurationError. Default: none.
-        ledger: ProcessingLedger props; `encryption_key` reaches them unless they name a key of their
-            own (a different one is a ConfigurationError). Default:
-            ProcessingLedgerProps(removal_policy=removal_policy, encryption_key=encryption_key).
-        workflow: more ValidateTransformWorkflow settings as keyword arguments, under the same rule as
-            `landing`; the parts EtlPipeline wires (buckets, ledger, queues) cannot be given. Default: none.
-        retry: backoff of every task's faults. Default: RetryPolicy().
-        throttle_retry: backoff for throttling, a budget of its own. Default: about 27 minutes of waits,
-            fewer when the execution timeout is shorter (see ValidateTransformWorkflowProps).
-        reserved_concurrency: each function's reserved concurrency: how many files a step processes at
-            once; the rest wait their turn on the throttling budget. Default: none (the account's pool).
-        state_machine_type: Default: STANDARD.
-        vpc: run the functions in your VPC. Default: none.
-        alarm_topic: SNS topic for the alarms. Default: a new encrypted topic.
-        alarm_thresholds: Default: AlarmThresholds() (alarm on the first occurrence).
-    """
-
-    data: DataSettings = field(default_factory=DataSettings)
-    input_prefix: str = ""
-    removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
-    auto_delete_objects: bool = False
-    encryption_key: kms.IKey | None = None
-    existing_raw_bucket: s3.IBucket | None = None
-    raw_bucket_props: Mapping[str, Any] | None = None
-    existing_quarantine_bucket: s3.IBucket | None = None
-    existing_processed_bucket: s3.IBucket | None = None
-    landing: Mapping[str, Any] | None = None
-    ledger: ProcessingLedgerProps | None = None
-    workflow: Mapping[str, Any] | None = None
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    throttle_retry: RetryPolicy | None = None
-    reserved_concurrency: int | None = None
-    state_machine_type: sfn.StateMachineType = sfn.StateMachineType.STANDARD
-    vpc: ec2.IVpc | None = None
-    alarm_topic: sns.ITopic | None = None
-    alarm_thresholds: AlarmThresholds = field(default_factory=AlarmThresholds)
-
-    def __post_init__(self) -> None:
-        if self.existing_raw_bucket is not None and self.raw_bucket_props:
-            raise ConfigurationError("EtlPipeline: give existing_raw_bucket or raw_bucket_props, not both")
-        if self.auto_delete_objects and self.removal_policy != RemovalPolicy.DESTROY:
-            raise ConfigurationError("EtlPipeline: auto_delete_objects needs removal_policy=RemovalPolicy.DESTROY")
-        key = self.encryption_key
-        if self.ledger is not None and key is not None and self.ledger.encryption_key not in (None, key):
-            raise ConfigurationError(
-                "EtlPipeline: encryption_key and ledger.encryption_key name different keys: give one"
-            )
-        self.landing_settings()
-        self.workflow_settings()
-
-    def is_default(self, name: str) -> bool:
-        """True when the field `name` holds its default value."""
-        (spec,) = [f for f in fields(self) if f.name == name]
-        default = spec.default_factory() if spec.default_factory is not MISSING else spec.default
-        return _same(getattr(self, name), default)
-
-    def landing_settings(self) -> dict[str, Any]:
-        """RawLandingProps' keyword arguments: `landing` merged with the fields this class shares with it."""
-        data = self.data
-        shared = {
-            "existing_bucket": "existing_raw_bucket",
-            "bucket_props": "raw_bucket_props",
-            "existing_quarantine_bucket": "existing_quarantine_bucket",
-            "input_prefix": "input_prefix",
-            "encryption_key": "encryption_key",
-            "removal_policy": "removal_policy",
-            "auto_delete_objects": "auto_delete_objects",
-        }
-        merged = _merged(self, "landing", self.landing, shared, wired=("logs_bucket",))
-        if self.landing is not None and "suffixes" in self.landing:
-            suffixes = self.landing["suffixes"]
-            if not self.is_default("data") and tuple(suffixes) != tuple(data.suffixes):
-                raise ConfigurationError(
-                    "EtlPipeline: landing['suffixes'] and data.suffixes disagree:"
-                    " give them once, as data=DataSettings(suffixes=...)"
-                )
-        merged["suffixes"] = self.resolved_data().suffixes
-        return merged
-
-    def resolved_data(self) -> DataSettings:
-        """The data settings: `data`, with the suffixes `landing` gives when `data` is left at its default."""
-        suffixes = (self.landing or {}).get("suffixes")
-        if suffixes is not None and self.is_default("data"):
-            if isinstance(suffixes, str):
-                raise ConfigurationError(f"EtlPipeline: landing['suffixes'] is a string: give a tuple, ({suffixes!r},)")
-            return replace(self.data, suffixes=tuple(suffixes))
-        return self.data
-
-    def workflow_settings(self) -> dict[str, Any]:
-        """ValidateTransformWorkflowProps' keyword arguments, but the parts EtlPipeline wires."""
-        shared = {  # input_prefix is the landing's, resolved (EtlPipeline checks a workflow['input_prefix'] against it)
-            "existing_processed_bucket": "existing_processed_bucket",
-            "encryption_key": "encryption_key",
-            "retry": "retry",
-            "throttle_retry": "throttle_retry",
-            "reserved_concurrency": "reserved_concurrency",
-            "state_machine_type": "state_machine_type",
-            "vpc": "vpc",
-            "removal_policy": "removal_policy",
-            "auto_delete_objects": "auto_delete_objects",
-        }
-        wired = (
-            "raw_bucket",
-            "quarantine_bucket",
-            "ledger",
-            "quarantine_prefix",
-            "logs_bucket",
-            "ingest_dead_letter_queue",
-            "data",
-        )
-        merged = _merged(self, "workflow", self.workflow, shared, wired=wired)
-        return {k: v for k, v in merged.items() if v is not None or k not in ("throttle_retry", "reserved_concurrency")}
-
-    def ledger_props(self) -> ProcessingLedgerProps:
-        """The ledger's props: `ledger` with `encryption_key` filled in, or the defaults."""
-        if self.ledger is None:
-            return ProcessingLedgerProps(removal_policy=self.removal_policy, encryption_key=self.encryption_key)
-        if (
-            self.ledger.existing_table is None
-            and self.ledger.encryption_key is None
-            and self.encryption_key is not None
-        ):
-            return replace(self.ledger, encryption_key=self.encryption_key)
-        return self.ledger
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equal settings: the same object, equal values, or props whose fields are the same (CDK's Duration
-    compares by identity, so by its seconds here)."""
-    if a is b:
-        return True
-    if isinstance(a, Duration) and isinstance(b, Duration):
-        return bool(a.to_seconds() == b.to_seconds())
-    if is_dataclass(a) and type(a) is type(b):
-        return all(_same(getattr(a, f.name), getattr(b, f.name)) for f in fields(a))
-    try:
-        return bool(a == b)
-    except Exception:  # a jsii object may refuse comparison: not the same
-        return False
-
-
-def _props(cls: type[Any], part: str, settings: dict[str, Any]) -> Any:
-    """`cls(**settings)`, with an unknown setting named, and the settings `cls` has listed."""
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(settings) - known)
-    if unknown:
-        raise ConfigurationError(
-            f"EtlPipeline: {part} has no setting {', '.join(map(repr, unknown))};"
-            f" {cls.__name__} has: {', '.join(sorted(known))}"
-        )
-    return cls(**settings)
-
-
-def _merged(
-    props: EtlPipelineProps,
-    part: str,
-    given: Mapping[str, Any] | None,
-    shared: Mapping[str, str],
-    wired: tuple[str, ...],
-) -> dict[str, Any]:
-    """`given` (the `part` mapping) with the shared fields: a field left at its default yields to `given`;
-    one set in both places must agree. A wired setting (EtlPipeline connects it) is refused."""
-    if given is not None and not isinstance(given, Mapping):
-        raise ConfigurationError(
-            f"EtlPipeline: {part} must be a mapping of keyword arguments, not {type(given).__name__}"
-        )
-    merged = dict(given or {})
-    for key in wired:
-        if key in merged:
-            hint = (
-                "data=DataSettings(...)" if key == "data" else f"the {part} part's own settings; EtlPipeline wires it"
-            )
-            if part == "workflow" and key == "quarantine_prefix":
-                hint = "landing={'quarantine_prefix': ...}"
-            raise ConfigurationError(f"EtlPipeline: {part}[{key!r}] cannot be given here: set it through {hint}")
-    for key, name in shared.items():
-        value = getattr(props, name)
-        if key not in merged:
-            merged[key] = value
-        elif not props.is_default(name) and not _same(merged[key], value):
-            raise ConfigurationError(
-                f"EtlPipeline: {part}[{key!r}] and {name} disagree: give the setting once, as {name}"
-            )
-    return merged
+__all__ = ["EtlPipeline", "EtlPipelineProps", "LandingOptions", "WorkflowOptions"]
 
 
 class EtlPipeline(Construct):
@@ -243,49 +39,35 @@ class EtlPipeline(Construct):
         props = props_of("EtlPipeline", EtlPipelineProps, props, kwargs)
         super().__init__(scope, construct_id)
         self.props = props = props or EtlPipelineProps()
-        landing = props.landing_settings()
-        self.landing = RawLanding(self, "Landing", _props(RawLandingProps, "landing", landing))
+        self.landing = RawLanding(self, "Landing", props.landing_props())
         self.ledger = ProcessingLedger(self, "Ledger", props.ledger_props())
-        settings = props.workflow_settings()
-        prefix = self.landing.props.input_prefix
-        if settings.get("input_prefix", prefix) != prefix:
-            raise ConfigurationError(
-                f"EtlPipeline: workflow['input_prefix'] {settings['input_prefix']!r} differs from the landing's"
-                f" {prefix!r}: set it once, as input_prefix"
-            )
-        settings.update(
-            raw_bucket=self.landing.bucket,
-            quarantine_bucket=self.landing.quarantine_bucket,
-            ledger=self.ledger,
-            input_prefix=prefix,
-            quarantine_prefix=self.landing.quarantine_prefix,
-            data=props.resolved_data(),
-            logs_bucket=self.landing.logs_bucket,
-            ingest_dead_letter_queue=self.landing.dead_letter_queue,
-        )
         self.workflow = ValidateTransformWorkflow(
-            self, "Workflow", _props(ValidateTransformWorkflowProps, "workflow", settings)
+            self,
+            "Workflow",
+            ValidateTransformWorkflowProps(
+                **props.workflow_settings(),
+                raw_bucket=self.landing.bucket,
+                quarantine_bucket=self.landing.quarantine_bucket,
+                ledger=self.ledger,
+                logs_bucket=self.landing.logs_bucket,
+                ingest_dead_letter_queue=self.landing.dead_letter_queue,
+            ),
         )
         self.landing.connect(self.workflow.state_machine)
         self.alarms = EtlAlarms(
             self,
             "Alarms",
             EtlAlarmsProps(
+                **props.alarms_settings(),
                 functions=self.workflow.functions,
                 state_machine=self.workflow.state_machine,
                 reconciler=self.workflow.reconciler,
                 sweep=self.workflow.sweep_function,
-                sweep_interval=self.workflow.props.sweep_interval,
                 dead_letter_queues=(
                     self.landing.dead_letter_queue,
                     self.workflow.reconciler_dead_letter_queue,
                 ),
-                metrics_namespace=self.workflow.props.metrics_namespace,
                 service_name=self.workflow.service_name,
-                topic=props.alarm_topic,
-                encryption_key=props.encryption_key,
-                removal_policy=props.removal_policy,
-                thresholds=props.alarm_thresholds,
             ),
         )
 

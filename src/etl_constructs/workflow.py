@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -23,9 +22,15 @@ from constructs import Construct
 from .assets import ASSET_EXCLUDES, handler_asset_dir
 from .checks import refuse_self_feeding
 from .data_settings import DataSettings
-from .defaults import data_bucket_props, dead_letter_queue_props, logs_bucket_props, use_log_delivery_policy
+from .defaults import (
+    check_dead_letter_queue_props,
+    data_bucket_props,
+    dead_letter_queue_props,
+    logs_bucket_props,
+    use_log_delivery_policy,
+)
 from .definition import Resources, RetryPolicy, data_path, reconciler
-from .errors import ConfigurationError, props_of
+from .errors import ConfigurationError, check_overrides, props_of, refuse_snapshot
 from .key_policies import allow_on_key, logs_statement
 from .ledger import STATUS_INDEX, ProcessingLedger
 from .nag import (
@@ -83,26 +88,6 @@ _STATE_MACHINE_OWNED: dict[str, str | None] = {
     "timeout": "execution_timeout",
 }
 _RECONCILER_TIMEOUT = Duration.hours(2)
-
-
-def _check_overrides(
-    name: str, given: Mapping[str, Any] | None, construct: type, owned: Mapping[str, str | None]
-) -> None:
-    """Refuse a `*_props` setting the pipeline owns (naming the field to use) or that `construct` does not take."""
-    if given is None:
-        return
-    if not isinstance(given, Mapping):
-        raise ConfigurationError(f"{name} must be a mapping of {construct.__name__} keyword arguments")
-    accepted = set(inspect.signature(construct.__dict__["__init__"]).parameters) - {"self", "scope", "id"}
-    for key in given:
-        if key in owned:
-            instead = owned[key]
-            raise ConfigurationError(
-                f"{name}[{key!r}] is set by the pipeline"
-                + (f": use {instead}" if instead else ", it cannot be overridden")
-            )
-        if key not in accepted:
-            raise ConfigurationError(f"{name}[{key!r}]: {construct.__name__} has no such setting")
 
 
 @dataclass(frozen=True)
@@ -172,6 +157,9 @@ class ValidateTransformWorkflowProps:
         service_name: Powertools service name (metric dimension, log key). Default: the construct's path.
         removal_policy: for the processed bucket and the log groups. Default: RETAIN.
         auto_delete_objects: empty the processed bucket on deletion (only with DESTROY). Default: False.
+        dead_letter_queue_props: `sqs.Queue` keyword arguments over the reconciler dead-letter queue's
+            defaults (for example `queue_name`, `retention_period` of a day or more). Its encryption
+            (SQS-managed), TLS-only policy and standard type are refused. Default: none (kept 14 days).
     """
 
     raw_bucket: s3.IBucket
@@ -210,6 +198,7 @@ class ValidateTransformWorkflowProps:
     service_name: str | None = None
     removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
     auto_delete_objects: bool = False
+    dead_letter_queue_props: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.existing_processed_bucket is not None and self.processed_bucket_props:
@@ -227,8 +216,10 @@ class ValidateTransformWorkflowProps:
                 raise ConfigurationError(f"{name} must be between 128 and 10240")
         if not 512 <= self.ephemeral_storage_mb <= 10240:
             raise ConfigurationError("ephemeral_storage_mb must be between 512 and 10240")
-        _check_overrides("function_props", self.function_props, lambda_.Function, _FUNCTION_OWNED)
-        _check_overrides("state_machine_props", self.state_machine_props, sfn.StateMachine, _STATE_MACHINE_OWNED)
+        check_overrides("function_props", self.function_props, lambda_.Function, _FUNCTION_OWNED)
+        check_overrides("state_machine_props", self.state_machine_props, sfn.StateMachine, _STATE_MACHINE_OWNED)
+        check_dead_letter_queue_props("dead_letter_queue_props", self.dead_letter_queue_props)
+        refuse_snapshot("ValidateTransformWorkflow", self.removal_policy, "S3 buckets and log groups")
         if self.state_machine_type == sfn.StateMachineType.EXPRESS:
             self._fit_express()
         for name in ("validate_timeout", "transform_timeout"):
@@ -330,7 +321,9 @@ class ValidateTransformWorkflow(Construct):
         self._grant_functions()
         # What the sweep redrives: events the reconciler could not be started for, its own failures,
         # and the files whose RECEIVED could not be recorded.
-        self.reconciler_dead_letter_queue = sqs.Queue(self, "ReconcilerDeadLetters", **dead_letter_queue_props())
+        self.reconciler_dead_letter_queue = sqs.Queue(
+            self, "ReconcilerDeadLetters", **dead_letter_queue_props(props.dead_letter_queue_props)
+        )
         acknowledge_dead_letter_queue(self.reconciler_dead_letter_queue)
         resources = Resources(
             parking=self.reconciler_dead_letter_queue,

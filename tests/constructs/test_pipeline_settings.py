@@ -1,4 +1,4 @@
-"""EtlPipelineProps: a setting given anywhere takes effect, or is refused naming the conflict."""
+"""EtlPipelineProps: each setting has one place; given there it takes effect, given elsewhere it is refused."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import assertions
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 
 from etl_constructs import (
@@ -16,16 +15,10 @@ from etl_constructs import (
     DataSettings,
     EtlPipeline,
     EtlPipelineProps,
+    LandingOptions,
     ProcessingLedgerProps,
     RetryPolicy,
 )
-
-EXPRESS = {
-    "state_machine_type": sfn.StateMachineType.EXPRESS,
-    "execution_timeout": cdk.Duration.minutes(5),
-    "validate_timeout": cdk.Duration.minutes(1),
-    "transform_timeout": cdk.Duration.minutes(2),
-}
 
 
 @pytest.fixture(scope="module")
@@ -37,10 +30,18 @@ def template() -> assertions.Template:
     EtlPipeline(
         stack,
         "Keyed",
-        EtlPipelineProps(encryption_key=key, ledger=ProcessingLedgerProps(point_in_time_recovery=False)),
+        EtlPipelineProps(
+            encryption_key=key,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+            ledger=ProcessingLedgerProps(point_in_time_recovery=False),
+        ),
     )
-    EtlPipeline(stack, "Landing", EtlPipelineProps(landing={"suffixes": (".csv",), "input_prefix": "in/"}))
-    EtlPipeline(stack, "Express", EtlPipelineProps(workflow={**EXPRESS, "retry": RetryPolicy(max_attempts=1)}))
+    EtlPipeline(stack, "Landing", EtlPipelineProps(data=DataSettings(suffixes=(".csv",)), input_prefix="in/"))
+    EtlPipeline(
+        stack,
+        "Express",
+        EtlPipelineProps(state_machine_type=sfn.StateMachineType.EXPRESS, retry=RetryPolicy(max_attempts=1)),
+    )
     return assertions.Template.from_stack(stack)
 
 
@@ -48,14 +49,16 @@ def _of(template: assertions.Template, kind: str, pipeline: str) -> list[dict]:
     return [r for k, r in template.find_resources(kind).items() if k.startswith(pipeline)]
 
 
-def test_the_pipelines_key_reaches_ledger_props_given_without_one(template):
-    (table,) = _of(template, "AWS::DynamoDB::Table", "Keyed")
+def test_the_pipelines_key_and_removal_policy_reach_ledger_props_given_without_them(template):
+    tables = {k: r for k, r in template.find_resources("AWS::DynamoDB::Table").items() if k.startswith("Keyed")}
+    (table,) = tables.values()
     assert table["Properties"]["SSESpecification"]["SSEEnabled"] is True
     assert table["Properties"]["SSESpecification"]["KMSMasterKeyId"]["Fn::GetAtt"][0].startswith("Key")
     assert table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is False
+    assert table["DeletionPolicy"] == "Delete"
 
 
-def test_landing_suffixes_and_prefix_reach_the_rule_and_the_functions(template):
+def test_suffixes_and_prefix_reach_the_rule_and_the_functions(template):
     (rule,) = [r for r in _of(template, "AWS::Events::Rule", "Landing") if "aws.s3" in json.dumps(r)]
     keys = rule["Properties"]["EventPattern"]["detail"]["object"]["key"]
     assert "in/" in json.dumps(keys) and ".json" not in json.dumps(keys)
@@ -66,7 +69,7 @@ def test_landing_suffixes_and_prefix_reach_the_rule_and_the_functions(template):
     assert "/in/*" in policies
 
 
-def test_workflow_state_machine_type_and_retry_take_effect(template):
+def test_state_machine_type_and_retry_take_effect(template):
     machines = _of(template, "AWS::StepFunctions::StateMachine", "ExpressWorkflowStateMachine")
     (machine,) = machines
     assert machine["Properties"]["StateMachineType"] == "EXPRESS"
@@ -84,41 +87,58 @@ def test_workflow_state_machine_type_and_retry_take_effect(template):
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"input_prefix": "b/", "landing": {"input_prefix": "a/"}}, r"landing\['input_prefix'\] and input_prefix"),
         (
-            {"retry": RetryPolicy(max_attempts=2), "workflow": {"retry": RetryPolicy(max_attempts=1)}},
-            r"workflow\['retry'\] and retry disagree",
+            {"landing": {"input_prefix": "a/", "quarantine_prefix": "q/", "suffixes": (".csv",)}},
+            r"landing takes a LandingOptions, not a dict; each setting has one place: EtlPipelineProps\(input_prefix"
+            r"=...\); landing=LandingOptions\(quarantine_prefix=...\); data=DataSettings\(suffixes=...\)",
         ),
-        ({"workflow": {"quarantine_prefix": "q/"}}, r"landing=\{'quarantine_prefix'"),
-        ({"workflow": {"data": DataSettings()}}, r"data=DataSettings"),
-        ({"landing": {"suffixes": ".csv"}}, "give a tuple"),
         (
-            {"data": DataSettings(suffixes=(".json",)), "landing": {"suffixes": (".csv",)}},
-            r"landing\['suffixes'\] and data.suffixes disagree",
+            {"workflow": {"retry": RetryPolicy(max_attempts=1), "raw_bucket": None, "memory": 1}},
+            r"EtlPipelineProps\(retry=...\); raw_bucket: set by EtlPipeline; memory: no such setting",
         ),
-        ({"workflow": [("retry", 1)]}, "must be a mapping"),
+        ({"workflow": LandingOptions()}, "workflow takes a WorkflowOptions, not LandingOptions"),
+        ({"ledger": {"table_name": "x"}}, r"ledger takes a ProcessingLedgerProps, not dict"),
+        (
+            {
+                "removal_policy": cdk.RemovalPolicy.DESTROY,
+                "ledger": ProcessingLedgerProps(removal_policy=cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE),
+            },
+            "removal_policy and ledger.removal_policy differ",
+        ),
+        ({"landing": LandingOptions(quarantine_prefix="q")}, "quarantine_prefix must end with '/'"),
+        ({"alarm_topic_props": {"fifo": True}}, r"topic_props\['fifo'\] is set by the pipeline"),
+        ({"removal_policy": cdk.RemovalPolicy.SNAPSHOT}, "CloudFormation cannot snapshot"),
+        ({"dead_letter_queue_props": {"queue_name": "dlq"}}, "cannot share queue_name"),
+        ({"dead_letter_queue_props": {"fifo": True}}, r"dead_letter_queue_props\['fifo'\] is set by the pipeline"),
+        (
+            {"dead_letter_queue_props": {"retention_period": cdk.Duration.hours(1)}},
+            "must be a day at least",
+        ),
     ],
 )
-def test_a_conflict_is_refused_naming_both_settings(settings, message):
+def test_a_misplaced_or_conflicting_setting_is_refused_naming_its_place(settings, message):
     with pytest.raises(ConfigurationError, match=message):
         EtlPipelineProps(**settings)
+
+
+@pytest.mark.parametrize(
+    ("table_props", "message"),
+    [
+        ({"partition_key": None}, r"table_props\['partition_key'\] is set by the pipeline, it cannot be overridden"),
+        ({"table_name": "x"}, r"table_props\['table_name'\] is set by the pipeline: use table_name"),
+        ({"tabel_class": None}, r"table_props\['tabel_class'\]: Table has no such setting"),
+    ],
+)
+def test_table_props_the_ledger_owns_are_refused(table_props, message):
+    with pytest.raises(ConfigurationError, match=message):
+        ProcessingLedgerProps(table_props=table_props)
 
 
 def test_two_keys_are_refused():
     stack = cdk.Stack(cdk.App(), "Keys")
     one, other = (kms.Key(stack, n, enable_key_rotation=True) for n in ("One", "Other"))
-    with pytest.raises(ConfigurationError, match="different keys"):
+    with pytest.raises(ConfigurationError, match=r"encryption_key and ledger\.encryption_key differ"):
         EtlPipelineProps(encryption_key=one, ledger=ProcessingLedgerProps(encryption_key=other))
-
-
-def test_a_wired_or_unknown_setting_is_refused_with_what_there_is():
-    stack = cdk.Stack(cdk.App(), "Wired")
-    with pytest.raises(ConfigurationError, match=r"workflow\['raw_bucket'\] cannot be given here"):
-        EtlPipelineProps(workflow={"raw_bucket": s3.Bucket(stack, "Other")})
-    with pytest.raises(
-        ConfigurationError, match="workflow has no setting 'memory'; ValidateTransformWorkflowProps has"
-    ):
-        EtlPipeline(stack, "Pipeline", EtlPipelineProps(workflow={"memory": 512}))
 
 
 def test_express_takes_one_step_with_the_timeouts_derived():
@@ -132,8 +152,11 @@ def test_express_takes_one_step_with_the_timeouts_derived():
 
 
 def test_express_with_timeouts_that_cannot_fit_names_each_in_one_error():
-    settings = {"execution_timeout": cdk.Duration.minutes(10), "transform_timeout": cdk.Duration.minutes(6)}
-    props = EtlPipelineProps(state_machine_type=sfn.StateMachineType.EXPRESS, workflow=settings)
+    props = EtlPipelineProps(
+        state_machine_type=sfn.StateMachineType.EXPRESS,
+        execution_timeout=cdk.Duration.minutes(10),
+        transform_timeout=cdk.Duration.minutes(6),
+    )
     with pytest.raises(ConfigurationError) as caught:
         EtlPipeline(cdk.Stack(cdk.App(), "Express"), "Pipeline", props)
     message = str(caught.value)

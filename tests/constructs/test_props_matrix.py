@@ -82,11 +82,9 @@ def _own_topic(stack: cdk.Stack) -> EtlPipelineProps:
 def _express(stack: cdk.Stack) -> EtlPipelineProps:
     return EtlPipelineProps(
         state_machine_type=sfn.StateMachineType.EXPRESS,
-        workflow={
-            "execution_timeout": Duration.minutes(5),
-            "validate_timeout": Duration.minutes(2),
-            "transform_timeout": Duration.minutes(2),
-        },
+        execution_timeout=Duration.minutes(5),
+        validate_timeout=Duration.minutes(2),
+        transform_timeout=Duration.minutes(2),
     )
 
 
@@ -113,9 +111,7 @@ def _vpc(stack: cdk.Stack) -> EtlPipelineProps:
         "PCI.DSS.321::PCI.DSS.321-VPCDefaultSecurityGroupClosed",
     ):
         acknowledge(vpc, finding, "the user's own VPC, outside the pipeline")
-    return EtlPipelineProps(
-        vpc=vpc, workflow={"vpc_subnets": ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)}
-    )
+    return EtlPipelineProps(vpc=vpc, vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED))
 
 
 CASES: dict[str, tuple[Case, cdk.Environment | None]] = {

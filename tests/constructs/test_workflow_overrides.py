@@ -13,11 +13,14 @@ from etl_constructs import ConfigurationError, EtlPipeline, EtlPipelineProps
 @pytest.fixture(scope="module")
 def template() -> assertions.Template:
     stack = cdk.Stack(cdk.App(), "Overrides")
-    workflow = {
-        "function_props": {"architecture": lambda_.Architecture.X86_64, "description": "payments"},
-        "state_machine_props": {"state_machine_name": "payments-etl", "comment": "ours"},
-    }
-    EtlPipeline(stack, "Pipeline", EtlPipelineProps(workflow=workflow))
+    EtlPipeline(
+        stack,
+        "Pipeline",
+        EtlPipelineProps(
+            function_props={"architecture": lambda_.Architecture.X86_64, "description": "payments"},
+            state_machine_props={"state_machine_name": "payments-etl", "comment": "ours"},
+        ),
+    )
     return assertions.Template.from_stack(stack)
 
 
@@ -51,4 +54,4 @@ def test_state_machine_props_reach_the_data_path(template):
 )
 def test_what_the_pipeline_owns_is_refused_naming_the_field_to_use(settings, message):
     with pytest.raises(ConfigurationError, match=message):
-        EtlPipeline(cdk.Stack(cdk.App(), "Refused"), "Pipeline", EtlPipelineProps(workflow=settings))
+        EtlPipeline(cdk.Stack(cdk.App(), "Refused"), "Pipeline", EtlPipelineProps(**settings))

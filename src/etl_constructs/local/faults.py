@@ -57,7 +57,22 @@ class FunctionKilled(BaseException):
 
 @dataclass
 class Fault:
-    """One fault to inject; `hits` counts the requests it has hit so far."""
+    """One fault to inject; `hits` counts the requests it has hit so far. Make one with `Fault.error`,
+    `Fault.reply_lost` or `Fault.kill`.
+
+    Attributes:
+        kind: "error" (refused, nothing applied), "reply_lost" (applied, its reply lost) or "kill" (the
+            function killed as at its timeout).
+        service: the AWS service called (`s3`, `dynamodb`, `lambda`...), by its SDK name.
+        operation: the operation (`GetObject`, `UpdateItem`...). Default: any.
+        match: request parameters the call must hold (a mapping), or a predicate on the call. Default: any.
+        times: how many matching calls it strikes; None strikes every one. Default: 1.
+        caller: part of the name of the function or state machine making the call. Default: any caller.
+        code: the error code of an "error" fault. Default: the service's internal error.
+        status: the HTTP status of an "error" fault. Default: 500.
+        message: the error message. Default: "fault injected by etl-constructs run-local".
+        hits: how many calls it has struck so far.
+    """
 
     kind: Kind
     service: str | None

@@ -51,7 +51,22 @@ _MAX_NAME_BYTES = 255 - len(REPORT_SUFFIX)
 
 @dataclass
 class FileReport:
-    """What happened to one file, as `run-local` reports it."""
+    """What happened to one file, as `run-local` reports it.
+
+    Attributes:
+        file: the local file uploaded.
+        key: the raw bucket key it was uploaded under.
+        file_id: its ledger item's key; None when no workflow started.
+        status: the ledger's final status, or NOT_STARTED / EXECUTION_FAILED (see the README).
+        rows_total: rows read. Default: none (not validated).
+        rows_valid: rows that passed validation. Default: none.
+        rows_rejected: rows that broke the contract. Default: none.
+        output: the local copy of its JSON Lines output. Default: none.
+        quarantine: the local copy of its quarantined original. Default: none.
+        errors: the error report's entries, or why it did not start. Default: none.
+        attempts: function invocations tried for it, throttled ones included. Default: 0.
+        throttles: invocations refused for want of concurrency. Default: 0.
+    """
 
     file: str
     key: str

@@ -35,7 +35,7 @@ def assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
         enforce_ssl=True,
         block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
     )
-    EtlPipeline(stack, "Payments", EtlPipelineProps(existing_raw_bucket=own, workflow={"reserved_concurrency": 3}))
+    EtlPipeline(stack, "Payments", EtlPipelineProps(existing_raw_bucket=own, reserved_concurrency=3))
     app.synth()
     return outdir
 

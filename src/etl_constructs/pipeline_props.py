@@ -1,0 +1,355 @@
+"""EtlPipelineProps and its option classes: every setting of the pipeline, each in exactly one place.
+
+A setting of a part (RawLandingProps, ProcessingLedgerProps, ValidateTransformWorkflowProps,
+EtlAlarmsProps) reaches it from one field here: the common ones at the top level of EtlPipelineProps,
+the rest in `LandingOptions` and `WorkflowOptions`, the ledger's in `ledger`. The tables below say
+where each part's field comes from; `tests/constructs/test_pipeline_fields.py` holds them to the code.
+"""
+
+# ruff: noqa: RUF009 (`_like` returns a dataclasses.field, which ruff cannot tell)
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import MISSING, Field, dataclass, field, fields, replace
+from typing import Any
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+
+from .alarms import AlarmThresholds, EtlAlarmsProps
+from .data_settings import DataSettings
+from .definition import RetryPolicy
+from .errors import ConfigurationError
+from .landing import RawLandingProps
+from .ledger import ProcessingLedgerProps
+from .workflow import ValidateTransformWorkflowProps
+
+
+def _like(cls: type[Any], name: str) -> Any:
+    """A field whose default is `cls`'s default for `name`: each default is written once, on the part."""
+    spec: Field[Any] = cls.__dataclass_fields__[name]
+    if spec.default_factory is not MISSING:
+        return field(default_factory=spec.default_factory)
+    return field(default=spec.default)
+
+
+@dataclass(frozen=True)
+class LandingOptions:
+    """RawLanding settings that EtlPipelineProps does not hold at its top level.
+
+    Attributes:
+        quarantine_prefix: key prefix of quarantined copies and their reports. Default: "quarantine/".
+        glacier_after_days: days before the raw and quarantine buckets' objects move to Glacier; None
+            keeps them in Standard. Default: 90.
+        noncurrent_version_expiration_days: days a replaced object version is kept. Default: 90.
+        event_retry_attempts: EventBridge delivery attempts before the dead-letter queue. Default: 10.
+        event_max_age: how long EventBridge keeps trying a delivery. Default: 24 hours.
+    """
+
+    quarantine_prefix: str = _like(RawLandingProps, "quarantine_prefix")
+    glacier_after_days: int | None = _like(RawLandingProps, "glacier_after_days")
+    noncurrent_version_expiration_days: int = _like(RawLandingProps, "noncurrent_version_expiration_days")
+    event_retry_attempts: int = _like(RawLandingProps, "event_retry_attempts")
+    event_max_age: Duration = _like(RawLandingProps, "event_max_age")
+
+
+@dataclass(frozen=True)
+class WorkflowOptions:
+    """ValidateTransformWorkflow settings that EtlPipelineProps does not hold at its top level.
+
+    Attributes:
+        output_prefix: key prefix of the JSON Lines output. Default: "processed/".
+        staging_prefix: key prefix of unfinished output (expires after a day). Default: "_staging/".
+        runtime: the functions' Python runtime. Default: Python 3.14.
+        ephemeral_storage_mb: /tmp of both functions, where the duplicate-id check spills. Default: 2048.
+        include_execution_data: log the data passing through states (it is financial data). Default: False.
+        sweep_interval: how often the sweep settles what was left unsettled, 5 minutes to 1 day.
+            Default: 15 minutes.
+        metrics_namespace: CloudWatch namespace of the functions' metrics. Default: "EtlPipeline".
+        service_name: Powertools service name (metric dimension, log key). Default: the workflow's path.
+    """
+
+    output_prefix: str = _like(ValidateTransformWorkflowProps, "output_prefix")
+    staging_prefix: str = _like(ValidateTransformWorkflowProps, "staging_prefix")
+    runtime: lambda_.Runtime = _like(ValidateTransformWorkflowProps, "runtime")
+    ephemeral_storage_mb: int = _like(ValidateTransformWorkflowProps, "ephemeral_storage_mb")
+    include_execution_data: bool = _like(ValidateTransformWorkflowProps, "include_execution_data")
+    sweep_interval: Duration = _like(ValidateTransformWorkflowProps, "sweep_interval")
+    metrics_namespace: str = _like(ValidateTransformWorkflowProps, "metrics_namespace")
+    service_name: str | None = _like(ValidateTransformWorkflowProps, "service_name")
+
+
+#: Each part's fields and where EtlPipelineProps takes them from: a field of its own (a dotted path
+#: for one inside `data`, `landing` or `workflow`), or WIRED when EtlPipeline connects the parts.
+WIRED = None
+LANDING_SOURCES: dict[str, str | None] = {
+    "existing_bucket": "existing_raw_bucket",
+    "bucket_props": "raw_bucket_props",
+    "input_prefix": "input_prefix",
+    "suffixes": "data.suffixes",
+    "encryption_key": "encryption_key",
+    "logs_bucket": "existing_logs_bucket",
+    "existing_quarantine_bucket": "existing_quarantine_bucket",
+    "quarantine_prefix": "landing.quarantine_prefix",
+    "glacier_after_days": "landing.glacier_after_days",
+    "noncurrent_version_expiration_days": "landing.noncurrent_version_expiration_days",
+    "removal_policy": "removal_policy",
+    "auto_delete_objects": "auto_delete_objects",
+    "event_retry_attempts": "landing.event_retry_attempts",
+    "event_max_age": "landing.event_max_age",
+    "dead_letter_queue_props": "dead_letter_queue_props",
+}
+WORKFLOW_SOURCES: dict[str, str | None] = {
+    "raw_bucket": WIRED,
+    "quarantine_bucket": WIRED,
+    "ledger": WIRED,
+    "input_prefix": "input_prefix",
+    "quarantine_prefix": "landing.quarantine_prefix",
+    "data": "data",
+    "existing_processed_bucket": "existing_processed_bucket",
+    "processed_bucket_props": "processed_bucket_props",
+    "output_prefix": "workflow.output_prefix",
+    "staging_prefix": "workflow.staging_prefix",
+    "encryption_key": "encryption_key",
+    "logs_bucket": WIRED,  # the landing's: existing_logs_bucket, or the one it creates
+    "runtime": "workflow.runtime",
+    "validate_memory_mb": "validate_memory_mb",
+    "transform_memory_mb": "transform_memory_mb",
+    "ephemeral_storage_mb": "workflow.ephemeral_storage_mb",
+    "validate_timeout": "validate_timeout",
+    "transform_timeout": "transform_timeout",
+    "reserved_concurrency": "reserved_concurrency",
+    "log_retention": "log_retention",
+    "execution_timeout": "execution_timeout",
+    "state_machine_type": "state_machine_type",
+    "include_execution_data": "workflow.include_execution_data",
+    "function_props": "function_props",
+    "state_machine_props": "state_machine_props",
+    "sweep_interval": "workflow.sweep_interval",
+    "ingest_dead_letter_queue": WIRED,
+    "retry": "retry",
+    "throttle_retry": "throttle_retry",
+    "vpc": "vpc",
+    "vpc_subnets": "vpc_subnets",
+    "security_groups": "security_groups",
+    "metrics_namespace": "workflow.metrics_namespace",
+    "service_name": "workflow.service_name",
+    "removal_policy": "removal_policy",
+    "auto_delete_objects": "auto_delete_objects",
+    "dead_letter_queue_props": "dead_letter_queue_props",
+}
+ALARMS_SOURCES: dict[str, str | None] = {
+    "functions": WIRED,
+    "state_machine": WIRED,
+    "reconciler": WIRED,
+    "sweep": WIRED,
+    "sweep_interval": "workflow.sweep_interval",
+    "dead_letter_queues": WIRED,
+    "metrics_namespace": "workflow.metrics_namespace",
+    "service_name": WIRED,  # the workflow's resolved service name
+    "topic": "alarm_topic",
+    "encryption_key": "encryption_key",
+    "removal_policy": "removal_policy",
+    "thresholds": "alarm_thresholds",
+    "dashboard_name": "dashboard_name",
+    "create_dashboard": "create_dashboard",
+    "topic_props": "alarm_topic_props",
+}
+#: ProcessingLedgerProps fields the top level fills in when `ledger` leaves them at their default.
+LEDGER_SHARED = ("encryption_key", "removal_policy")
+
+
+@dataclass(frozen=True)
+class EtlPipelineProps:
+    """One props object for the whole pipeline; every field has a default, and each setting has one place.
+
+    Attributes:
+        data: the data contract's settings (suffixes, required fields, fee rate, rounding...). Default: DataSettings().
+        input_prefix: only keys under it are processed. Default: "" (the whole raw bucket).
+        removal_policy: for buckets, table, keys and log groups. Default: RETAIN (it is financial data).
+        auto_delete_objects: empty the buckets when the stack is deleted (needs DESTROY). Default: False.
+        encryption_key: one KMS key for buckets, table, log groups and the alarm topic. Default: AWS-managed
+            encryption (and a key of its own for the alarm topic, which CloudWatch needs).
+        existing_raw_bucket: your landing bucket (versioned; EventBridge is turned on). Default: a new bucket.
+        raw_bucket_props: `s3.Bucket` keyword arguments over the raw bucket's defaults. Default: none.
+        existing_quarantine_bucket: your bucket for rejected files. Default: a new bucket.
+        existing_processed_bucket: your bucket for the output. Default: a new bucket.
+        processed_bucket_props: `s3.Bucket` keyword arguments over the processed bucket's defaults. Default: none.
+        existing_logs_bucket: your bucket for S3 server access logs. Default: a new logs bucket.
+        validate_memory_mb: the validate function's memory. Default: 768.
+        transform_memory_mb: the transform function's memory. Default: 1024.
+        validate_timeout: Default: 5 minutes (2 with EXPRESS).
+        transform_timeout: Default: 15 minutes (2 with EXPRESS).
+        execution_timeout: the whole execution's limit. Default: 1 hour (5 minutes with EXPRESS).
+        log_retention: retention of every log group. Default: one year.
+        reserved_concurrency: each function's reserved concurrency: how many files a step processes at
+            once; the rest wait their turn on the throttling budget. Default: none (the account's pool).
+        state_machine_type: STANDARD or EXPRESS (timeouts left unset are derived to fit). Default: STANDARD.
+        retry: backoff of every task's faults. Default: RetryPolicy() (2 s doubling to 60 s, 5 retries).
+        throttle_retry: backoff for throttling, a budget of its own. Default: about 27 minutes of waits,
+            fewer when the execution timeout is shorter (see ValidateTransformWorkflowProps).
+        vpc: run the validate and transform functions in your VPC. Default: none.
+        vpc_subnets: subnets within `vpc`. Default: its private subnets.
+        security_groups: for the functions in `vpc`. Default: one created by CDK.
+        function_props: `lambda_.Function` keyword arguments over both data functions' defaults; what
+            the pipeline sets, or has a field for, is refused naming it. Default: none.
+        state_machine_props: `sfn.StateMachine` keyword arguments over the data path's defaults; its
+            definition, role, logs, type and timeout are refused. Default: none.
+        dead_letter_queue_props: `sqs.Queue` keyword arguments over both dead-letter queues' defaults
+            (the landing's and the reconciler's); encryption, TLS, type and `queue_name` (two queues
+            cannot share one) are refused. Default: none.
+        alarm_topic: SNS topic for the alarms, used as it is. Default: a new encrypted topic.
+        alarm_topic_props: `sns.Topic` keyword arguments over the new topic's defaults; not with
+            alarm_topic. Default: none.
+        alarm_thresholds: Default: AlarmThresholds() (alarm on the first occurrence).
+        create_dashboard: a CloudWatch dashboard of the alarms and metrics. Default: True.
+        dashboard_name: Default: generated.
+        landing: the landing's other settings. Default: LandingOptions().
+        ledger: the ledger's props. `encryption_key` and `removal_policy` left at their defaults there
+            take the values above; set in both places to different values, they are a ConfigurationError.
+            Default: ProcessingLedgerProps() with those two filled in.
+        workflow: the workflow's other settings. Default: WorkflowOptions().
+    """
+
+    data: DataSettings = field(default_factory=DataSettings)
+    input_prefix: str = ""
+    removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
+    auto_delete_objects: bool = False
+    encryption_key: kms.IKey | None = None
+    existing_raw_bucket: s3.IBucket | None = None
+    raw_bucket_props: Mapping[str, Any] | None = None
+    existing_quarantine_bucket: s3.IBucket | None = None
+    existing_processed_bucket: s3.IBucket | None = None
+    processed_bucket_props: Mapping[str, Any] | None = None
+    existing_logs_bucket: s3.IBucket | None = None
+    validate_memory_mb: int = _like(ValidateTransformWorkflowProps, "validate_memory_mb")
+    transform_memory_mb: int = _like(ValidateTransformWorkflowProps, "transform_memory_mb")
+    validate_timeout: Duration = _like(ValidateTransformWorkflowProps, "validate_timeout")
+    transform_timeout: Duration = _like(ValidateTransformWorkflowProps, "transform_timeout")
+    execution_timeout: Duration = _like(ValidateTransformWorkflowProps, "execution_timeout")
+    log_retention: logs.RetentionDays = _like(ValidateTransformWorkflowProps, "log_retention")
+    reserved_concurrency: int | None = None
+    state_machine_type: sfn.StateMachineType = _like(ValidateTransformWorkflowProps, "state_machine_type")
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    throttle_retry: RetryPolicy | None = None
+    vpc: ec2.IVpc | None = None
+    vpc_subnets: ec2.SubnetSelection | None = None
+    security_groups: Sequence[ec2.ISecurityGroup] | None = None
+    function_props: Mapping[str, Any] | None = None
+    state_machine_props: Mapping[str, Any] | None = None
+    dead_letter_queue_props: Mapping[str, Any] | None = None
+    alarm_topic: sns.ITopic | None = None
+    alarm_topic_props: Mapping[str, Any] | None = None
+    alarm_thresholds: AlarmThresholds = field(default_factory=AlarmThresholds)
+    create_dashboard: bool = True
+    dashboard_name: str | None = None
+    landing: LandingOptions = field(default_factory=LandingOptions)
+    ledger: ProcessingLedgerProps | None = None
+    workflow: WorkflowOptions = field(default_factory=WorkflowOptions)
+
+    def __post_init__(self) -> None:
+        for name, cls, sources in (
+            ("landing", LandingOptions, LANDING_SOURCES),
+            ("workflow", WorkflowOptions, WORKFLOW_SOURCES),
+        ):
+            given = getattr(self, name)
+            if isinstance(given, Mapping):
+                raise ConfigurationError(_dict_refusal(name, cls, given, sources))
+            if not isinstance(given, cls):
+                raise ConfigurationError(f"EtlPipeline: {name} takes a {cls.__name__}, not {type(given).__name__}")
+        if self.ledger is not None and not isinstance(self.ledger, ProcessingLedgerProps):
+            raise ConfigurationError(
+                f"EtlPipeline: ledger takes a ProcessingLedgerProps, not {type(self.ledger).__name__}:"
+                " ledger=ProcessingLedgerProps(...)"
+            )
+        if self.existing_raw_bucket is not None and self.raw_bucket_props:
+            raise ConfigurationError("EtlPipeline: give existing_raw_bucket or raw_bucket_props, not both")
+        if self.auto_delete_objects and self.removal_policy != RemovalPolicy.DESTROY:
+            raise ConfigurationError("EtlPipeline: auto_delete_objects needs removal_policy=RemovalPolicy.DESTROY")
+        if "queue_name" in (self.dead_letter_queue_props or {}):
+            raise ConfigurationError(
+                "EtlPipeline: dead_letter_queue_props apply to two queues (the landing's and the reconciler's),"
+                " which cannot share queue_name: name them on the parts"
+                " (RawLandingProps, ValidateTransformWorkflowProps)"
+            )
+        self.ledger_props()
+        self.landing_props()  # its checks, before any construct exists
+        EtlAlarmsProps(**self._settings(ALARMS_SOURCES))
+
+    def _settings(self, sources: Mapping[str, str | None]) -> dict[str, Any]:
+        """A part's keyword arguments from the fields `sources` names; the wired ones are left out."""
+        settings = {}
+        for name, source in sources.items():
+            if source is WIRED:
+                continue
+            value: Any = self
+            for step in source.split("."):
+                value = getattr(value, step)
+            settings[name] = value
+        return settings
+
+    def landing_props(self) -> RawLandingProps:
+        """RawLanding's props, from the fields LANDING_SOURCES names."""
+        return RawLandingProps(**self._settings(LANDING_SOURCES))
+
+    def workflow_settings(self) -> dict[str, Any]:
+        """ValidateTransformWorkflowProps' keyword arguments, but the parts EtlPipeline wires."""
+        return self._settings(WORKFLOW_SOURCES)
+
+    def alarms_settings(self) -> dict[str, Any]:
+        """EtlAlarmsProps' keyword arguments, but the parts EtlPipeline wires."""
+        return self._settings(ALARMS_SOURCES)
+
+    def ledger_props(self) -> ProcessingLedgerProps:
+        """The ledger's props: `ledger`, with `encryption_key` and `removal_policy` filled in where it
+        leaves them at their defaults (a table of your own takes neither: it is used as it is)."""
+        ledger = self.ledger or ProcessingLedgerProps()
+        if ledger.existing_table is not None:
+            return ledger
+        filled = {}
+        for name in LEDGER_SHARED:
+            mine, theirs = getattr(self, name), getattr(ledger, name)
+            if _same(theirs, ProcessingLedgerProps.__dataclass_fields__[name].default):
+                filled[name] = mine
+            elif not _same(mine, EtlPipelineProps.__dataclass_fields__[name].default) and not _same(mine, theirs):
+                raise ConfigurationError(
+                    f"EtlPipeline: {name} and ledger.{name} differ: give the setting once, as {name}"
+                )
+        return replace(ledger, **filled)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """The same setting: the same object, or equal values (a jsii object may refuse comparison)."""
+    try:
+        return a is b or bool(a == b)
+    except Exception:
+        return False
+
+
+def _dict_refusal(name: str, cls: type[Any], given: Mapping[str, Any], sources: Mapping[str, str | None]) -> str:
+    """The message for a `landing`/`workflow` dict: each of its keys where it belongs now."""
+    own = {f.name for f in fields(cls)}
+    places = []
+    for key in given:
+        source = sources.get(key, "")
+        if key in own:
+            places.append(f"{name}={cls.__name__}({key}=...)")
+        elif source is WIRED:
+            places.append(f"{key}: set by EtlPipeline")
+        elif source.startswith("data."):
+            places.append(f"data=DataSettings({source.split('.', 1)[1]}=...)")
+        elif source and "." not in source:
+            places.append(f"EtlPipelineProps({source}=...)")
+        elif source:
+            part, field_name = source.split(".", 1)
+            places.append(f"{part}={part.capitalize()}Options({field_name}=...)")
+        else:
+            places.append(f"{key}: no such setting")
+    return f"EtlPipeline: {name} takes a {cls.__name__}, not a dict; each setting has one place: " + "; ".join(places)
