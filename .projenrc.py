@@ -82,7 +82,8 @@ pyproject.add_override(
     ],
 )
 pyproject.add_override("project.scripts", {"etl-constructs": "etl_constructs.cli:main"})
-pyproject.add_override("project.optional-dependencies", {"local": [BOTO3, MOTO]})
+# `[ops]`: the ledger, reprocess and backfill commands against a deployed stack; `[local]` adds the emulator.
+pyproject.add_override("project.optional-dependencies", {"ops": [BOTO3], "local": [BOTO3, MOTO]})
 # The PyPI page is written for someone who ran `pip install`; README.md is for a clone.
 pyproject.add_override("project.readme", "docs/pypi.md")
 pyproject.add_override("tool.hatch.build.targets.wheel.packages", ["src/etl_constructs"])

@@ -45,7 +45,9 @@ demo: synth
 	@rc=0; $(BIN)/etl-constructs run-local --template examples/cdk.out --stack EtlPipelineExample-dev \
 		--pipeline Pipeline --concurrency 10 --out examples/local-out examples/data || rc=$$?; \
 	if [ $$rc -gt 1 ]; then exit $$rc; fi; \
-	echo "demo: outputs and quarantined copies are under examples/local-out (exit $$rc: 1 means some files were rejected, as the bad samples should be)"
+	echo "demo: outputs and quarantined copies are under examples/local-out (exit $$rc: 1 means some files were rejected, as the bad samples should be)"; \
+	echo "demo: the ledger after the run (etl-constructs ledger list --out examples/local-out):"; \
+	$(BIN)/etl-constructs ledger list --out examples/local-out
 
 lint: setup
 	$(BIN)/ruff check src handlers tests bench examples tools .projenrc.py

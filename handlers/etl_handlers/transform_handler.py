@@ -106,9 +106,17 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def retract(file: FileRef, output_key: str) -> bool:
-    """Remove the output of `file` unless the ledger shows this execution committed it; True if it did."""
+    """Remove the output of `file` unless the ledger shows this execution committed it; True if it did.
+
+    The output is left alone when a later attempt owns the item: a retract delayed by its retries must
+    not take away what that attempt committed.
+    """
     rt = runtime()
-    if rt.ledger.finished_by(file.file_id, file.execution, (statuses.COMPLETED,)) is not None:
+    item = rt.ledger.get(file.file_id)
+    if item is not None and item.get("execution") != file.execution:
+        logger.info("a later attempt owns the version; its output is left as it is")
+        return False
+    if item is not None and item.get("status") == statuses.COMPLETED:
         return True
     rt.s3.delete_object(Bucket=rt.settings.processed_bucket, Key=output_key)
     logger.warning("uncommitted output removed", extra={"output_key": output_key})

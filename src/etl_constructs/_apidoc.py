@@ -133,6 +133,15 @@ def _local() -> list[str]:
             lines += _class(name, obj)
         else:
             lines += [f"## `{name}`", "", "```python", f"{name}{_signature(obj)}", "```", "", _doc(obj), ""]
+    import etl_constructs.ops as ops
+
+    lines += ["# Operations API: `etl_constructs.ops`", "", _doc(ops), ""]
+    for name in sorted(ops.__all__):
+        obj = getattr(ops, name)
+        if inspect.isclass(obj):
+            lines += _class(name, obj)
+        else:
+            lines += [f"## `{name}`", "", "```python", f"{name}{_signature(obj)}", "```", "", _doc(obj), ""]
     lines += ["# pytest plugin: `etl_constructs.testing`", "", _doc(testing), ""]
     for name in ("etl_template", "etl_pipeline"):
         fixture = getattr(testing, name)

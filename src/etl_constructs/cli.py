@@ -1,4 +1,4 @@
-"""The `etl-constructs` command: run files through the pipeline locally (`run-local`).
+"""The `etl-constructs` command: run files through the pipeline locally (`run-local`), and operate it.
 
 This module imports neither the constructs nor aws_cdk: with `--template`, no Node.js starts.
 """
@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from . import __version__
+from .errors import UsageError
+from .ops_cli import add_commands
 
 if TYPE_CHECKING:
     from .local import LocalRun
@@ -46,10 +48,6 @@ exit status:
   130  interrupted (Ctrl-C)"""
 
 
-class UsageError(Exception):
-    """What the user asked for cannot be done: exit 2 with this message."""
-
-
 def _concurrency(text: str) -> int:
     """`--concurrency`: a whole number, 1 or more."""
     try:
@@ -61,7 +59,7 @@ def _concurrency(text: str) -> int:
     return value
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Namespace], int]]]:
     parser = argparse.ArgumentParser(prog="etl-constructs", description="Tools for etl-constructs pipelines.")
     parser.add_argument("--version", action="version", version=f"etl-constructs {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -120,7 +118,9 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="no progress and no summary on stderr, only the JSON report on stdout; default: off",
     )
-    return parser
+    handlers: dict[str, Callable[[argparse.Namespace], int]] = {"run-local": _run_local}
+    handlers.update(add_commands(commands))
+    return parser, handlers
 
 
 class _Progress:
@@ -318,13 +318,13 @@ def _interrupted() -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status (0, 1, 2 usage, 3 internal, 130 interrupted)."""
-    commands: dict[str, Callable[[argparse.Namespace], int]] = {"run-local": _run_local}
     # Powertools warns when a failed or interrupted invocation flushes no metric; the runner hides it
     # while it runs, but a handler thread cut short by Ctrl-C may warn after: hide it for the process.
     warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
     with _Interrupt() as interrupt:
         try:
-            args = _parser().parse_args(argv)  # a usage error here exits 2 through argparse's SystemExit
+            parser, commands = _parser()
+            args = parser.parse_args(argv)  # a usage error here exits 2 through argparse's SystemExit
             return commands[args.command](args)
         except UsageError as exc:
             print(f"etl-constructs: {exc}", file=sys.stderr)

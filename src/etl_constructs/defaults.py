@@ -64,6 +64,37 @@ def data_bucket_props(
     }
 
 
+#: Bucket settings with a field of their own (named), or that the pipeline's guarantees rest on (None:
+#: versioning keys each object version, TLS only, no public access, bucket-owner objects).
+#: `lifecycle_rules` are added to the pipeline's own, not put in their place.
+BUCKET_OWNED: dict[str, str | None] = {
+    "removal_policy": "removal_policy",
+    "auto_delete_objects": "auto_delete_objects",
+    "encryption": "encryption_key",
+    "encryption_key": "encryption_key",
+    "bucket_key_enabled": "encryption_key",
+    "server_access_logs_bucket": "existing_logs_bucket (RawLandingProps.logs_bucket)",
+    "versioned": None,
+    "enforce_ssl": None,
+    "block_public_access": None,
+    "public_read_access": None,
+    "object_ownership": None,
+}
+
+
+def check_bucket_props(name: str, given: Mapping[str, Any] | None) -> None:
+    """Refuse `s3.Bucket` overrides that have a field of their own or that the pipeline needs (ConfigurationError)."""
+    check_overrides(name, given, s3.Bucket, BUCKET_OWNED)
+
+
+def with_overrides(defaults: dict[str, Any], overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Bucket keyword arguments: `defaults` with `overrides` laid over, their lifecycle rules added to ours."""
+    merged = {**defaults, **(overrides or {})}
+    if overrides and "lifecycle_rules" in overrides:
+        merged["lifecycle_rules"] = [*defaults.get("lifecycle_rules", []), *overrides["lifecycle_rules"]]
+    return merged
+
+
 #: Queue settings a dead-letter queue keeps whatever `dead_letter_queue_props` says: SQS-managed
 #: encryption (EventBridge and the sweep use it with no key policy), TLS only, and a standard queue
 #: (an EventBridge target's dead-letter queue cannot be FIFO:

@@ -114,6 +114,39 @@ def _lit(value: str) -> tasks.DynamoAttributeValue:
 
 
 FILE_ID_FORMAT = "s3://{}/{}?versionId={}"
+#: The input field that asks for a new attempt of a known version, and its two values.
+REPROCESS = "reprocess"
+REPROCESS_FAILED = "failed"
+REPROCESS_ANY = "any"
+#: What one attempt leaves on its ledger item: a new attempt moves these into `history`.
+ATTEMPT_FIELDS = (
+    "status",
+    "execution",
+    "attempt",
+    "received_at",
+    "updated_at",
+    *(f"{s.lower()}_at" for s in statuses.ALL if s != statuses.RECEIVED),
+    "failed_at",
+    "error",
+    "error_count",
+    "quarantine_bucket",
+    "quarantine_key",
+    "rows_total",
+    "rows_valid",
+    "rows_rejected",
+    "rows_written",
+    "output_bucket",
+    "output_key",
+    "settled_by",
+)
+#: What a new attempt clears, besides what it sets (status, execution, attempt, received_at, updated_at): the
+#: last attempt's fields, and its `cause` (up to 32 KB; left out of the history, which must fit in an item).
+_CLEARED = (
+    *(f for f in ATTEMPT_FIELDS if f not in ("status", "execution", "attempt", "received_at", "updated_at")),
+    "cause",
+)
+#: Attempts a version may have: its history stays far below DynamoDB's 400 KB item limit.
+MAX_ATTEMPTS = 100
 #: Attribute names of the updates that record a failure (`status`, `error` are reserved words).
 _FAILURE_NAMES = {
     "#status": "status",
@@ -249,6 +282,7 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
         item={
             **_version_item(statuses.RECEIVED),
             "updated_at": _s("$$.State.EnteredTime"),
+            "attempt": tasks.DynamoAttributeValue.from_number(1),
         },
         # A retry after a lost reply finds the item this execution wrote: its own write, not a repeat.
         condition_expression="attribute_not_exists(file_id) OR (#execution = :exec AND #status = :received)",
@@ -263,10 +297,15 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
         table=res.table,
         key=_file_key(),
         update_expression="ADD repeat_deliveries :one SET last_repeat_at = :now, last_repeat_execution = :exec",
+        # Counted while an execution runs (a duplicate racing it); a delivery of a final version (a replay
+        # from the archive, a backfill run twice) changes nothing.
+        condition_expression="#status IN (:s0, :s1, :s2, :s3)",
+        expression_attribute_names={"#status": "status"},
         expression_attribute_values={
             ":one": tasks.DynamoAttributeValue.from_number(1),
             ":now": _s("$$.State.EnteredTime"),
             ":exec": _s("$.execution"),
+            **{f":s{i}": _lit(s) for i, s in enumerate(statuses.IN_PROGRESS)},
         },
         result_path=sfn.JsonPath.DISCARD,
     )
@@ -332,8 +371,8 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
     def mark(name: str, status: str) -> sfn.Pass:
         return sfn.Pass(scope, name, result=sfn.Result.from_object({"status": status}), result_path="$.settle")
 
-    validation_fault = mark("Validation fault", statuses.VALIDATION_FAILED).next(fault_path)
-    # Output is visible only when COMPLETED: a transform fault first removes any uncommitted output.
+    # Output is visible only when COMPLETED: a fault first removes any output of this attempt, or the earlier
+    # output a new attempt of a COMPLETED version would otherwise leave beside its failure.
     retract = _retract(scope, "Retract uncommitted output", res)
     retract.add_catch(fault_path, errors=["States.ALL"], result_path="$.retract_error")
     committed = (
@@ -344,7 +383,9 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
         )
         .otherwise(fault_path)
     )
-    transform_fault = mark("Transformation fault", statuses.TRANSFORMATION_FAILED).next(retract).next(committed)
+    retract.next(committed)
+    transform_fault = mark("Transformation fault", statuses.TRANSFORMATION_FAILED).next(retract)
+    validation_fault = mark("Validation fault", statuses.VALIDATION_FAILED).next(retract)
 
     payload = sfn.TaskInput.from_object(_file_fields())
 
@@ -367,22 +408,170 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
     # A rejected file is a normal outcome, recorded and quarantined by the validate function and
     # counted by the files-rejected alarm; the execution fails only on faults.
     rejected = sfn.Succeed(scope, "Rejected", comment="The file broke the data contract: see its quarantine report")
+    # A new attempt of a COMPLETED version that is now rejected takes its earlier output away: output is
+    # visible only while the ledger says COMPLETED.
+    withdraw = _retract(scope, "Withdraw the earlier output", res)
+    withdraw.add_catch(
+        sfn.Fail(scope, "Earlier output not withdrawn", error="OutputNotWithdrawn", cause="See the retract error"),
+        errors=["States.ALL"],
+        result_path="$.retract_error",
+    )
+    after_rejection = (
+        sfn.Choice(scope, "A new attempt?")
+        .when(sfn.Condition.is_present("$.previous"), withdraw.next(rejected))
+        .otherwise(rejected)
+    )
     valid = (
         sfn.Choice(scope, "Valid?")
         .when(
             sfn.Condition.string_equals("$.validation.outcome.status", statuses.VALIDATED),
             transform.next(sfn.Succeed(scope, "Completed")),
         )
-        .otherwise(rejected)
+        .otherwise(after_rejection)
     )
-    body = identify.next(received).next(validate).next(valid)
-    if not res.suffix_variants:
-        return body
-    accepted = sfn.Condition.or_(*(sfn.Condition.string_matches("$.key", "*" + v) for v in res.suffix_variants))
+    validate.next(valid)
+    body: sfn.IChainable = identify.next(received).next(validate)
+    if res.suffix_variants:
+        accepted = sfn.Condition.or_(*(sfn.Condition.string_matches("$.key", "*" + v) for v in res.suffix_variants))
+        body = (
+            sfn.Choice(scope, "Accepted suffix?", comment="The rule matched the prefix; the suffix matches in any case")
+            .when(accepted, body)
+            .otherwise(sfn.Succeed(scope, "Not accepted", comment="No accepted suffix: nothing is recorded"))
+        )
     return (
-        sfn.Choice(scope, "Accepted suffix?", comment="The rule matched the prefix; the suffix matches in any case")
-        .when(accepted, body)
-        .otherwise(sfn.Succeed(scope, "Not accepted", comment="No accepted suffix: nothing is recorded"))
+        sfn.Choice(scope, "New attempt requested?", comment=f"An input with {REPROCESS!r} runs a known version again")
+        .when(sfn.Condition.is_present(f"$.{REPROCESS}"), _new_attempt(scope, res, validate))
+        .otherwise(body)
+    )
+
+
+def _new_attempt(scope: Construct, res: Resources, validate: sfn.IChainable) -> sfn.IChainable:
+    """Begin a new attempt of a version the ledger knows, then validate it as a first attempt would be.
+
+    The input is `{"bucket", "key", "version", "reprocess": "failed" | "any"}`: "failed" runs a
+    VALIDATION_FAILED or TRANSFORMATION_FAILED version again, "any" a COMPLETED one too. The item's
+    last attempt moves into its `history` list and the attempt counter goes up, in one write conditional
+    on the execution that owned the last attempt: of two requests for the same version, one begins an
+    attempt and the other ends "Not begun". A version in progress is never taken over.
+    """
+    read = tasks.DynamoGetItem(
+        scope,
+        "Read the last attempt",
+        table=res.table,
+        key=_file_key(),
+        consistent_read=True,
+        # Placeholders throughout: `status` is one of DynamoDB's reserved words.
+        projection_expression=[
+            tasks.DynamoProjectionExpression().with_attribute(f"#p{i}") for i in range(len(ATTEMPT_FIELDS))
+        ],
+        expression_attribute_names={f"#p{i}": f for i, f in enumerate(ATTEMPT_FIELDS)},
+        result_path="$.previous",
+    )
+    res.retry_dynamodb(read)
+    begin = tasks.DynamoUpdateItem(
+        scope,
+        "Begin a new attempt",
+        table=res.table,
+        key=_file_key(),
+        update_expression=(
+            "SET #status = :received, #execution = :exec, #updated = :now, received_at = :now,"
+            " attempt = if_not_exists(attempt, :one) + :one,"
+            " history = list_append(if_not_exists(history, :none), :last)"
+            " REMOVE " + ", ".join(f"#r{i}" for i in range(len(_CLEARED)))
+        ),
+        condition_expression=(
+            "#execution = :last_exec AND #status IN (:vf, :tf, :also)"
+            " AND (attribute_not_exists(history) OR size(history) < :most)"
+        ),
+        expression_attribute_names={
+            "#status": "status",
+            "#execution": "execution",
+            "#updated": "updated_at",
+            **{f"#r{i}": name for i, name in enumerate(_CLEARED)},
+        },
+        expression_attribute_values={
+            ":received": _lit(statuses.RECEIVED),
+            ":exec": _s("$.execution"),
+            ":now": _s("$$.State.EnteredTime"),
+            ":one": tasks.DynamoAttributeValue.from_number(1),
+            ":none": tasks.DynamoAttributeValue.from_list([]),
+            ":last": tasks.DynamoAttributeValue.from_list(
+                [tasks.DynamoAttributeValue.map_from_json_path("$.previous.Item")]
+            ),
+            ":last_exec": _s("$.previous.Item.execution.S"),
+            ":vf": _lit(statuses.VALIDATION_FAILED),
+            ":tf": _lit(statuses.TRANSFORMATION_FAILED),
+            ":also": _s("$.also"),
+            ":most": tasks.DynamoAttributeValue.from_number(MAX_ATTEMPTS - 1),
+        },
+        result_path=sfn.JsonPath.DISCARD,
+    )
+    res.retry_dynamodb(begin)
+    # The condition failed: another request began an attempt first, the version is in progress or not
+    # in a status that may run again, or this execution's own write was applied and its reply lost.
+    look = tasks.DynamoGetItem(
+        scope,
+        "Whose attempt is it?",
+        table=res.table,
+        key=_file_key(),
+        consistent_read=True,
+        projection_expression=[tasks.DynamoProjectionExpression().with_attribute("#execution")],
+        expression_attribute_names={"#execution": "execution"},
+        result_path="$.now_owned",
+    )
+    res.retry_dynamodb(look)
+    not_begun = sfn.Succeed(
+        scope, "Not begun", comment="Another attempt began first, or the version's status may not run again"
+    )
+    look.next(
+        sfn.Choice(scope, "Begun by this execution?")
+        .when(sfn.Condition.string_equals_json_path("$.now_owned.Item.execution.S", "$.execution"), validate)
+        .otherwise(not_begun)
+    )
+    # The ledger out of reach after its retries: nothing of this attempt may be left unsettled. Before the
+    # write nothing changed; after it, the item is this execution's and the reconciler settles it.
+    unreachable = sfn.Fail(
+        scope, "Attempt not begun", error="LedgerUnavailable", cause="The new attempt could not be recorded"
+    )
+    read.add_catch(unreachable, errors=["States.ALL"], result_path="$.failure")
+    look.add_catch(unreachable, errors=["States.ALL"], result_path="$.failure")
+    begin.add_catch(look, errors=[CONDITIONAL_CHECK_FAILED], result_path="$.not_begun")
+    begin.add_catch(unreachable, errors=["States.ALL"], result_path="$.failure")
+    begin.next(validate)
+    unknown = sfn.Succeed(scope, "Not in the ledger", comment="Only a version the ledger knows runs again")
+    known = (
+        sfn.Choice(scope, "Known version?").when(sfn.Condition.is_present("$.previous.Item"), begin).otherwise(unknown)
+    )
+    read.next(known)
+
+    def identify(name: str, also: str) -> sfn.Pass:
+        return sfn.Pass(
+            scope,
+            name,
+            parameters={
+                "bucket.$": "$.bucket",
+                "key.$": "$.key",
+                "version.$": "$.version",
+                "execution.$": "$$.Execution.Id",
+                "file_id.$": f"States.Format('{FILE_ID_FORMAT}', $.bucket, $.key, $.version)",
+                "also": also,  # a third status that may run again: COMPLETED, or none
+            },
+        )
+
+    invalid = sfn.Fail(
+        scope, "Invalid request", error="InvalidReprocessRequest", cause=f"{REPROCESS} must be 'failed' or 'any'"
+    )
+    return (
+        sfn.Choice(scope, "Which versions may run again?")
+        .when(
+            sfn.Condition.string_equals(f"$.{REPROCESS}", REPROCESS_FAILED),
+            identify("Identify a failed version", "-").next(read),
+        )
+        .when(
+            sfn.Condition.string_equals(f"$.{REPROCESS}", REPROCESS_ANY),
+            identify("Identify any final version", statuses.COMPLETED).next(read),
+        )
+        .otherwise(invalid)
     )
 
 
@@ -451,6 +640,7 @@ def reconciler(scope: Construct, res: Resources) -> sfn.IChainable:
                 "execution.$": "$.execution",
                 "file_id.$": f"States.Format('{FILE_ID_FORMAT}', $.input.bucket, $.input.key, $.input.version)",
                 "failure": failure,
+                "request.$": "$.input",
             },
         )
 
@@ -526,7 +716,7 @@ def reconciler(scope: Construct, res: Resources) -> sfn.IChainable:
             scope, f"Settled as {status}", result=sfn.Result.from_object({"status": status}), result_path="$.settle"
         )
 
-    as_validation.next(settled_as(statuses.VALIDATION_FAILED)).next(quarantine)
+    as_validation.next(settled_as(statuses.VALIDATION_FAILED)).next(retract)
     as_transform.next(settled_as(statuses.TRANSFORMATION_FAILED)).next(retract)
 
     # No item at all: the execution failed before RECEIVED. Record the version, findable and runnable again.
@@ -573,6 +763,10 @@ def reconciler(scope: Construct, res: Resources) -> sfn.IChainable:
     found = (
         sfn.Choice(scope, "Recorded?")
         .when(sfn.Condition.is_present("$.ledger.Item"), as_validation)
+        .when(
+            sfn.Condition.is_present(f"$.request.{REPROCESS}"),
+            sfn.Succeed(scope, "Nothing to settle", comment="A request for a new attempt of a version never recorded"),
+        )
         .otherwise(unrecorded)
     )
     from_event.next(look)

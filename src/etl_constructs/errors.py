@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import inspect
-from collections.abc import Mapping
+import types
+import typing
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -11,6 +15,10 @@ T = TypeVar("T")
 
 class ConfigurationError(ValueError):
     """Props that cannot make a working pipeline; raised at synth time with what to change."""
+
+
+class UsageError(Exception):
+    """What a user of the `etl-constructs` command asked for cannot be done: exit 2 with this message."""
 
 
 def props_of(construct: str, cls: type[T], props: object, extra: Mapping[str, object]) -> T | None:
@@ -64,3 +72,63 @@ def refuse_snapshot(construct: str, removal_policy: object, what: str) -> None:
         raise ConfigurationError(
             f"{construct}: CloudFormation cannot snapshot {what} (removal_policy SNAPSHOT): use RETAIN or DESTROY"
         )
+
+
+def check_types(props: object, construct: str) -> None:
+    """Refuse a field of the dataclass `props` whose value is plainly of another type than its annotation
+    (a str for an int, an int for a Duration, a dict for a settings class), naming the type to give.
+
+    Interfaces (`kms.IKey`, `s3.IBucket`...) cannot be checked at runtime and are let through.
+    """
+    hints = typing.get_type_hints(type(props))
+    for spec in dataclasses.fields(props):  # type: ignore[arg-type]
+        value = getattr(props, spec.name)
+        hint = hints[spec.name]
+        if _matches(value, hint) is False:
+            shown = f"{value!r:.60}"
+            raise ConfigurationError(
+                f"{construct}: {spec.name} is a {type(value).__name__} ({shown}): give {_describe(hint)}"
+            )
+
+
+def _matches(value: object, hint: Any) -> bool | None:
+    """True or False when `value` is or is not of type `hint`; None when that cannot be told."""
+    if hint is Any:
+        return None
+    if hint is type(None):
+        return value is None
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        answers = [_matches(value, arg) for arg in typing.get_args(hint)]
+        return True if True in answers else None if None in answers else False
+    if origin is not None:
+        return isinstance(
+            value, Mapping if issubclass(origin, Mapping) else (list, tuple) if issubclass(origin, Sequence) else origin
+        )
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if (
+        hint in (str, bool)
+        or dataclasses.is_dataclass(hint)
+        or (isinstance(hint, type) and issubclass(hint, enum.Enum))
+    ):
+        return isinstance(value, hint)
+    try:
+        return isinstance(value, hint)  # a jsii class (Duration, Runtime); an interface raises
+    except TypeError:
+        return None
+
+
+def _describe(hint: Any) -> str:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return " or ".join(_describe(arg) for arg in typing.get_args(hint))
+    if hint is type(None):
+        return "None"
+    origin = typing.get_origin(hint)
+    if origin is not None:
+        return "a mapping (dict) of keyword arguments" if issubclass(origin, Mapping) else "a tuple or list"
+    name = getattr(hint, "__name__", str(hint))
+    examples = {"Duration": "a Duration, such as Duration.minutes(5)", "int": "an int", "str": "a str"}
+    return examples.get(name, f"a {name}" + ("(...)" if dataclasses.is_dataclass(hint) else ""))

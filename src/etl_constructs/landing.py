@@ -18,12 +18,14 @@ from constructs import Construct
 from .checks import refuse_self_feeding
 from .data_settings import SUPPORTED_SUFFIXES, DataSettings
 from .defaults import (
+    check_bucket_props,
     check_dead_letter_queue_props,
     data_bucket_props,
     dead_letter_queue_props,
     enable_event_bridge,
     logs_bucket_props,
     use_log_delivery_policy,
+    with_overrides,
 )
 from .errors import ConfigurationError, props_of, refuse_snapshot
 from .nag import acknowledge_bucket, acknowledge_dead_letter_queue
@@ -56,6 +58,10 @@ class RawLandingProps:
         dead_letter_queue_props: `sqs.Queue` keyword arguments over the event dead-letter queue's defaults
             (for example `queue_name`, `retention_period` of a day or more). Its encryption (SQS-managed),
             TLS-only policy and standard type are refused. Default: none (kept 14 days).
+        archive_retention: keep an EventBridge archive of the raw bucket's matched events this long, so a
+            time window can be replayed (README: "Replay a time window"); replayed events of versions
+            already final change nothing. `Duration.days(0)` keeps them indefinitely. Default: none (no
+            archive).
     """
 
     existing_bucket: s3.IBucket | None = None
@@ -73,6 +79,7 @@ class RawLandingProps:
     event_retry_attempts: int = 10
     event_max_age: Duration = field(default_factory=lambda: Duration.hours(24))
     dead_letter_queue_props: Mapping[str, Any] | None = None
+    archive_retention: Duration | None = None
 
     def __post_init__(self) -> None:
         if self.existing_bucket is not None and self.bucket_props:
@@ -82,6 +89,7 @@ class RawLandingProps:
                 "RawLanding: the raw bucket must be versioned (the ledger keys each object version): "
                 "remove versioned=False from bucket_props"
             )
+        check_bucket_props("bucket_props", self.bucket_props)
         DataSettings(suffixes=self.suffixes)  # the same suffix rules as the data settings
         if self.input_prefix.startswith("/"):
             raise ConfigurationError(f"input_prefix must not start with '/': {self.input_prefix!r}")
@@ -93,10 +101,14 @@ class RawLandingProps:
             raise ConfigurationError("noncurrent_version_expiration_days must be 1 or more")
         if not 0 <= self.event_retry_attempts <= 185:
             raise ConfigurationError("event_retry_attempts must be between 0 and 185")
+        if not 60 <= self.event_max_age.to_seconds() <= 86400:
+            raise ConfigurationError("event_max_age must be between 1 minute and 24 hours (EventBridge's limits)")
         if self.auto_delete_objects and self.removal_policy != RemovalPolicy.DESTROY:
             raise ConfigurationError("auto_delete_objects needs removal_policy=RemovalPolicy.DESTROY")
         check_dead_letter_queue_props("dead_letter_queue_props", self.dead_letter_queue_props)
         refuse_snapshot("RawLanding", self.removal_policy, "S3 buckets")
+        if self.archive_retention is not None and self.archive_retention.to_seconds() % 86400:
+            raise ConfigurationError("archive_retention is kept in whole days: give Duration.days(n)")
 
 
 #: The warning id for an imported raw bucket, for `Annotations.acknowledge_warning`.
@@ -160,16 +172,30 @@ class RawLanding(Construct):
         dead_letters = dead_letter_queue_props(props.dead_letter_queue_props)
         self.dead_letter_queue = sqs.Queue(self, "EventDeadLetters", **dead_letters)
         acknowledge_dead_letter_queue(self.dead_letter_queue)
+        pattern = events.EventPattern(
+            source=["aws.s3"],
+            detail_type=["Object Created"],
+            detail=object_created_detail(self.bucket.bucket_name, props.input_prefix, self.suffixes),
+        )
         self.rule = events.Rule(
             self,
             "ObjectCreated",
             description="New objects under the input prefix with an accepted suffix",
-            event_pattern=events.EventPattern(
-                source=["aws.s3"],
-                detail_type=["Object Created"],
-                detail=object_created_detail(self.bucket.bucket_name, props.input_prefix, self.suffixes),
-            ),
+            event_pattern=pattern,
         )
+        #: The archive of matched events, when `archive_retention` is set.
+        self.archive: events.Archive | None = None
+        if props.archive_retention is not None:
+            # S3 sends its events to the account's default bus; the archive keeps the ones the rule matches.
+            # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-archive.html
+            self.archive = events.Archive(
+                self,
+                "EventArchive",
+                source_event_bus=events.EventBus.from_event_bus_name(self, "DefaultBus", "default"),
+                event_pattern=pattern,
+                retention=props.archive_retention,
+                description="Object Created events of the raw bucket, for replays",
+            )
 
     def _check_existing_bucket(self, bucket: s3.IBucket) -> None:
         """A bucket of this app must be versioned and gets EventBridge; an imported one is warned about."""
@@ -203,7 +229,7 @@ class RawLanding(Construct):
             glacier_after_days=props.glacier_after_days,
             noncurrent_expire_days=props.noncurrent_version_expiration_days,
         )
-        kwargs.update(overrides or {})
+        kwargs = with_overrides(kwargs, overrides)
         bucket = s3.Bucket(self, construct_id, **kwargs)
         acknowledge_bucket(bucket, kms=kwargs.get("encryption_key") is not None)
         return bucket

@@ -153,6 +153,8 @@ class EtlPipeline(Construct):
         """Send every alarm to these e-mail addresses (each confirms by a link SNS sends) and these AWS
         Chatbot channels (Slack, or Microsoft Teams through a `chatbot.CfnMicrosoftTeamsChannelConfiguration`
         naming `alarm_topic`)."""
+        if isinstance(emails, str):
+            raise ConfigurationError(f"EtlPipeline.notify: emails takes a list: emails=[{emails!r}]")
         for address in emails:
             if "@" not in address:
                 raise ConfigurationError(f"EtlPipeline.notify: {address!r} is not an e-mail address")

@@ -26,7 +26,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from .alarms import AlarmThresholds, EtlAlarmsProps
 from .data_settings import DataSettings
 from .definition import RetryPolicy
-from .errors import ConfigurationError
+from .errors import ConfigurationError, check_types, refuse_snapshot
 from .landing import RawLandingProps
 from .ledger import ProcessingLedgerProps
 from .workflow import ValidateTransformWorkflowProps
@@ -51,6 +51,8 @@ class LandingOptions:
         noncurrent_version_expiration_days: days a replaced object version is kept. Default: 90.
         event_retry_attempts: EventBridge delivery attempts before the dead-letter queue. Default: 10.
         event_max_age: how long EventBridge keeps trying a delivery. Default: 24 hours.
+        archive_retention: keep an EventBridge archive of the matched events this long, for replays.
+            Default: none (no archive).
     """
 
     quarantine_prefix: str = _like(RawLandingProps, "quarantine_prefix")
@@ -58,6 +60,7 @@ class LandingOptions:
     noncurrent_version_expiration_days: int = _like(RawLandingProps, "noncurrent_version_expiration_days")
     event_retry_attempts: int = _like(RawLandingProps, "event_retry_attempts")
     event_max_age: Duration = _like(RawLandingProps, "event_max_age")
+    archive_retention: Duration | None = _like(RawLandingProps, "archive_retention")
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,7 @@ LANDING_SOURCES: dict[str, str | None] = {
     "event_retry_attempts": "landing.event_retry_attempts",
     "event_max_age": "landing.event_max_age",
     "dead_letter_queue_props": "dead_letter_queue_props",
+    "archive_retention": "landing.archive_retention",
 }
 WORKFLOW_SOURCES: dict[str, str | None] = {
     "raw_bucket": WIRED,
@@ -212,8 +216,8 @@ class EtlPipelineProps:
         create_dashboard: a CloudWatch dashboard of the alarms and metrics. Default: True.
         dashboard_name: Default: generated.
         landing: the landing's other settings. Default: LandingOptions().
-        ledger: the ledger's props. `encryption_key` and `removal_policy` left at their defaults there
-            take the values above; set in both places to different values, they are a ConfigurationError.
+        ledger: the ledger's props. `encryption_key` and `removal_policy` left unset there take the
+            values above; set in both places to different values, they are a ConfigurationError.
             Default: ProcessingLedgerProps() with those two filled in.
         workflow: the workflow's other settings. Default: WorkflowOptions().
     """
@@ -264,6 +268,9 @@ class EtlPipelineProps:
                 raise ConfigurationError(_dict_refusal(name, cls, given, sources))
             if not isinstance(given, cls):
                 raise ConfigurationError(f"EtlPipeline: {name} takes a {cls.__name__}, not {type(given).__name__}")
+        check_types(self, "EtlPipeline")
+        check_types(self.landing, "EtlPipeline landing")
+        check_types(self.workflow, "EtlPipeline workflow")
         if self.ledger is not None and not isinstance(self.ledger, ProcessingLedgerProps):
             raise ConfigurationError(
                 f"EtlPipeline: ledger takes a ProcessingLedgerProps, not {type(self.ledger).__name__}:"
@@ -273,6 +280,9 @@ class EtlPipelineProps:
             raise ConfigurationError("EtlPipeline: give existing_raw_bucket or raw_bucket_props, not both")
         if self.auto_delete_objects and self.removal_policy != RemovalPolicy.DESTROY:
             raise ConfigurationError("EtlPipeline: auto_delete_objects needs removal_policy=RemovalPolicy.DESTROY")
+        refuse_snapshot("EtlPipeline", self.removal_policy, "buckets, tables or keys")
+        if not self.create_dashboard and self.dashboard_name is not None:
+            raise ConfigurationError("EtlPipeline: dashboard_name names a dashboard create_dashboard=False leaves out")
         if "queue_name" in (self.dead_letter_queue_props or {}):
             raise ConfigurationError(
                 "EtlPipeline: dead_letter_queue_props apply to two queues (the landing's and the reconciler's),"
@@ -316,7 +326,7 @@ class EtlPipelineProps:
         filled = {}
         for name in LEDGER_SHARED:
             mine, theirs = getattr(self, name), getattr(ledger, name)
-            if _same(theirs, ProcessingLedgerProps.__dataclass_fields__[name].default):
+            if theirs is None:  # left unset on the ledger: the pipeline's
                 filled[name] = mine
             elif not _same(mine, EtlPipelineProps.__dataclass_fields__[name].default) and not _same(mine, theirs):
                 raise ConfigurationError(

@@ -14,3 +14,6 @@ FINAL = (COMPLETED, VALIDATION_FAILED, TRANSFORMATION_FAILED)
 IN_PROGRESS = (RECEIVED, VALIDATING, VALIDATED, TRANSFORMING)
 #: Every status, in the order of the happy path, then the failures.
 ALL = (*IN_PROGRESS, COMPLETED, VALIDATION_FAILED, TRANSFORMATION_FAILED)
+
+#: The ledger's status index: status, then updated_at ("which files ended in STATUS since T").
+STATUS_INDEX = "status-updated_at-index"

@@ -23,11 +23,13 @@ from .assets import ASSET_EXCLUDES, handler_asset_dir
 from .checks import refuse_self_feeding
 from .data_settings import DataSettings
 from .defaults import (
+    check_bucket_props,
     check_dead_letter_queue_props,
     data_bucket_props,
     dead_letter_queue_props,
     logs_bucket_props,
     use_log_delivery_policy,
+    with_overrides,
 )
 from .definition import Resources, RetryPolicy, data_path, reconciler
 from .errors import ConfigurationError, check_overrides, props_of, refuse_snapshot
@@ -61,9 +63,19 @@ SWEEP_GRACE = Duration.minutes(10)
 _SWEEP_TIMEOUT = Duration.minutes(5)
 _SAFE_PREFIX = frozenset("{}'\\\"")
 _EXPRESS_LIMIT = Duration.minutes(5)
+#: The timeouts' defaults, one object each: a field holding that very object was left unset, so EXPRESS
+#: may derive it; a Duration you give (even an equal one) is kept, and refused if it cannot fit.
+_UNSET_TIMEOUTS = {
+    "validate_timeout": Duration.minutes(5),
+    "transform_timeout": Duration.minutes(15),
+    "execution_timeout": Duration.hours(1),
+}
+#: The Python releases the handlers run on (they use 3.11's standard library).
+_MIN_PYTHON = (3, 11)
 #: Function settings the pipeline owns: None where it sets them itself, else the field to use instead.
 _FUNCTION_OWNED: dict[str, str | None] = {
     "code": None,
+    "function_name": None,  # it would name both functions alike
     "handler": None,
     "role": None,
     "environment": None,
@@ -178,11 +190,11 @@ class ValidateTransformWorkflowProps:
     validate_memory_mb: int = 768
     transform_memory_mb: int = 1024
     ephemeral_storage_mb: int = 2048
-    validate_timeout: Duration = field(default_factory=lambda: Duration.minutes(5))
-    transform_timeout: Duration = field(default_factory=lambda: Duration.minutes(15))
+    validate_timeout: Duration = field(default_factory=lambda: _UNSET_TIMEOUTS["validate_timeout"])
+    transform_timeout: Duration = field(default_factory=lambda: _UNSET_TIMEOUTS["transform_timeout"])
     reserved_concurrency: int | None = None
     log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR
-    execution_timeout: Duration = field(default_factory=lambda: Duration.hours(1))
+    execution_timeout: Duration = field(default_factory=lambda: _UNSET_TIMEOUTS["execution_timeout"])
     state_machine_type: sfn.StateMachineType = sfn.StateMachineType.STANDARD
     include_execution_data: bool = False
     function_props: Mapping[str, Any] | None = None
@@ -217,8 +229,15 @@ class ValidateTransformWorkflowProps:
         if not 512 <= self.ephemeral_storage_mb <= 10240:
             raise ConfigurationError("ephemeral_storage_mb must be between 512 and 10240")
         check_overrides("function_props", self.function_props, lambda_.Function, _FUNCTION_OWNED)
+        version = self.runtime.name.removeprefix("python").split(".")
+        if not self.runtime.name.startswith("python") or tuple(map(int, version)) < _MIN_PYTHON:
+            raise ConfigurationError(
+                f"runtime {self.runtime.name} cannot run the handlers: give Python 3.11 or newer"
+                " (default: lambda_.Runtime.PYTHON_3_14)"
+            )
         check_overrides("state_machine_props", self.state_machine_props, sfn.StateMachine, _STATE_MACHINE_OWNED)
         check_dead_letter_queue_props("dead_letter_queue_props", self.dead_letter_queue_props)
+        check_bucket_props("processed_bucket_props", self.processed_bucket_props)
         refuse_snapshot("ValidateTransformWorkflow", self.removal_policy, "S3 buckets and log groups")
         if self.state_machine_type == sfn.StateMachineType.EXPRESS:
             self._fit_express()
@@ -252,10 +271,9 @@ class ValidateTransformWorkflowProps:
     def _fit_express(self) -> None:
         """EXPRESS runs 5 minutes at most: the timeouts left at their defaults are derived to fit
         (execution 5 minutes, each function 2), and those set that cannot fit are named in one error."""
-        defaults = {"execution_timeout": 3600, "validate_timeout": 300, "transform_timeout": 900}
         fitted = {"execution_timeout": 300, "validate_timeout": 120, "transform_timeout": 120}
-        for name, default in defaults.items():
-            if getattr(self, name).to_seconds() == default:
+        for name, unset in _UNSET_TIMEOUTS.items():
+            if getattr(self, name) is unset:  # left unset (a value you give, even the default's, is yours)
                 object.__setattr__(self, name, Duration.seconds(fitted[name]))
         limit = min(self.execution_timeout.to_seconds(), _EXPRESS_LIMIT.to_seconds())
         wrong = []
@@ -512,7 +530,7 @@ class ValidateTransformWorkflow(Construct):
             glacier_after_days=90,
             noncurrent_expire_days=90,
         )
-        kwargs.update(props.processed_bucket_props or {})
+        kwargs = with_overrides(kwargs, props.processed_bucket_props)
         bucket = s3.Bucket(self, "Processed", **kwargs)
         acknowledge_bucket(bucket, kms=kwargs.get("encryption_key") is not None)
         # Published or abandoned staging copies leave old versions in a versioned bucket: expire those

@@ -108,6 +108,7 @@ def _everything(stack: cdk.Stack) -> EtlPipelineProps:
             noncurrent_version_expiration_days=45,
             event_retry_attempts=3,
             event_max_age=Duration.hours(2),
+            archive_retention=Duration.days(30),
         ),
         ledger=ProcessingLedgerProps(
             point_in_time_recovery=False,
@@ -384,6 +385,10 @@ CHECKS: dict[str, Check] = {
     ),
     "LandingOptions.event_max_age": lambda t: (
         _rule_target(t, "Everything")["RetryPolicy"]["MaximumEventAgeInSeconds"] == 7200
+    ),
+    "LandingOptions.archive_retention": lambda t: (
+        [a["Properties"]["RetentionDays"] for a in _of(t, "AWS::Events::Archive", "Everything")] == [30]
+        and not _of(t, "AWS::Events::Archive", "Own")
     ),
     # ProcessingLedgerProps, through `ledger`
     "ProcessingLedgerProps.existing_table": lambda t: (

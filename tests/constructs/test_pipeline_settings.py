@@ -97,7 +97,28 @@ def test_state_machine_type_and_retry_take_effect(template):
             r"EtlPipelineProps\(retry=...\); raw_bucket: set by EtlPipeline; memory: no such setting",
         ),
         ({"workflow": LandingOptions()}, "workflow takes a WorkflowOptions, not LandingOptions"),
-        ({"ledger": {"table_name": "x"}}, r"ledger takes a ProcessingLedgerProps, not dict"),
+        ({"ledger": {"table_name": "x"}}, r"ledger is a dict .*: give a ProcessingLedgerProps\(...\) or None"),
+        ({"transform_memory_mb": "2048"}, r"transform_memory_mb is a str \('2048'\): give an int"),
+        ({"validate_timeout": 300}, r"validate_timeout is a int \(300\): give a Duration, such as Duration.minutes"),
+        ({"retry": {"max_attempts": 1}}, r"retry is a dict .*: give a RetryPolicy\(...\)"),
+        ({"landing": LandingOptions(event_max_age=cdk.Duration.hours(48))}, "between 1 minute and 24 hours"),
+        ({"create_dashboard": False, "dashboard_name": "x"}, "create_dashboard=False leaves out"),
+        (
+            {
+                "removal_policy": cdk.RemovalPolicy.DESTROY,
+                "ledger": ProcessingLedgerProps(removal_policy=cdk.RemovalPolicy.RETAIN),
+            },
+            "removal_policy and ledger.removal_policy differ",
+        ),
+        (
+            {"raw_bucket_props": {"removal_policy": cdk.RemovalPolicy.DESTROY}},
+            r"bucket_props\['removal_policy'\] is set by the pipeline: use removal_policy",
+        ),
+        (
+            {"processed_bucket_props": {"bucket_nam": "x"}},
+            r"processed_bucket_props\['bucket_nam'\]: Bucket has no such setting",
+        ),
+        ({"function_props": {"function_name": "x"}}, r"function_props\['function_name'\] is set by the pipeline"),
         (
             {
                 "removal_policy": cdk.RemovalPolicy.DESTROY,
@@ -118,7 +139,7 @@ def test_state_machine_type_and_retry_take_effect(template):
 )
 def test_a_misplaced_or_conflicting_setting_is_refused_naming_its_place(settings, message):
     with pytest.raises(ConfigurationError, match=message):
-        EtlPipelineProps(**settings)
+        EtlPipeline(cdk.Stack(cdk.App(), "Refused"), "Pipeline", EtlPipelineProps(**settings))
 
 
 @pytest.mark.parametrize(

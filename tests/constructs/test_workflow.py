@@ -213,11 +213,11 @@ def test_lambda_task_failures_lead_to_the_failure_record(definition):
         mark = states[catch["Next"]]
         assert mark["Result"] == {"status": status}
         step = states[mark["Next"]]
-        if name == "Transform":  # an uncommitted output goes first, unless the ledger shows the commit
-            assert step["Parameters"]["Payload"]["action"] == "retract"
-            committed = states[step["Next"]]
-            assert committed["Choices"][0]["Variable"] == "$.retracted.committed"
-            step = states[committed["Default"]]
+        # An uncommitted output goes first (or a new attempt's earlier output), unless the ledger shows the commit.
+        assert step["Parameters"]["Payload"]["action"] == "retract"
+        committed = states[step["Next"]]
+        assert committed["Choices"][0]["Variable"] == "$.retracted.committed"
+        step = states[committed["Default"]]
         assert step["Resource"].endswith("lambda:invoke")
         assert step["Parameters"]["Payload"]["action"] == "quarantine"
 
@@ -256,13 +256,26 @@ def test_the_failure_records_the_quarantine_location_only_when_the_copy_was_made
 def test_a_rejected_file_ends_the_execution_successfully(definition):
     # A rejection is recorded and counted by its own alarm; the executions-failed alarm is for faults.
     valid = definition["States"]["Valid?"]
-    assert definition["States"][valid["Default"]]["Type"] == "Succeed"
+    after = definition["States"][valid["Default"]]  # a new attempt first withdraws the earlier output
+    assert after["Type"] == "Choice" and definition["States"][after["Default"]]["Type"] == "Succeed"
+    withdraw = definition["States"][after["Choices"][0]["Next"]]
+    assert withdraw["Parameters"]["Payload"]["action"] == "retract"
+    assert definition["States"][withdraw["Next"]]["Type"] == "Succeed"
     fails = [s for s in definition["States"].values() if s["Type"] == "Fail"]
     assert all(s["Error"] != "ValidationFailed" for s in fails)
 
 
+def _after_new_attempt_choice(definition: dict) -> str:
+    """The state a first delivery starts at: past the "New attempt requested?" choice."""
+    start = definition["States"][definition["StartAt"]]
+    assert definition["StartAt"] == "New attempt requested?" and start["Type"] == "Choice"
+    (choice,) = start["Choices"]
+    assert choice == {"Variable": "$.reprocess", "IsPresent": True, "Next": "Which versions may run again?"}
+    return str(start["Default"])
+
+
 def test_without_prefix_the_rule_checks_the_suffix_and_the_definition_does_not(definition):
-    assert definition["StartAt"] == "Identify object version"
+    assert _after_new_attempt_choice(definition) == "Identify object version"
 
 
 def test_state_machine_logs_without_execution_data_and_traces(template):
@@ -402,7 +415,7 @@ def test_with_a_prefix_the_first_state_accepts_every_case_of_each_suffix(synthes
         )
     )
     definition = _definition(template, "StateMachine")
-    first = definition["States"][definition["StartAt"]]
+    first = definition["States"][_after_new_attempt_choice(definition)]
     assert first["Type"] == "Choice"
     (choice,) = first["Choices"]
     patterns = {c["StringMatches"] for c in choice["Or"]}

@@ -19,6 +19,10 @@ from typing import Any, TextIO
 
 from botocore.exceptions import ClientError
 
+from ..ops.backfill import BackfillResult
+from ..ops.ledger_view import LEDGER_SNAPSHOT
+from ..ops.locate import DEFAULT_SUFFIXES, PipelineResources
+from ..ops.reprocess import ReprocessResult
 from . import principals
 from .assembly import resolve_template
 from .authorization import Denied, authorized_calls
@@ -261,6 +265,8 @@ class LocalPipeline:
         self.refusals: list[Denied] = []
         self._executions: dict[Upload, str] = {}
         self._not_started: dict[Upload, str] = {}
+        #: The events the rule delivered to the state machine so far, in order (what an archive keeps).
+        self.delivered: list[dict[str, Any]] = []
 
     def __enter__(self) -> LocalPipeline:
         try:
@@ -457,6 +463,7 @@ class LocalPipeline:
             if upload is not None and upload not in started and upload not in self._not_started:
                 try:
                     started[upload] = self.start(event)
+                    self.delivered.append(event)
                 except ClientError as exc:  # EventBridge could not start it: the event goes to the rule's DLQ
                     self._not_started[upload] = f"not started: the rule could not start the workflow: {_message(exc)}"
                     self._dead_letter(self.pipeline.rule, event, exc)
@@ -513,6 +520,80 @@ class LocalPipeline:
             raise SweepFailed(str(payload.get("errorMessage") if isinstance(payload, dict) else payload))
         result: dict[str, Any] = payload
         return result
+
+    @property
+    def resources(self) -> PipelineResources:
+        """The pipeline's parts by their names in the emulation, for the operations (`etl_constructs.ops`)."""
+        suffixes = next(
+            (
+                tuple(json.loads(f.environment["ETL_CONFIG"])["suffixes"])
+                for f in self.pipeline.functions.values()
+                if "ETL_CONFIG" in f.environment
+            ),
+            DEFAULT_SUFFIXES,
+        )
+        return PipelineResources(
+            table=self.pipeline.table,
+            state_machine=self.pipeline.state_machine_arn,
+            raw_bucket=self.pipeline.raw_bucket,
+            input_prefix=self.pipeline.input_prefix,
+            suffixes=suffixes,
+        )
+
+    def reprocess(self, file_ids: Sequence[str], force: bool = False) -> list[ReprocessResult]:
+        """Ask for a new attempt of each version, as `etl-constructs reprocess` does; wait for the attempts
+        and settle what did not succeed. `force` runs COMPLETED versions again too."""
+        from ..ops import reprocess
+
+        results = reprocess(self.clients["dynamodb"], self.clients["stepfunctions"], self.resources, file_ids, force)
+        self._settle_started([r.execution for r in results if r.outcome == "started" and r.execution])
+        return results
+
+    def backfill(self, prefix: str | None = None, since: str | None = None, dry_run: bool = False) -> BackfillResult:
+        """Start the data path for each object version of the raw bucket the ledger does not know, as
+        `etl-constructs backfill` does; wait for what it started and settle what did not succeed."""
+        from ..ops import backfill
+
+        machine = {self.pipeline.state_machine_arn}
+        before = self._executions_of(machine)
+        result = backfill(
+            self.clients["s3"],
+            self.clients["dynamodb"],
+            self.clients["stepfunctions"],
+            self.resources,
+            prefix=prefix,
+            since=since,
+            dry_run=dry_run,
+            rate=None,  # the emulation has no StartExecution quota to spare
+        )
+        self._settle_started(sorted(self._executions_of(machine) - before))
+        return result
+
+    def replay(self, events: Sequence[dict[str, Any]] | None = None, name: str = "local-replay") -> list[str]:
+        """Deliver events again as an EventBridge archive's replay does (each marked with `replay-name`):
+        by default every event the rule has delivered so far. Waits for the executions, settles what did not
+        succeed, and returns them. A version already final is left as it is."""
+        replayed = [dict(event, **{"replay-name": name}) for event in (self.delivered if events is None else events)]
+        started = [self.start(event) for event in replayed]
+        self._settle_started(started)
+        return started
+
+    def ledger_items(self) -> list[dict[str, Any]]:
+        """Every item of the ledger as plain JSON values (history included), newest first."""
+        from ..ops import list_items
+
+        return list_items(self.clients["dynamodb"], self.pipeline.table)
+
+    def save_ledger(self) -> Path:
+        """Write the ledger's items to `<out>/ledger.json` (LEDGER_SNAPSHOT), for `etl-constructs ledger --out`."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        path = self.out / LEDGER_SNAPSHOT
+        path.write_text(json.dumps({"table": self.pipeline.table, "items": self.ledger_items()}, indent=1) + "\n")
+        return path
+
+    def clear_faults(self) -> None:
+        """Inject none of the faults added so far (those given to `inject` or `faults=`)."""
+        self.faults.clear()
 
     def _executions_of(self, machines: set[str]) -> set[str]:
         sfn = self.clients["stepfunctions"]
@@ -817,8 +898,13 @@ def run_local(
     the assembly and `pipeline` an EtlPipeline of the stack (construct id or path) when there are
     several. `concurrency` caps each function's concurrent invocations, as a Lambda concurrency
     limit does: invocations past it fail with `Lambda.TooManyRequestsException`.
+
+    The ledger's items are kept in `<out>/ledger.json` (see `LEDGER_SNAPSHOT`), which
+    `etl-constructs ledger list --out` and `ledger show --out` read after the run.
     """
     with LocalPipeline(
         template=template, out=out, log=log, stack=stack, pipeline=pipeline, concurrency=concurrency
     ) as local:
-        return local.run(files, prefix=prefix, progress=progress)
+        result = local.run(files, prefix=prefix, progress=progress)
+        local.save_ledger()
+        return result

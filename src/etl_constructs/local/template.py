@@ -22,6 +22,46 @@ _PSEUDO = {
 }
 
 
+_ENVIRONMENT = re.compile(r"aws://(\d{12})/([a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d)")
+_ARN_ENVIRONMENT = re.compile(r"arn:aws[a-z-]*:[a-z0-9-]+:([a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d):(\d{12}):")
+
+
+def deployment_environment(path: Path) -> tuple[str, str] | None:
+    """The (account, region) a template was synthesized for: its stack's `env` in the cloud assembly
+    beside it, or the one its ARNs name most; None for an environment-agnostic template."""
+    from .assembly import stack_of_template
+
+    artifact = stack_of_template(path)
+    if artifact is not None:
+        found = _ENVIRONMENT.fullmatch(str(artifact.artifact.get("environment", "")))
+        return (found.group(1), found.group(2)) if found else None
+    try:
+        pairs = _ARN_ENVIRONMENT.findall(path.read_text(encoding="utf-8"))
+    except OSError:
+        return None
+    named = [(account, region) for region, account in pairs if account != ACCOUNT]
+    return max(set(named), key=named.count) if named else None
+
+
+def localized(text: str, environment: tuple[str, str] | None) -> str:
+    """A template's text with the account, region and partition it was synthesized for replaced by the
+    emulation's (`ACCOUNT`, `REGION`, `aws`), so the ARNs its policies name are the emulated resources'."""
+    if environment is None:
+        return text
+    account, region = environment
+    text = re.sub(r"arn:aws-[a-z-]+:", "arn:aws:", text).replace("amazonaws.com.cn", "amazonaws.com")
+    for old, new in (
+        (f":{region}:{account}:", f":{REGION}:{ACCOUNT}:"),
+        (f"::{account}:", f"::{ACCOUNT}:"),
+        (f'"{account}"', f'"{ACCOUNT}"'),
+        (f".{region}.", f".{REGION}."),
+        (f'"{region}"', f'"{REGION}"'),
+        (f"-{account}-{region}", f"-{ACCOUNT}-{REGION}"),
+    ):
+        text = text.replace(old, new)
+    return text
+
+
 class TemplateError(Exception):
     """The template cannot be run locally: it lacks the pipeline or a part of it."""
 
@@ -61,7 +101,7 @@ class Template:
     def load(cls, path: Path) -> Template:
         """Read a template file; raise TemplateError when it is not a template."""
         try:
-            body = json.loads(path.read_text(encoding="utf-8"))
+            body = json.loads(localized(path.read_text(encoding="utf-8"), deployment_environment(path)))
         except (OSError, ValueError) as exc:
             raise TemplateError(f"cannot read template {path}: {exc}") from exc
         if not isinstance(body, dict) or not isinstance(body.get("Resources"), dict):

@@ -1,0 +1,195 @@
+"""Operating a pipeline in the local emulation: reprocess, backfill, replay, and the ledger commands."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from etl_constructs.cli import main
+from etl_constructs.ops import attempts, reprocess
+from etl_constructs.testing import Fault, LocalPipeline
+
+pytestmark = pytest.mark.slow
+
+VALID = "transaction_id,amount,date,account_id\nT-1,10.00,2024-03-01,ACC-1\n"
+INVALID = "transaction_id,amount,date,account_id\nT-1,ten,2024-03-01,ACC-1\n"
+
+
+@pytest.fixture
+def pipeline(etl_template_path: Path, tmp_path: Path):
+    with (
+        (tmp_path / "logs.jsonl").open("w") as log,
+        LocalPipeline(etl_template_path, out=tmp_path / "out", log=log) as local,
+    ):
+        yield local
+
+
+@pytest.fixture(scope="module")
+def etl_template_path(tmp_path_factory) -> Path:
+    from etl_constructs.local import synthesize_default
+
+    return synthesize_default(tmp_path_factory.mktemp("operate"))
+
+
+def _file(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def _throttled(pipeline: LocalPipeline, tmp_path: Path) -> str:
+    """A file failed by throttling: every invocation of the validate step refused, the budget spent."""
+    pipeline.inject(
+        Fault.error("lambda", "Invoke", caller="StateMachine", code="TooManyRequestsException", status=429, times=None)
+    )
+    (report,) = pipeline.run([_file(tmp_path, "march.csv", VALID)]).files
+    pipeline.clear_faults()
+    assert report.status == "VALIDATION_FAILED", report
+    assert "TooManyRequestsException" in report.errors[0]["message"]
+    assert report.file_id is not None
+    return report.file_id
+
+
+def test_a_file_failed_by_throttling_is_reprocessed_to_completed_as_attempt_two(pipeline, tmp_path):
+    file_id = _throttled(pipeline, tmp_path)
+    (result,) = pipeline.reprocess([file_id])
+    assert (result.outcome, result.attempt) == ("started", 2)
+    item = pipeline.ledger_items()[0]
+    assert (item["status"], item["attempt"]) == ("COMPLETED", 2)
+    first, second = attempts(item)
+    assert (first["attempt"], first["status"], first["error"]) == (
+        1,
+        "VALIDATION_FAILED",
+        "Lambda.TooManyRequestsException",
+    )
+    assert (second["attempt"], second["status"], second["rows_written"]) == (2, "COMPLETED", 1)
+    assert first["execution"] != second["execution"]
+    output = pipeline.clients["s3"].get_object(Bucket=item["output_bucket"], Key=item["output_key"])["Body"].read()
+    assert json.loads(output)["transaction_id"] == "T-1"
+
+
+def test_a_completed_file_runs_again_only_with_force_and_its_output_is_replaced(pipeline, tmp_path):
+    (report,) = pipeline.run([_file(tmp_path, "april.csv", VALID)]).files
+    (skipped,) = pipeline.reprocess([report.file_id])
+    assert skipped.outcome == "skipped" and "force" in skipped.reason
+    s3 = pipeline.clients["s3"]
+    item = pipeline.ledger_items()[0]
+    before = s3.head_object(Bucket=item["output_bucket"], Key=item["output_key"])["VersionId"]
+    (forced,) = pipeline.reprocess([report.file_id], force=True)
+    assert forced.outcome == "started"
+    item = pipeline.ledger_items()[0]
+    assert (item["status"], item["attempt"], [a["status"] for a in attempts(item)]) == (
+        "COMPLETED",
+        2,
+        ["COMPLETED", "COMPLETED"],
+    )
+    versions = s3.list_object_versions(Bucket=item["output_bucket"], Prefix=item["output_key"])["Versions"]
+    current = [v["VersionId"] for v in versions if v["IsLatest"]]
+    assert len(versions) == 2 and current != [before]  # one PUT replaced the other: never neither, never both
+
+
+def test_two_concurrent_reprocesses_of_one_file_start_one_attempt(pipeline, tmp_path):
+    file_id = _throttled(pipeline, tmp_path)
+    sfn = pipeline.clients["stepfunctions"]
+    item = pipeline.ledger_item(file_id)
+    assert item is not None
+    request = {"bucket": item["bucket"], "key": item["key"], "version": item["version"], "reprocess": "failed"}
+    # Two operators (or tools) at once, under different execution names: the ledger's condition decides.
+    started = [
+        sfn.start_execution(stateMachineArn=pipeline.pipeline.state_machine_arn, name=n, input=json.dumps(request))[
+            "executionArn"
+        ]
+        for n in ("operator-a", "operator-b")
+    ]
+    # And the CLI's own requests, from two threads: one execution name per attempt.
+    results = []
+    threads = [
+        threading.Thread(
+            target=lambda: results.extend(reprocess(pipeline.clients["dynamodb"], sfn, pipeline.resources, [file_id]))
+        )
+        for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    pipeline.reconcile(pipeline.wait(started + [r.execution for r in results if r.execution]))
+    item = pipeline.ledger_item(file_id)
+    assert item is not None and item["status"] == "COMPLETED"
+    full = next(i for i in pipeline.ledger_items() if i["file_id"] == file_id)
+    assert [a["attempt"] for a in attempts(full)] == [1, 2]  # one attempt began, whichever asked first
+    begun = [arn for arn in started if pipeline.ledger_item(file_id)["execution"] == arn]
+    assert len(begun) <= 1
+
+
+def test_backfill_of_500_objects_run_twice_gives_500_items_and_500_executions(pipeline, tmp_path):
+    s3 = pipeline.clients["s3"]
+    raw = pipeline.pipeline.raw_bucket
+    for index in range(500):
+        s3.put_object(Bucket=raw, Key=f"old/{index:03}.csv", Body=VALID.replace("T-1", f"T-{index}").encode())
+    s3.put_object(Bucket=raw, Key="old/notes.txt", Body=b"not a data file")
+    pipeline.matched_events()  # what landed before the pipeline: its events are gone
+
+    dry = pipeline.backfill(prefix="old/", dry_run=True)
+    assert (dry.listed, dry.eligible, dry.would_start, dry.started) == (501, 500, 500, 0)
+    first = pipeline.backfill(prefix="old/")
+    assert (first.eligible, first.known, first.started) == (500, 0, 500)
+    second = pipeline.backfill(prefix="old/")
+    assert (second.eligible, second.known, second.started, second.already_started) == (500, 500, 0, 0)
+
+    items = pipeline.ledger_items()
+    assert len(items) == 500 and {i["status"] for i in items} == {"COMPLETED"}
+    sfn = pipeline.clients["stepfunctions"]
+    pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=pipeline.pipeline.state_machine_arn)
+    assert sum(len(p["executions"]) for p in pages) == 500
+
+
+def test_a_replay_of_completed_events_changes_nothing(pipeline, tmp_path):
+    run = pipeline.run([_file(tmp_path, "may.csv", VALID), _file(tmp_path, "bad.csv", INVALID)])
+    assert [f.status for f in run.files] == ["COMPLETED", "VALIDATION_FAILED"]
+    s3 = pipeline.clients["s3"]
+
+    def state() -> tuple[list[dict], list[tuple[str, str]]]:
+        objects = [
+            (v["Key"], v["VersionId"])
+            for bucket in (pipeline.pipeline.processed_bucket, pipeline.pipeline.quarantine_bucket)
+            for v in s3.list_object_versions(Bucket=bucket).get("Versions", [])
+        ]
+        return pipeline.ledger_items(), sorted(objects)
+
+    before = state()
+    replayed = pipeline.replay()
+    assert len(replayed) == 2
+    assert {pipeline.clients["stepfunctions"].describe_execution(executionArn=a)["status"] for a in replayed} == {
+        "SUCCEEDED"
+    }
+    assert state() == before
+
+
+def test_ledger_list_prints_a_table_and_json_and_show_gives_the_history(etl_template_path, tmp_path, capsys):
+    out = tmp_path / "out"
+    data = tmp_path / "data"
+    data.mkdir()
+    _file(data, "good.csv", VALID)
+    _file(data, "bad.csv", INVALID)
+    assert main(["run-local", "--quiet", "--template", str(etl_template_path), "--out", str(out), str(data)]) == 1
+    capsys.readouterr()
+
+    assert main(["ledger", "list", "--out", str(out)]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:3] == ["status", "updated_at", "attempt"]
+    assert sorted(line.split()[0] for line in table[2:]) == ["COMPLETED", "VALIDATION_FAILED"]
+
+    assert main(["ledger", "list", "--out", str(out), "--json", "--status", "VALIDATION_FAILED"]) == 0
+    (failed,) = json.loads(capsys.readouterr().out)
+    assert failed["key"] == "bad.csv" and failed["error_count"] == 1
+
+    assert main(["ledger", "show", "--out", str(out), failed["file_id"]]) == 0
+    shown = capsys.readouterr().out
+    assert "attempt 1: VALIDATION_FAILED" in shown and "quarantine_key" in shown
+
+    assert main(["ledger", "show", "--out", str(out), "s3://nope/x?versionId=1"]) == 2
+    assert "no ledger item" in capsys.readouterr().err
