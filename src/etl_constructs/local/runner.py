@@ -549,25 +549,38 @@ class LocalPipeline:
         self._settle_started([r.execution for r in results if r.outcome == "started" and r.execution])
         return results
 
-    def backfill(self, prefix: str | None = None, since: str | None = None, dry_run: bool = False) -> BackfillResult:
+    def backfill(
+        self,
+        prefix: str | None = None,
+        since: str | None = None,
+        dry_run: bool = False,
+        checkpoint: Path | None = None,
+        progress: Callable[[BackfillResult], None] | None = None,
+        page_size: int = 1000,
+    ) -> BackfillResult:
         """Start the data path for each object version of the raw bucket the ledger does not know, as
-        `etl-constructs backfill` does; wait for what it started and settle what did not succeed."""
+        `etl-constructs backfill` does (see `etl_constructs.ops.backfill`); wait for what it started and
+        settle what did not succeed, also when `progress` interrupts it."""
         from ..ops import backfill
 
         machine = {self.pipeline.state_machine_arn}
         before = self._executions_of(machine)
-        result = backfill(
-            self.clients["s3"],
-            self.clients["dynamodb"],
-            self.clients["stepfunctions"],
-            self.resources,
-            prefix=prefix,
-            since=since,
-            dry_run=dry_run,
-            rate=None,  # the emulation has no StartExecution quota to spare
-        )
-        self._settle_started(sorted(self._executions_of(machine) - before))
-        return result
+        try:
+            return backfill(
+                self.clients["s3"],
+                self.clients["dynamodb"],
+                self.clients["stepfunctions"],
+                self.resources,
+                prefix=prefix,
+                since=since,
+                dry_run=dry_run,
+                rate=None,  # the emulation has no StartExecution quota to spare
+                checkpoint=checkpoint,
+                progress=progress,
+                page_size=page_size,
+            )
+        finally:
+            self._settle_started(sorted(self._executions_of(machine) - before))
 
     def replay(self, events: Sequence[dict[str, Any]] | None = None, name: str = "local-replay") -> list[str]:
         """Deliver events again as an EventBridge archive's replay does (each marked with `replay-name`):

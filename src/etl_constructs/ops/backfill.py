@@ -70,6 +70,7 @@ def backfill(
     rate: float | None = 20.0,
     checkpoint: Path | None = None,
     progress: Callable[[BackfillResult], None] | None = None,
+    page_size: int = 1000,
 ) -> BackfillResult:
     """Start the data path for every eligible object version with no ledger item.
 
@@ -80,6 +81,8 @@ def backfill(
         rate: executions started per second at most (Step Functions' StartExecution quota is
             shared with the pipeline's own starts); None for no limit. Default: 20.
         checkpoint: a file recording where the listing got to; a run given the same file resumes there.
+        progress: called with the result so far after each page of the listing.
+        page_size: object versions per ListObjectVersions page (at most 1,000). Default: 1,000.
     """
     if rate is not None and rate <= 0:
         raise ValueError("rate must be above 0")
@@ -91,7 +94,9 @@ def backfill(
     accepted = tuple(x.lower() for x in resources.suffixes)
     marker = _read_checkpoint(checkpoint, head)
     start = {"KeyMarker": marker[0], "VersionIdMarker": marker[1]} if marker else {}
-    pages = s3.get_paginator("list_object_versions").paginate(Bucket=resources.raw_bucket, Prefix=head, **start)
+    pages = s3.get_paginator("list_object_versions").paginate(
+        Bucket=resources.raw_bucket, Prefix=head, PaginationConfig={"PageSize": page_size}, **start
+    )
     for page in pages:
         eligible = []
         for version in page.get("Versions", []):

@@ -193,3 +193,28 @@ def test_ledger_list_prints_a_table_and_json_and_show_gives_the_history(etl_temp
 
     assert main(["ledger", "show", "--out", str(out), "s3://nope/x?versionId=1"]) == 2
     assert "no ledger item" in capsys.readouterr().err
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_an_interrupted_backfill_resumes_after_the_last_page_it_finished(pipeline, tmp_path):
+    s3 = pipeline.clients["s3"]
+    for index in range(5):
+        s3.put_object(Bucket=pipeline.pipeline.raw_bucket, Key=f"old/{index}.csv", Body=VALID.encode())
+    pipeline.matched_events()
+    checkpoint = tmp_path / "backfill.json"
+
+    def stop(result) -> None:
+        raise Interrupted
+
+    with pytest.raises(Interrupted):
+        pipeline.backfill(prefix="old/", checkpoint=checkpoint, progress=stop, page_size=2)
+    assert json.loads(checkpoint.read_text())["done"] is False
+    resumed = pipeline.backfill(prefix="old/", checkpoint=checkpoint, page_size=2)
+    assert (resumed.listed, resumed.started) == (3, 3)  # the first page is not listed again
+    assert json.loads(checkpoint.read_text())["done"] is True
+    again = pipeline.backfill(prefix="old/", checkpoint=checkpoint, page_size=2)  # done: from the start
+    assert (again.listed, again.known, again.started) == (5, 5, 0)
+    assert len(pipeline.ledger_items()) == 5
