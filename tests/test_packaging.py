@@ -41,6 +41,7 @@ def test_the_wheel_carries_the_handler_code_and_type_marker(dist):
     assert "etl_constructs/_handlers/etl_handlers/core/api.py" in names
     assert "etl_constructs/_handlers/etl_handlers/validate_handler.py" in names
     assert "etl_constructs/py.typed" in names
+    assert "etl_constructs/prices.json" in names  # the cost model's price list
     assert not [n for n in names if "__pycache__" in n or n.startswith("tests/")]
 
 

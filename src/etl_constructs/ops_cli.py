@@ -80,7 +80,18 @@ def add_commands(commands: Any) -> dict[str, Command]:
     fill.add_argument("--checkpoint", type=Path, metavar="FILE", help="record progress here; a rerun resumes")
     fill.add_argument("--json", action="store_true", help="print the result as JSON")
     _target(fill, local=False)
-    return {"ledger": _ledger, "reprocess": _reprocess, "backfill": _backfill}
+
+    price = commands.add_parser("cost", help="price a synthesized pipeline for a month of files (no AWS call)")
+    price.add_argument("--template", type=Path, required=True, metavar="PATH", help="a template file or cdk.out")
+    price.add_argument("--stack", metavar="NAME", help="the stack of a cloud assembly holding several")
+    price.add_argument("--pipeline", metavar="NAME", help="the EtlPipeline of a stack holding several")
+    price.add_argument("--files-per-month", type=float, required=True, metavar="N", help="files a month")
+    price.add_argument("--mean-size", type=float, required=True, metavar="MB", help="mean file size in MB")
+    price.add_argument("--rejected-share", type=float, default=0.01, metavar="F", help="share rejected; default 0.01")
+    price.add_argument("--region", default="us-east-1", help="the price list's region; default us-east-1")
+    price.add_argument("--seed", action="store_true", help="price the seed's shape instead, on the same files")
+    price.add_argument("--json", action="store_true", help="print the report as JSON")
+    return {"ledger": _ledger, "reprocess": _reprocess, "backfill": _backfill, "cost": _cost}
 
 
 def _time(text: str | None) -> str | None:
@@ -239,3 +250,21 @@ def _summary(result: Any, dry_run: bool) -> str:
         f"{result.listed} object version(s) listed, {result.eligible} eligible, {result.known} already in the"
         f" ledger; {verb} {count}, {result.already_started} already started"
     )
+
+
+def _cost(args: argparse.Namespace) -> int:
+    from .cost import SEED, estimate, shape_of
+    from .local.template import TemplateError
+
+    if args.files_per_month < 0 or args.mean_size < 0 or not 0 <= args.rejected_share <= 1:
+        raise UsageError("--files-per-month and --mean-size must be 0 or more, --rejected-share between 0 and 1")
+    try:
+        shape = SEED if args.seed else shape_of(args.template, args.stack, args.pipeline)
+        report = estimate(shape, args.files_per_month, args.mean_size, args.rejected_share, args.region, args.seed)
+    except (TemplateError, ValueError) as exc:
+        raise UsageError(str(exc)) from exc
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        sys.stdout.write(report.text())
+    return 0

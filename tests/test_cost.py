@@ -1,0 +1,83 @@
+"""The cost model prices a synthesized pipeline from its template: transitions counted from the definition."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+
+from etl_constructs import EtlPipeline, EtlPipelineProps, LandingOptions
+from etl_constructs.cli import main
+from etl_constructs.cost import SEED, count_transitions, estimate, shape_of
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "examples" / "cdk.out"
+
+
+@pytest.fixture(scope="module")
+def assembly(tmp_path_factory) -> Path:
+    """Two pipelines: the default, and one whose input prefix makes the definition check the suffix too."""
+    out = tmp_path_factory.mktemp("cost") / "cdk.out"
+    app = cdk.App(outdir=str(out))
+    stack = cdk.Stack(app, "Priced")
+    EtlPipeline(stack, "Plain")
+    EtlPipeline(
+        stack,
+        "Prefixed",
+        EtlPipelineProps(input_prefix="in/", landing=LandingOptions(archive_retention=cdk.Duration.days(30))),
+    )
+    app.synth()
+    return out
+
+
+def test_transitions_are_counted_by_walking_the_definition(assembly):
+    plain = shape_of(assembly, pipeline="Plain")
+    assert (plain.valid_transitions, plain.rejected_transitions) == (7, 7)
+    prefixed = shape_of(assembly, pipeline="Prefixed")
+    assert prefixed.valid_transitions == 8  # "Accepted suffix?" checks the case-insensitive suffix
+    assert prefixed.archive and not plain.archive
+    assert plain.functions == ((768, "arm64", True), (1024, "arm64", True))
+    assert plain.sweep_per_month == 30 * 24 * 4
+
+
+def test_a_change_to_the_definition_changes_the_price(assembly):
+    plain, prefixed = (estimate(shape_of(assembly, pipeline=p), 3_000_000, 1.0) for p in ("Plain", "Prefixed"))
+    transitions = "Step Functions state transitions"
+    assert prefixed.breakdown[transitions] - plain.breakdown[transitions] == pytest.approx(75.0, abs=0.01)
+    assert prefixed.total > plain.total
+
+
+def test_a_loop_or_a_choice_is_followed_as_named():
+    definition = {
+        "StartAt": "A",
+        "States": {
+            "A": {"Type": "Choice", "Choices": [{"Next": "B"}], "Default": "C"},
+            "B": {"Type": "Pass", "Next": "A"},
+            "C": {"Type": "Succeed"},
+        },
+    }
+    assert count_transitions(definition, {}) == 2
+    with pytest.raises(ValueError, match="loops"):
+        count_transitions(definition, {"A": 0})
+
+
+def test_the_seed_shape_costs_more_in_compute_and_less_in_transitions():
+    ours = estimate(shape_of(EXAMPLE, "EtlPipelineExample-dev", "Pipeline"), 3_000_000, 1.0)
+    seed = estimate(SEED, 3_000_000, 1.0, seed=True)
+    compute = sum(v for k, v in ours.breakdown.items() if k.startswith("Lambda compute"))
+    assert compute < sum(v for k, v in seed.breakdown.items() if k.startswith("Lambda compute")) / 3
+    assert seed.assumptions["transitions_valid_file"] == 4
+
+
+def test_the_command_prints_a_table_and_json(capsys):
+    args = ["cost", "--template", str(EXAMPLE), "--stack", "EtlPipelineExample-dev", "--pipeline", "Pipeline"]
+    assert main([*args, "--files-per-month", "30000", "--mean-size", "0.1"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("total (USD a month)")
+    assert main([*args, "--files-per-month", "30000", "--mean-size", "0.1", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["total"] == pytest.approx(sum(report["breakdown"].values()), abs=0.05)
+    assert report["assumptions"]["prices_date"] and report["assumptions"]["transitions_valid_file"] == 7
+    assert main([*args, "--files-per-month", "1", "--mean-size", "1", "--region", "mars-1"]) == 2
+    assert "no prices for mars-1" in capsys.readouterr().err
