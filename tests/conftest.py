@@ -57,6 +57,21 @@ def default_template_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return synthesize_default(tmp_path_factory.mktemp("default-pipeline"))
 
 
+@pytest.fixture(scope="session")
+def express_template_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An EtlPipeline with an EXPRESS data path (its timeouts derived), synthesized once per session."""
+    from aws_cdk import aws_stepfunctions as sfn
+
+    from etl_constructs import EtlPipeline, EtlPipelineProps
+
+    out = tmp_path_factory.mktemp("express-pipeline")
+    app = cdk.App(outdir=str(out))
+    stack = cdk.Stack(app, "EtlConstructsExpress")
+    EtlPipeline(stack, "Pipeline", EtlPipelineProps(state_machine_type=sfn.StateMachineType.EXPRESS))
+    app.synth()
+    return out / "EtlConstructsExpress.template.json"
+
+
 def warnings_of(stack: cdk.Stack, pattern: str) -> list[str]:
     """The synth warnings on `stack` and its constructs whose text matches the regular expression `pattern`.
 

@@ -267,6 +267,7 @@ class LocalPipeline:
         self._not_started: dict[Upload, str] = {}
         #: The events the rule delivered to the state machine so far, in order (what an archive keeps).
         self.delivered: list[dict[str, Any]] = []
+        self._machine_types: dict[str, str] = {}
 
     def __enter__(self) -> LocalPipeline:
         try:
@@ -654,6 +655,10 @@ class LocalPipeline:
             if status in ("SUCCEEDED", "RUNNING"):
                 continue
             described = sfn.describe_execution(executionArn=arn)
+            if self._express(described["stateMachineArn"]):
+                # EXPRESS sends no status-change events: the sweep finds what such an execution left.
+                # https://docs.aws.amazon.com/step-functions/latest/dg/cw-events.html
+                continue
             detail = {
                 "executionArn": arn,
                 "stateMachineArn": described["stateMachineArn"],
@@ -662,6 +667,13 @@ class LocalPipeline:
             }
             started += self._route(detail)
         return started
+
+    def _express(self, machine: str) -> bool:
+        """True for an EXPRESS state machine (asked once per machine)."""
+        if machine not in self._machine_types:
+            described = self.clients["stepfunctions"].describe_state_machine(stateMachineArn=machine)
+            self._machine_types[machine] = described.get("type", "STANDARD")
+        return self._machine_types[machine] == "EXPRESS"
 
     def _route(self, detail: dict[str, Any]) -> list[str]:
         """Start the targets of the state-machine rules matching a status change; queue it for the queue rules."""

@@ -78,12 +78,16 @@ def fault(kind: str, service: str, operation: str, caller: str, match: Any) -> F
     return make(service, operation, caller=caller, match=match)
 
 
-@pytest.fixture(scope="module")
-def local(default_template_path: Path, tmp_path_factory: pytest.TempPathFactory):
+@pytest.fixture(scope="module", params=["STANDARD", "EXPRESS"])
+def local(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """The default pipeline, with a STANDARD and with an EXPRESS data path: every case runs on both."""
+    template = request.getfixturevalue(
+        "default_template_path" if request.param == "STANDARD" else "express_template_path"
+    )
     folder = tmp_path_factory.mktemp("exactly-once")
     with (
         (folder / "logs.jsonl").open("w") as log,
-        LocalPipeline(default_template_path, out=folder / "out", log=log, backoff=0) as pipeline,
+        LocalPipeline(template, out=folder / "out", log=log, backoff=0) as pipeline,
     ):
         yield pipeline
 
