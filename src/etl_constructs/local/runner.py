@@ -32,6 +32,7 @@ from .faults import Fault, FaultPlan, injected
 from .fidelity import aws_fidelity, event_key
 from .invoke import FaultHook, LambdaService, forget_container, in_process_lambda
 from .key_check import check_key_policies
+from .parse_cache import parsed_once
 from .streaming import put_file, streaming_s3
 from .template import REGION, Template, TemplateError
 
@@ -331,6 +332,7 @@ class LocalPipeline:
         stack.enter_context(injected(self.faults))
         stack.enter_context(in_process_lambda(self.lambda_service))
         stack.enter_context(aws_fidelity())
+        stack.enter_context(parsed_once())  # moto parses a definition per execution: once is enough
         stack.enter_context(streaming_s3())  # moto's S3 streams objects on disk instead of reading them whole
         self.refusals = stack.enter_context(authorized_calls(_kms_keys(template), _key_policies(template)))
         stack.enter_context(enable_iam_authentication())

@@ -98,3 +98,27 @@ def test_an_execution_runs_in_the_method_we_wrap_with_its_role():
     owner, name = EXECUTION_HOOK
     assert "execution_details" in inspect.getsource(getattr(owner, name))
     assert "_execution_logic" in inspect.getsource(owner.start)
+
+
+def test_executions_and_their_description_parse_through_the_names_we_cache():
+    from moto.stepfunctions.parser.backend import execution, execution_worker
+
+    from etl_constructs.local.parse_cache import ANALYSIS_HOOK, PARSE_HOOK
+
+    for owner, name in (PARSE_HOOK, ANALYSIS_HOOK):
+        assert list(inspect.signature(getattr(owner, name)).parameters) == ["definition"], name
+    assert f"{PARSE_HOOK[0].__name__}.{PARSE_HOOK[1]}(" in inspect.getsource(execution_worker)
+    assert f"{ANALYSIS_HOOK[0].__name__}.{ANALYSIS_HOOK[1]}(" in inspect.getsource(execution)
+
+
+def test_a_definition_is_parsed_once_and_each_execution_gets_its_own_program():
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    from etl_constructs.local.parse_cache import parsed_once
+
+    definition = '{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}}'
+    with parsed_once():
+        first, tree = AmazonStateLanguageParser.parse(definition)
+        second, same_tree = AmazonStateLanguageParser.parse(definition)
+    assert first is not second and tree is same_tree
+    assert type(first) is type(second)
