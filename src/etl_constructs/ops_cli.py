@@ -91,7 +91,29 @@ def add_commands(commands: Any) -> dict[str, Command]:
     price.add_argument("--region", default="us-east-1", help="the price list's region; default us-east-1")
     price.add_argument("--seed", action="store_true", help="price the seed's shape instead, on the same files")
     price.add_argument("--json", action="store_true", help="print the report as JSON")
-    return {"ledger": _ledger, "reprocess": _reprocess, "backfill": _backfill, "cost": _cost}
+    return {
+        "ledger": _aws_errors(_ledger),
+        "reprocess": _aws_errors(_reprocess),
+        "backfill": _aws_errors(_backfill),
+        "cost": _cost,
+    }
+
+
+def _aws_errors(command: Command) -> Command:
+    """`command` with AWS's refusals (no credentials, access denied, no such table) as usage errors, exit 2:
+    they are the account's answer, not a bug of ours."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except Exception as exc:
+            from botocore.exceptions import BotoCoreError, ClientError
+
+            if isinstance(exc, ClientError | BotoCoreError):
+                raise UsageError(f"AWS refused the call: {exc}") from exc
+            raise
+
+    return run
 
 
 def _time(text: str | None) -> str | None:
