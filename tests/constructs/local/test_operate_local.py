@@ -218,3 +218,28 @@ def test_an_interrupted_backfill_resumes_after_the_last_page_it_finished(pipelin
     again = pipeline.backfill(prefix="old/", checkpoint=checkpoint, page_size=2)  # done: from the start
     assert (again.listed, again.known, again.started) == (5, 5, 0)
     assert len(pipeline.ledger_items()) == 5
+
+
+def test_a_completed_file_rejected_under_new_rules_has_its_earlier_output_withdrawn(pipeline, tmp_path):
+    from etl_constructs.local.invoke import forget_container
+
+    (report,) = pipeline.run([_file(tmp_path, "june.csv", VALID)]).files
+    item = pipeline.ledger_item(report.file_id)
+    assert item is not None and item["status"] == "COMPLETED"
+    s3 = pipeline.clients["s3"]
+    assert "Contents" in s3.list_objects_v2(Bucket=item["output_bucket"], Prefix=item["output_key"])
+    # The rules change (as a redeploy would change the functions' configuration): `memo` is now required.
+    for function in pipeline.pipeline.functions.values():
+        if "ETL_CONFIG" in function.environment:
+            config = json.loads(function.environment["ETL_CONFIG"])
+            config["required_fields"] = [*config["required_fields"], "memo"]
+            function.environment["ETL_CONFIG"] = json.dumps(config)
+    forget_container()
+    (forced,) = pipeline.reprocess([report.file_id], force=True)
+    assert forced.outcome == "started"
+    full = next(i for i in pipeline.ledger_items() if i["file_id"] == report.file_id)
+    assert [(a["attempt"], a["status"]) for a in attempts(full)] == [(1, "COMPLETED"), (2, "VALIDATION_FAILED")]
+    assert "memo" in full["error"]
+    # Output is visible only while the ledger says COMPLETED: the earlier output went with the rejection.
+    assert "Contents" not in s3.list_objects_v2(Bucket=item["output_bucket"], Prefix=item["output_key"])
+    assert full["quarantine_key"] and s3.head_object(Bucket=full["quarantine_bucket"], Key=full["quarantine_key"])
