@@ -121,27 +121,26 @@ def render() -> str:
     return "\n".join(line.rstrip() for line in lines).rstrip() + "\n"
 
 
+def _module(title: str, module: Any) -> list[str]:
+    """A section for a module: its docstring, then each name of its `__all__`, classes with their tables."""
+    lines = [f"# {title}", "", _doc(module), ""]
+    for name in sorted(module.__all__):
+        obj = getattr(module, name)
+        if inspect.isclass(obj):
+            lines += _class(name, obj)
+        else:
+            lines += [f"## `{name}`", "", "```python", f"{name}{_signature(obj)}", "```", "", _doc(obj), ""]
+    return lines
+
+
 def _local() -> list[str]:
     """The local API (`etl_constructs.local`, the `[local]` extra) and the pytest plugin's fixtures."""
     import etl_constructs.local as local
+    import etl_constructs.ops as ops
     import etl_constructs.testing as testing
 
-    lines = ["# Local API: `etl_constructs.local` and `etl_constructs.testing`", "", _doc(local), ""]
-    for name in sorted(local.__all__):
-        obj = getattr(local, name)
-        if inspect.isclass(obj):
-            lines += _class(name, obj)
-        else:
-            lines += [f"## `{name}`", "", "```python", f"{name}{_signature(obj)}", "```", "", _doc(obj), ""]
-    import etl_constructs.ops as ops
-
-    lines += ["# Operations API: `etl_constructs.ops`", "", _doc(ops), ""]
-    for name in sorted(ops.__all__):
-        obj = getattr(ops, name)
-        if inspect.isclass(obj):
-            lines += _class(name, obj)
-        else:
-            lines += [f"## `{name}`", "", "```python", f"{name}{_signature(obj)}", "```", "", _doc(obj), ""]
+    lines = _module("Local API: `etl_constructs.local` and `etl_constructs.testing`", local)
+    lines += _module("Operations API: `etl_constructs.ops`", ops)
     lines += ["# pytest plugin: `etl_constructs.testing`", "", _doc(testing), ""]
     for name in ("etl_template", "etl_pipeline"):
         fixture = getattr(testing, name)

@@ -10,6 +10,7 @@ which no catch sees.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from aws_cdk import Duration
@@ -159,6 +160,25 @@ _FAILURE_NAMES = {
 
 def _file_key() -> dict[str, tasks.DynamoAttributeValue]:
     return {"file_id": _s("$.file_id")}
+
+
+def _read_item(
+    scope: Construct, name: str, res: Resources, fields: Sequence[str], result_path: str
+) -> tasks.DynamoGetItem:
+    """A consistent read of the file's ledger item, only `fields` (as placeholders: `status` is one of
+    DynamoDB's reserved words), into `result_path`, with the ledger's retry policy."""
+    task = tasks.DynamoGetItem(
+        scope,
+        name,
+        table=res.table,
+        key=_file_key(),
+        consistent_read=True,
+        projection_expression=[tasks.DynamoProjectionExpression().with_attribute(f"#p{i}") for i in range(len(fields))],
+        expression_attribute_names={f"#p{i}": f for i, f in enumerate(fields)},
+        result_path=result_path,
+    )
+    res.retry_dynamodb(task)
+    return task
 
 
 @dataclass(frozen=True)
@@ -454,20 +474,7 @@ def _new_attempt(scope: Construct, res: Resources, validate: sfn.IChainable) -> 
     on the execution that owned the last attempt: of two requests for the same version, one begins an
     attempt and the other ends "Not begun". A version in progress is never taken over.
     """
-    read = tasks.DynamoGetItem(
-        scope,
-        "Read the last attempt",
-        table=res.table,
-        key=_file_key(),
-        consistent_read=True,
-        # Placeholders throughout: `status` is one of DynamoDB's reserved words.
-        projection_expression=[
-            tasks.DynamoProjectionExpression().with_attribute(f"#p{i}") for i in range(len(ATTEMPT_FIELDS))
-        ],
-        expression_attribute_names={f"#p{i}": f for i, f in enumerate(ATTEMPT_FIELDS)},
-        result_path="$.previous",
-    )
-    res.retry_dynamodb(read)
+    read = _read_item(scope, "Read the last attempt", res, ATTEMPT_FIELDS, "$.previous")
     begin = tasks.DynamoUpdateItem(
         scope,
         "Begin a new attempt",
@@ -509,17 +516,7 @@ def _new_attempt(scope: Construct, res: Resources, validate: sfn.IChainable) -> 
     res.retry_dynamodb(begin)
     # The condition failed: another request began an attempt first, the version is in progress or not
     # in a status that may run again, or this execution's own write was applied and its reply lost.
-    look = tasks.DynamoGetItem(
-        scope,
-        "Whose attempt is it?",
-        table=res.table,
-        key=_file_key(),
-        consistent_read=True,
-        projection_expression=[tasks.DynamoProjectionExpression().with_attribute("#execution")],
-        expression_attribute_names={"#execution": "execution"},
-        result_path="$.now_owned",
-    )
-    res.retry_dynamodb(look)
+    look = _read_item(scope, "Whose attempt is it?", res, ("execution",), "$.now_owned")
     not_begun = sfn.Succeed(
         scope, "Not begun", comment="Another attempt began first, or the version's status may not run again"
     )
@@ -750,16 +747,7 @@ def reconciler(scope: Construct, res: Resources) -> sfn.IChainable:
             result_path="$.settle",
         )
     ).next(quarantine)
-    look = tasks.DynamoGetItem(
-        scope,
-        "Look up the item",
-        table=res.table,
-        key=_file_key(),
-        consistent_read=True,
-        projection_expression=[tasks.DynamoProjectionExpression().with_attribute("file_id")],
-        result_path="$.ledger",
-    )
-    res.retry_dynamodb(look)
+    look = _read_item(scope, "Look up the item", res, ("file_id",), "$.ledger")
     found = (
         sfn.Choice(scope, "Recorded?")
         .when(sfn.Condition.is_present("$.ledger.Item"), as_validation)

@@ -429,18 +429,9 @@ class LocalPipeline:
 
     def ledger_item(self, file_id: str) -> dict[str, Any] | None:
         """The ledger's item as plain values (numbers as int), or None."""
-        item = (
-            self.clients["dynamodb"]
-            .get_item(TableName=self.pipeline.table, Key={"file_id": {"S": file_id}}, ConsistentRead=True)
-            .get("Item")
-        )
-        if item is None:
-            return None
-        plain: dict[str, Any] = {}
-        for name, value in item.items():
-            ((kind, inner),) = value.items()
-            plain[name] = int(inner) if kind == "N" else None if kind == "NULL" else inner
-        return plain
+        from ..ops.ledger_view import get_item
+
+        return get_item(self.clients["dynamodb"], self.pipeline.table, file_id)
 
     def file_id(self, upload: Upload) -> str:
         """The ledger key of an upload, as the state machine derives it (from the key as S3's event writes it)."""

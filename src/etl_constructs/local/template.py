@@ -106,6 +106,11 @@ class Template:
             raise TemplateError(f"cannot read template {path}: {exc}") from exc
         if not isinstance(body, dict) or not isinstance(body.get("Resources"), dict):
             raise TemplateError(f"{path} is not a CloudFormation template (no Resources)")
+        return cls.from_body(path, body)
+
+    @classmethod
+    def from_body(cls, path: Path, body: dict[str, Any]) -> Template:
+        """A template already read (from CloudFormation, say); `path` names it in messages."""
         template = cls(path=path, body=body)
         template._name_resources()
         return template

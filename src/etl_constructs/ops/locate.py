@@ -42,10 +42,8 @@ class PipelineResources:
         from ..local.assembly import find_pipelines, select_pipeline
 
         body = cloudformation.get_template(StackName=stack, TemplateStage="Original")["TemplateBody"]
-        template = Template(
-            path=Path(f"{stack}.template.json"), body=body if isinstance(body, dict) else json.loads(body)
-        )
-        template._name_resources()
+        parsed = body if isinstance(body, dict) else json.loads(body)
+        template = Template.from_body(Path(f"{stack}.template.json"), parsed)
         physical: dict[str, str] = {}
         for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack):
             for resource in page["StackResourceSummaries"]:
