@@ -243,3 +243,47 @@ def test_a_completed_file_rejected_under_new_rules_has_its_earlier_output_withdr
     # Output is visible only while the ledger says COMPLETED: the earlier output went with the rejection.
     assert "Contents" not in s3.list_objects_v2(Bucket=item["output_bucket"], Prefix=item["output_key"])
     assert full["quarantine_key"] and s3.head_object(Bucket=full["quarantine_bucket"], Key=full["quarantine_key"])
+
+
+@pytest.mark.parametrize("kind", ["error", "reply_lost"])
+def test_a_new_attempt_whose_write_fails_or_loses_its_reply_begins_once(pipeline, tmp_path, kind):
+    """AWS may apply "Begin a new attempt" and lose its reply: the retry's condition then fails, and the
+    execution must recognise its own write (not count it as another's) without appending history twice."""
+    file_id = _throttled(pipeline, tmp_path)
+    fault = pipeline.inject(
+        getattr(Fault, kind)(
+            "dynamodb",
+            "UpdateItem",
+            caller="StateMachine",
+            match=lambda params: "history" in params.get("UpdateExpression", ""),
+        )
+    )
+    (result,) = pipeline.reprocess([file_id])
+    assert fault.hits == 1 and result.outcome == "started"
+    full = next(i for i in pipeline.ledger_items() if i["file_id"] == file_id)
+    assert [(a["attempt"], a["status"]) for a in attempts(full)] == [(1, "VALIDATION_FAILED"), (2, "COMPLETED")]
+    assert full["execution"] == result.execution
+
+
+def test_an_express_execution_sends_no_status_change_and_the_sweep_settles_it(express_template_path, tmp_path):
+    """AWS sends no status-change event for an EXPRESS execution: the reconciler must not run for it here either."""
+    from datetime import UTC, datetime, timedelta
+
+    with (
+        (tmp_path / "logs.jsonl").open("w") as log,
+        LocalPipeline(express_template_path, out=tmp_path / "out", log=log, backoff=0) as local,
+    ):
+        # The validate function killed on every try, then its failure path's ledger write refused: the
+        # execution fails with the item left in progress.
+        local.inject(Fault.kill("Validate", "s3", "GetObject", times=None))
+        local.inject(Fault.error("dynamodb", "UpdateItem", caller="StateMachine", times=None))
+        (report,) = local.run([_file(tmp_path, "july.csv", VALID)]).files
+        local.clear_faults()
+        sfn = local.clients["stepfunctions"]
+        machines = [m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]]
+        reconciler = next(m for m in machines if "Reconciler" in m)
+        assert sfn.list_executions(stateMachineArn=reconciler)["executions"] == []
+        assert local.ledger_item(report.file_id)["status"] in ("RECEIVED", "VALIDATING")
+        swept = local.sweep(at=datetime.now(UTC) + timedelta(hours=1))
+        assert swept["unsettled"] == [report.file_id]
+        assert local.ledger_item(report.file_id)["status"] == "VALIDATION_FAILED"
