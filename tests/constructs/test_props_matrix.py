@@ -21,7 +21,7 @@ from cdk_nag import AwsSolutionsChecks, PCIDSS321Checks, ServerlessChecks
 from cfnlint.api import ManualArgs, lint_file
 from constructs import Construct
 
-from etl_constructs import EtlPipeline, EtlPipelineProps
+from etl_constructs import EtlPipeline, EtlPipelineProps, LandingOptions
 from etl_constructs.defaults import data_bucket_props, logs_bucket_props, use_log_delivery_policy
 from etl_constructs.key_policies import cloudwatch_key_statement, cloudwatch_topic_statement
 from etl_constructs.nag import acknowledge, acknowledge_bucket
@@ -92,6 +92,10 @@ def _input_prefix(stack: cdk.Stack) -> EtlPipelineProps:
     return EtlPipelineProps(input_prefix="incoming/")
 
 
+def _archive(stack: cdk.Stack) -> EtlPipelineProps:
+    return EtlPipelineProps(landing=LandingOptions(archive_retention=Duration.days(90)))
+
+
 def _vpc(stack: cdk.Stack) -> EtlPipelineProps:
     vpc = ec2.Vpc(
         stack,
@@ -121,6 +125,7 @@ CASES: dict[str, tuple[Case, cdk.Environment | None]] = {
     "own_topic": (_own_topic, cdk.Environment(account="111111111111", region="eu-west-1")),
     "express": (_express, cdk.Environment(account="111111111111", region="eu-west-1")),
     "input_prefix": (_input_prefix, cdk.Environment(account="111111111111", region="eu-west-1")),
+    "archive": (_archive, cdk.Environment(account="111111111111", region="cn-north-1")),
     "vpc": (_vpc, None),  # env-agnostic: the AZs come from Fn::GetAZs, not dummies
     "cn-north-1": (_encryption_key, cdk.Environment(account="111111111111", region="cn-north-1")),
     "us-gov-west-1": (_encryption_key, cdk.Environment(account="111111111111", region="us-gov-west-1")),
