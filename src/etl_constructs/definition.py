@@ -115,10 +115,6 @@ def _lit(value: str) -> tasks.DynamoAttributeValue:
 
 
 FILE_ID_FORMAT = "s3://{}/{}?versionId={}"
-#: The input field that asks for a new attempt of a known version, and its two values.
-REPROCESS = "reprocess"
-REPROCESS_FAILED = "failed"
-REPROCESS_ANY = "any"
 #: What one attempt leaves on its ledger item: a new attempt moves these into `history`.
 ATTEMPT_FIELDS = (
     "status",
@@ -459,8 +455,10 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
             .otherwise(sfn.Succeed(scope, "Not accepted", comment="No accepted suffix: nothing is recorded"))
         )
     return (
-        sfn.Choice(scope, "New attempt requested?", comment=f"An input with {REPROCESS!r} runs a known version again")
-        .when(sfn.Condition.is_present(f"$.{REPROCESS}"), _new_attempt(scope, res, validate))
+        sfn.Choice(
+            scope, "New attempt requested?", comment=f"An input with {statuses.REPROCESS!r} runs a known version again"
+        )
+        .when(sfn.Condition.is_present(f"$.{statuses.REPROCESS}"), _new_attempt(scope, res, validate))
         .otherwise(body)
     )
 
@@ -556,16 +554,19 @@ def _new_attempt(scope: Construct, res: Resources, validate: sfn.IChainable) -> 
         )
 
     invalid = sfn.Fail(
-        scope, "Invalid request", error="InvalidReprocessRequest", cause=f"{REPROCESS} must be 'failed' or 'any'"
+        scope,
+        "Invalid request",
+        error="InvalidReprocessRequest",
+        cause=f"{statuses.REPROCESS} must be 'failed' or 'any'",
     )
     return (
         sfn.Choice(scope, "Which versions may run again?")
         .when(
-            sfn.Condition.string_equals(f"$.{REPROCESS}", REPROCESS_FAILED),
+            sfn.Condition.string_equals(f"$.{statuses.REPROCESS}", statuses.REPROCESS_FAILED),
             identify("Identify a failed version", "-").next(read),
         )
         .when(
-            sfn.Condition.string_equals(f"$.{REPROCESS}", REPROCESS_ANY),
+            sfn.Condition.string_equals(f"$.{statuses.REPROCESS}", statuses.REPROCESS_ANY),
             identify("Identify any final version", statuses.COMPLETED).next(read),
         )
         .otherwise(invalid)
@@ -752,7 +753,7 @@ def reconciler(scope: Construct, res: Resources) -> sfn.IChainable:
         sfn.Choice(scope, "Recorded?")
         .when(sfn.Condition.is_present("$.ledger.Item"), as_validation)
         .when(
-            sfn.Condition.is_present(f"$.request.{REPROCESS}"),
+            sfn.Condition.is_present(f"$.request.{statuses.REPROCESS}"),
             sfn.Succeed(scope, "Nothing to settle", comment="A request for a new attempt of a version never recorded"),
         )
         .otherwise(unrecorded)

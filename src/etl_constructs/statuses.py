@@ -17,3 +17,9 @@ ALL = (*IN_PROGRESS, COMPLETED, VALIDATION_FAILED, TRANSFORMATION_FAILED)
 
 #: The ledger's status index: status, then updated_at ("which files ended in STATUS since T").
 STATUS_INDEX = "status-updated_at-index"
+
+#: The data path's input field asking for a new attempt of a version the ledger knows, and its values:
+#: run a failed version again, or any final one (COMPLETED too).
+REPROCESS = "reprocess"
+REPROCESS_FAILED = "failed"
+REPROCESS_ANY = "any"

@@ -23,11 +23,6 @@ from .. import statuses
 from .ledger_view import get_item
 from .locate import PipelineResources
 
-#: The input field and values the data path's "New attempt requested?" state reads (see definition.py).
-REPROCESS = "reprocess"
-FAILED_ONLY = "failed"
-ANY_FINAL = "any"
-
 
 @dataclass(frozen=True)
 class ReprocessResult:
@@ -101,7 +96,7 @@ def _one(
         "bucket": item["bucket"],
         "key": item["key"],
         "version": item["version"],
-        REPROCESS: ANY_FINAL if force else FAILED_ONLY,
+        statuses.REPROCESS: statuses.REPROCESS_ANY if force else statuses.REPROCESS_FAILED,
     }
     try:
         started = stepfunctions.start_execution(
