@@ -10,10 +10,11 @@ from itertools import repeat
 from json.encoder import encode_basestring_ascii
 from typing import IO, Any
 
+from .blocks import EncodedBlock
 from .config import DEFAULT_CONFIG, FORMATS, Config
+from .jsonblocks import read_json_blocks
 from .jsonout import LineEncoder
 from .plaincsv import Block, read_csv_blocks
-from .readers import read_records
 from .results import ErrorLog, FileError, RowError, TransformResult, ValidationResult
 from .rules import RecordChecker
 from .streams import CountingReader, Readable, text_stream
@@ -61,7 +62,8 @@ def transform(
     and reported as by `validate`, so a caller that wants all or nothing checks `error_count`.
 
     `already_validated=True` says `validate` passed these exact bytes (the pipeline pins the object
-    version): plain CSV blocks are then not checked again, only transformed. The output of a file
+    version): the rows the fast paths read a block at a time (plain and quoted CSV, JSON of a regular
+    shape) are then not checked again, only transformed. The output of a file
     that validates is the same either way; never set it for bytes that were not validated.
     """
     config = config or DEFAULT_CONFIG
@@ -81,9 +83,12 @@ def _run(source: Readable, fmt: str, config: Config, writer: _Writer | None, tru
     fields_known = fmt == "csv"  # the reader has checked the header for every required column
     try:
         text = text_stream(raw)
-        items = read_csv_blocks(text, config, checker, trusted) if fmt == "csv" else read_records(text, fmt, config)
+        if fmt == "csv":
+            items = read_csv_blocks(text, config, checker, trusted)
+        else:
+            items = read_json_blocks(text, fmt, config, checker, trusted)
         for item in items:
-            if type(item) is Block:
+            if type(item) is Block or type(item) is EncodedBlock:
                 total += item.rows
                 valid += item.rows
                 if writer is not None:
@@ -134,7 +139,7 @@ class _Writer:
         self._context = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN, rounding=config.rounding_mode)
         self._stamp = stamp
         self._default_currency = config.default_currency
-        self._templates: dict[tuple[tuple[str, ...], bool], tuple[str, list[str]]] = {}
+        self._templates: dict[tuple[tuple[str, ...], frozenset[str]], tuple[str, list[str]]] = {}
         self._lines: list[str] = []
         self._pending = 0
         self.rows = 0
@@ -154,12 +159,16 @@ class _Writer:
         if self._pending >= _WRITE_CHUNK:
             self._flush()
 
-    def write_block(self, block: Block) -> None:
-        """Write a block of checked plain CSV rows: the same lines `write` would, a column at a time."""
+    def write_block(self, block: Block | EncodedBlock) -> None:
+        """Write a block of checked rows: the same lines `write` would, a column at a time."""
         self._flush()
         columns = block.columns
-        clean = block.ascii_clean
-        template, slots = self._block_template(tuple(columns), clean)
+        texts: dict[str, list[str]] | None = None
+        if type(block) is Block:
+            raw = frozenset(columns) if block.ascii_clean else frozenset()
+        else:
+            raw, texts = block.raw, block.texts  # type: ignore[union-attr]
+        template, slots = self._block_template(tuple(columns), raw)
         context = self._context
         amounts = list(map(Decimal, map(str.strip, columns["amount"])))
         products = map(context.multiply, amounts, repeat(self._rate))
@@ -173,8 +182,10 @@ class _Writer:
             elif slot == "currency":
                 default = self._default_currency
                 values.append([c or default for c in columns["currency"]])
-            elif clean:
+            elif slot in raw:
                 values.append(columns[slot])
+            elif texts is not None:
+                values.append(texts[slot])
             else:
                 values.append(map(encode_basestring_ascii, columns[slot]))
         data = ("\n".join(map(template.__mod__, zip(*values, strict=True))) + "\n").encode("ascii")
@@ -182,7 +193,7 @@ class _Writer:
         self.size += len(data)
         self.rows += block.rows
 
-    def _block_template(self, header: tuple[str, ...], raw: bool) -> tuple[str, list[str]]:
+    def _block_template(self, header: tuple[str, ...], raw: frozenset[str]) -> tuple[str, list[str]]:
         """The `%` template of an output line for a header, and which value fills each `%s`, in order."""
         cached = self._templates.get((header, raw))
         if cached is not None:
@@ -199,7 +210,7 @@ class _Writer:
             elif key in ("amount", "fee"):
                 parts.append(name + "%s")
                 slots.append(key)
-            elif key == "currency" or raw:
+            elif key == "currency" or key in raw:
                 parts.append(name + '"%s"')
                 slots.append(key)
             else:

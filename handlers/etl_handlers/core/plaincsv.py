@@ -5,7 +5,7 @@ its records are then exactly its non-empty lines split at commas, so it can be s
 checked a column at a time in C (`str.split`, slicing, `map`) instead of a record at a time.
 Any block that is not plain, or whose columns break a rule, goes through the reference path
 (`csv_records` and `RecordChecker.check`) record by record, which reports each error exactly;
-after the first block that is not plain, the rest of the file does. The differential tests in
+after the first block that is not plain, the rest of the file goes through `quotedcsv.py`. The differential tests in
 tests/handlers/core/test_plaincsv.py hold the two paths to the same output.
 """
 
@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
 
+from .blocks import EncodedBlock
 from .config import Config
+from .quotedcsv import read_quoted_blocks
 from .readers import Item, csv_records, read_csv_header
 from .rules import RecordChecker
 
@@ -78,8 +80,12 @@ class _Prefixed:
         return line + more
 
 
-def read_csv_blocks(text: Any, config: Config, checker: RecordChecker, trusted: bool = False) -> Iterator[Item | Block]:
+def read_csv_blocks(
+    text: Any, config: Config, checker: RecordChecker, trusted: bool = False
+) -> Iterator[Item | Block | EncodedBlock]:
     """The data records of a CSV file: Blocks of checked plain rows, and items for the reference path.
+
+    From the first block that is not plain, the rest goes through `quotedcsv.read_quoted_blocks`.
 
     `trusted`: these bytes passed validation already, so plain blocks skip the column checks.
     """
@@ -108,7 +114,7 @@ def read_csv_blocks(text: Any, config: Config, checker: RecordChecker, trusted: 
         block, pending = data[:cut], data[cut:]
         # Only complete lines are judged: a \r at the very end of a read may be half of a \r\n.
         if '"' in block or "\x00" in block or block.count("\r") != block.count("\r\n"):
-            yield from csv_records(_Prefixed(data, text), header, limit, row + 1)
+            yield from read_quoted_blocks(data, text, header, config, checker, trusted, row)
             return
         normal = block.replace("\r\n", "\n")
         lines = list(filter(None, normal.split("\n")))

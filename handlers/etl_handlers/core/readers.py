@@ -376,28 +376,43 @@ class _JsonArray:
             self._fill(_CHUNK)
 
     def records(self) -> Iterator[Item]:
+        if not self._begin():
+            return
+        row = 0
+        while True:
+            row += 1
+            yield self._element(row)
+            if not self._after(row):
+                return
+
+    def _begin(self) -> bool:
+        """Read the array's `[`; False when the array is empty (and all that follows it is checked)."""
         if self._peek() != "[":
             raise FileError("a .json file must hold one top-level array of objects")
         self._pos += 1
-        row = 0
         if self._peek() == "]":
             self._pos += 1
             self._expect_end()
-            return
-        while True:
-            row += 1
-            value = self._value(row)
-            yield value if type(value) is RowError else _record(value, row)
-            following = self._peek()
-            if following == ",":
-                self._pos += 1
-            elif following == "]":
-                self._pos += 1
-                self._expect_end()
-                return
-            else:
-                found = "the end of the file" if following is None else repr(following)
-                raise FileError(f"expected ',' or ']' after data record {row}, found {found}")
+            return False
+        return True
+
+    def _element(self, row: int) -> Item:
+        """The next element as a record, or the row error that says why it is not one."""
+        value = self._value(row)
+        return value if type(value) is RowError else _record(value, row)
+
+    def _after(self, row: int) -> bool:
+        """Read the separator after data record `row`: True for `,`, False for the array's end."""
+        following = self._peek()
+        if following == ",":
+            self._pos += 1
+            return True
+        if following == "]":
+            self._pos += 1
+            self._expect_end()
+            return False
+        found = "the end of the file" if following is None else repr(following)
+        raise FileError(f"expected ',' or ']' after data record {row}, found {found}")
 
     def _value(self, row: int) -> Any:
         """The next element decoded, or the RowError for one too deeply nested to decode."""

@@ -1,0 +1,355 @@
+"""Fast paths for JSON Lines and JSON arrays; they give exactly what the reference readers give.
+
+A batch of records is decoded in one call of the C scanner, with numbers kept as the bytes of their
+text (`str.encode`, a C call: a JSON string never decodes to bytes). Runs of records with the same
+keys, in the same order, whose values are of simple kinds, become an `EncodedBlock`: checked by
+`RecordChecker.check_columns` with the cells a CSV file would hold, and written a column at a time.
+Other records are given back as the reference readers give them (numbers as `JsonNumber`, the same
+`_record` checks), to be checked and written one at a time. Text the fast path cannot prove it reads
+exactly as the reference does goes to the reference readers themselves.
+
+Why a batch reads as the reference reads it:
+
+- JSON Lines: the non-blank lines of a block are joined into `[line\\n,line\\n,...]`. When each
+  line ends (before white space) with `}`, the parse succeeds, the values are as many as the lines
+  and every value is an object with no object or array in it, each line holds exactly one value:
+  a line's last `}` is not in a string (the line end that follows would be a raw control character
+  in it, which the strict decoder refuses), so it closes an object, and every object is a top-level
+  value; each line thus ends a value, and with as many values as lines, each holds one. Failing
+  that, each line is scanned alone (its value must start at its first character and end at its
+  last one but white space), and failing that the block goes to `read_json_lines`.
+- JSON array: elements are taken up to a `}` followed by `,`. If `[` + that text + `]` parses to
+  its very end, the cut is between two top-level elements: a cut inside a string leaves it
+  unterminated, and a cut inside an element leaves a container open, so the parse would fail. The
+  batch's text is at most `max_record_bytes`, so no element in it is over the limit.
+
+The differential tests in tests/handlers/core/test_jsonblocks.py hold both paths to the same output.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Generator, Iterator
+from itertools import chain, groupby, repeat
+from json.encoder import encode_basestring_ascii
+from typing import Any
+
+from .blocks import WRITER_FILLED, EncodedBlock, string_texts
+from .config import Config
+from .jsonout import JsonNumber
+from .plaincsv import _Prefixed
+from .readers import _WHITESPACE, Item, _JsonArray, _record, _reject_constant, read_json_lines, read_records
+from .results import RowError
+from .rules import RecordChecker
+
+#: Characters read at a time (JSON Lines), or the most a JSON array's batch holds.
+BLOCK_CHARS = 1 << 16
+#: A run of records with the same keys shorter than this is checked record by record.
+MIN_BLOCK_ROWS = 4
+# The smallest batch of a JSON array tried after cuts that did not parse; below it, one element
+# goes through the reference reader before the next try.
+_MIN_WINDOW = 1024
+_CANDIDATE_CUTS = 4
+_JSON_SPACE = " \t\r"  # and the line feed, which a line of a block no longer holds
+_IDS = frozenset({"transaction_id", "account_id"})
+_ID_KINDS = frozenset({str, bytes})
+_CURRENCY_KINDS = frozenset({str, type(None)})
+_PLAIN_KINDS = frozenset({str, bytes, type(None), bool})
+_NOT_INTEGER = (b".", b"e", b"E")
+_CELL_LITERALS = {None: "", True: "true", False: "false"}
+_TEXT_LITERALS = {None: "null", True: "true", False: "false"}
+_PARSE_ERRORS = (ValueError, StopIteration, RecursionError)  # JSONDecodeError is a ValueError
+
+
+def read_json_blocks(
+    text: Any, fmt: str, config: Config, checker: RecordChecker, trusted: bool = False
+) -> Iterator[Item | EncodedBlock]:
+    """The data records of a JSON array or JSON Lines file: EncodedBlocks of checked rows, and items.
+
+    `trusted`: these bytes passed validation already, so blocks skip the column checks.
+    """
+    rules = _Layouts(config, checker, trusted)
+    if fmt == "json":
+        return _ArrayBlocks(text, config.max_record_bytes, rules).items()
+    if fmt in ("jsonl", "ndjson"):
+        return _line_blocks(text, config, rules)
+    return read_records(text, fmt, config)
+
+
+def _scanner() -> Any:
+    decoder = json.JSONDecoder(parse_float=str.encode, parse_int=str.encode, parse_constant=_reject_constant)
+    return decoder.scan_once  # type: ignore[attr-defined]
+
+
+class _Layouts:
+    """Turns decoded records into blocks and items, in order, from a given row on."""
+
+    def __init__(self, config: Config, checker: RecordChecker, trusted: bool) -> None:
+        self._required = frozenset(config.required_fields) | {"amount"}
+        self._checker = checker
+        self._trusted = trusted
+
+    def items(self, values: list[Any], row: int) -> Iterator[Item | EncodedBlock]:
+        """Blocks and items for `values`, the first being data record `row + 1`."""
+        if set(map(type, values)) != {dict}:
+            yield from _items(values, row)
+            return
+        layouts = list(map(tuple, values))
+        if layouts.count(layouts[0]) == len(layouts):
+            yield from self._run(layouts[0], values, row)
+            return
+        start = 0
+        for layout, run in groupby(layouts):
+            size = sum(1 for _ in run)
+            yield from self._run(layout, values[start : start + size], row + start)
+            start += size
+
+    def _run(self, layout: tuple[str, ...], records: list[dict[str, Any]], row: int) -> Iterator[Item | EncodedBlock]:
+        block = _encode(layout, records) if len(records) >= MIN_BLOCK_ROWS and self._required.issubset(layout) else None
+        if block is None:
+            yield from _items(records, row)
+            return
+        rows = len(records)
+        good = rows if self._trusted else self._checker.check_columns(block.columns, rows)
+        if good:
+            yield block if good == rows else block.head(good)
+        if good < rows:
+            yield from _items(records[good:], row + good)
+
+
+def _items(values: list[Any], row: int) -> Iterator[Item]:
+    """Each value as the reference reader yields it: a record with `JsonNumber`s, or a row error."""
+    for value in values:
+        row += 1
+        item = _record(value, row)
+        yield _referenced(item) if type(item) is dict else item
+
+
+def _referenced(value: Any) -> Any:
+    """A decoded value with its numbers as `JsonNumber`s; nested at most `MAX_DEPTH` levels (checked)."""
+    kind = type(value)
+    if kind is bytes:
+        return JsonNumber(value.decode())
+    if kind is dict:
+        return {key: _referenced(member) for key, member in value.items()}
+    if kind is list:
+        return [_referenced(member) for member in value]
+    return value
+
+
+def _cell(value: Any) -> str:
+    """What a CSV cell would hold for a JSON string, number, null or boolean."""
+    kind = type(value)
+    if kind is str:
+        text: str = value
+        return text
+    if kind is bytes:
+        digits: str = value.decode()
+        return digits
+    return _CELL_LITERALS[value]
+
+
+def _text(value: Any) -> str:
+    """The JSON text the writer gives a string, number, null or boolean."""
+    kind = type(value)
+    if kind is str:
+        text: str = encode_basestring_ascii(value)
+        return text
+    if kind is bytes:
+        digits: str = value.decode()
+        return digits
+    return _TEXT_LITERALS[value]
+
+
+def _encode(layout: tuple[str, ...], records: list[dict[str, Any]]) -> EncodedBlock | None:
+    """Records of one key layout as an EncodedBlock, or None when a value is not of a kind it takes.
+
+    The rules' fields take only what the reference could accept (ids: strings or integers; amount:
+    strings or numbers; date: strings; currency: strings or null), so a value of another kind,
+    which is an error, goes to the reference check; other fields take strings, numbers, null and
+    booleans (never objects or arrays).
+    """
+    width = len(layout)
+    flat = list(chain.from_iterable(map(dict.values, records)))
+    columns: dict[str, list[str]] = {}
+    texts: dict[str, list[str]] = {}
+    raw: set[str] = set()
+    for index, name in enumerate(layout):
+        values = flat[index::width]
+        kinds = set(map(type, values))
+        strings = kinds == {str}
+        if name in _IDS or name == "amount":
+            if not kinds <= _ID_KINDS:
+                return None
+            if not strings and name in _IDS:
+                numbers = b"".join(value for value in values if type(value) is bytes)
+                if any(mark in numbers for mark in _NOT_INTEGER):  # only integers stand for their digits
+                    return None
+        elif name == "date":
+            if not strings:
+                return None
+        elif name == "currency":
+            if not kinds <= _CURRENCY_KINDS:
+                return None
+        elif not kinds <= _PLAIN_KINDS:
+            return None
+        columns[name] = values if strings else list(map(_cell, values))
+        if name in WRITER_FILLED:
+            continue
+        if strings:
+            encoded = string_texts(values)
+            if encoded is None:
+                raw.add(name)
+            else:
+                texts[name] = encoded
+        else:
+            texts[name] = list(map(_text, values))
+    return EncodedBlock(columns, len(records), texts, frozenset(raw))
+
+
+# --- JSON Lines ------------------------------------------------------------------------------
+
+
+def _line_blocks(text: Any, config: Config, layouts: _Layouts) -> Iterator[Item | EncodedBlock]:
+    limit = config.max_record_bytes
+    scan = _scanner()
+    row = 0
+    pending = ""
+    while True:
+        chunk = text.read(BLOCK_CHARS)
+        data = pending + chunk
+        if not chunk:
+            if data:
+                yield from _reference_lines(io.StringIO(data, newline=""), config, row)
+            return
+        cut = data.rfind("\n") + 1
+        if cut == 0:  # no complete line yet: read on, unless the line is already too long
+            if len(data) > limit:
+                yield from _reference_lines(_Prefixed(data, text), config, row)
+                return
+            pending = data
+            continue
+        block, pending = data[:cut], data[cut:]
+        row += yield from _lines_block(block, row, config, scan, layouts)
+        if len(pending) > limit:  # a line too long, or lines ended by lone CRs: the reference knows
+            yield from _reference_lines(_Prefixed(pending, text), config, row)
+            return
+
+
+def _lines_block(
+    block: str, row: int, config: Config, scan: Any, layouts: _Layouts
+) -> Generator[Item | EncodedBlock, None, int]:
+    """The records of a block of whole lines, after data record `row`; returns how many there were."""
+    if block.count("\r") != block.count("\r\n"):  # a lone CR ends a line too: the reference splits it
+        return (yield from _reference_lines(io.StringIO(block, newline=""), config, row))
+    lines = list(filter(str.strip, block.split("\n")))
+    if not lines:
+        return 0
+    # + 1: the reference counts a line with its line feed.
+    if max(map(len, lines)) + 1 > config.max_record_bytes:
+        return (yield from _reference_lines(io.StringIO(block, newline=""), config, row))
+    values = None
+    ends = list(map(str.rstrip, lines, repeat(_JSON_SPACE)))
+    if all(map(str.endswith, ends, repeat("}"))):
+        values = _decode(scan, "[" + "\n,".join(lines) + "\n]")
+        if values is not None and (len(values) != len(lines) or not _flat_objects(values)):
+            values = None
+    if values is None:
+        try:
+            scanned = list(map(scan, lines, repeat(0)))  # a StopIteration ends the list early
+        except _PARSE_ERRORS:
+            scanned = []
+        if len(scanned) != len(lines) or [end for _, end in scanned] != list(map(len, ends)):
+            return (yield from _reference_lines(io.StringIO(block, newline=""), config, row))
+        values = [value for value, _ in scanned]
+    yield from layouts.items(values, row)
+    return len(lines)
+
+
+def _flat_objects(values: list[Any]) -> bool:
+    """True when every value is an object whose members are neither objects nor arrays."""
+    if set(map(type, values)) != {dict}:
+        return False
+    kinds = set(map(type, chain.from_iterable(map(dict.values, values))))
+    return dict not in kinds and list not in kinds
+
+
+def _decode(scan: Any, text: str) -> list[Any] | None:
+    """The array `text` decoded, or None when it is not exactly one JSON array."""
+    try:
+        values, end = scan(text, 0)
+    except _PARSE_ERRORS:
+        return None
+    if end != len(text) or type(values) is not list:
+        return None
+    return values
+
+
+def _reference_lines(text: Any, config: Config, row: int) -> Generator[Item, None, int]:
+    """`read_json_lines` over `text`, numbered after data record `row`; returns how many records."""
+    count = 0
+    for item in read_json_lines(text, config):
+        count += 1
+        if type(item) is RowError and item.row is not None:
+            item = RowError(item.row + row, item.field, item.message)
+        yield item
+    return count
+
+
+# --- JSON arrays -----------------------------------------------------------------------------
+
+
+class _ArrayBlocks(_JsonArray):
+    """The reference array reader, taking batches of whole elements from its buffer where it can."""
+
+    def __init__(self, text: Any, limit: int, layouts: _Layouts) -> None:
+        super().__init__(text, limit)
+        self._layouts = layouts
+        self._scan = _scanner()
+        self._largest = min(BLOCK_CHARS, limit)
+
+    def items(self) -> Iterator[Item | EncodedBlock]:
+        """The elements, in order: blocks and items from batches, items from the reference reader."""
+        if not self._begin():
+            return
+        row = 0
+        window = self._largest
+        while True:
+            values = self._batch(window)
+            if values is not None:
+                yield from self._layouts.items(values, row)
+                row += len(values)
+                window = min(window * 2, self._largest)
+                continue
+            window //= 2
+            if window >= _MIN_WINDOW:
+                continue
+            window = _MIN_WINDOW
+            row += 1
+            yield self._element(row)
+            if not self._after(row):
+                return
+
+    def _batch(self, window: int) -> list[Any] | None:
+        """The elements up to a top-level `,` at most `window` characters on, or None; moves past them."""
+        if len(self._buf) - self._pos < window and not self._eof:
+            self._fill(window)
+        buf, pos = self._buf, self._pos
+        close = buf.rfind("}", pos, pos + window)
+        for _ in range(_CANDIDATE_CUTS):
+            if close < 0:
+                return None
+            after = _WHITESPACE.match(buf, close + 1).end()  # type: ignore[union-attr]
+            if buf.startswith(",", after):
+                break
+            close = buf.rfind("}", pos, close)
+        else:
+            return None
+        values = _decode(self._scan, "[" + buf[pos : close + 1] + "]")
+        if values is not None:
+            self._pos = after + 1
+        return values
+
+
+__all__ = ["BLOCK_CHARS", "MIN_BLOCK_ROWS", "read_json_blocks"]
