@@ -1,7 +1,8 @@
-"""Generated transaction files for the benchmarks: valid records, CSV or JSON, of a given size."""
+"""Generated transaction files for the benchmarks: valid records, CSV, quoted CSV, JSON or JSON Lines."""
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -51,6 +52,47 @@ def write_json(path: Path, rows: int) -> Path:
             out.write(",\n".join(batch) + "\n")
         out.write("]\n")
     return path
+
+
+def write_quoted_csv(path: Path, rows: int) -> Path:
+    """A CSV file of `rows` valid records whose memo is quoted: it holds a comma, and every 10th a quote."""
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(("transaction_id", "amount", "date", "account_id", "currency", "memo"))
+        for start in range(0, rows, 10_000):
+            batch = []
+            for i in range(start, min(rows, start + 10_000)):
+                record = _record(i)
+                memo = f"payment, ref {i % 977}" + (' "urgent"' if i % 10 == 0 else "")
+                batch.append((*record[:5], memo))
+            writer.writerows(batch)
+    return path
+
+
+def write_jsonl(path: Path, rows: int) -> Path:
+    """A JSON Lines file of `rows` valid records, amounts as JSON numbers."""
+    keys = ("transaction_id", "amount", "date", "account_id", "currency", "memo")
+    with path.open("w", encoding="utf-8") as out:
+        batch = []
+        for i in range(rows):
+            values = dict(zip(keys, _record(i), strict=True))
+            text = json.dumps(values)
+            batch.append(text.replace(f'"amount": "{values["amount"]}"', f'"amount": {values["amount"]}'))
+            if len(batch) == 10_000:
+                out.write("\n".join(batch) + "\n")
+                batch.clear()
+        if batch:
+            out.write("\n".join(batch) + "\n")
+    return path
+
+
+#: Each benchmark case: the core's format, the file suffix and the writer.
+CASES = {
+    "csv": ("csv", "csv", write_csv),
+    "csv-quoted": ("csv", "quoted.csv", write_quoted_csv),
+    "json": ("json", "json", write_json),
+    "jsonl": ("jsonl", "jsonl", write_jsonl),
+}
 
 
 def rows_for_bytes(size: int) -> int:

@@ -1,7 +1,8 @@
 """Benchmarks (not tests): throughput and peak memory of validate+transform beside a naive baseline.
 
-    python bench/run.py            # 100k and 1M rows (CSV, JSON); peak memory at 10 MB and 100 MB
+    python bench/run.py            # 100k and 1M rows (CSV, quoted CSV, JSON, JSON Lines); peak RSS at 10 and 100 MB
     python bench/run.py --full     # adds the 1 GB memory case (several minutes)
+    python bench/run.py --rows 1000000 --before /tmp/before/handlers   # adds `before`: another copy of the handlers
 
 Each case runs in its own process, so its peak RSS is its own; ours runs validate and transform
 in two processes, as the pipeline runs them in two functions (time: their sum; memory: the larger
@@ -24,14 +25,18 @@ OUT = HERE / "out"
 sys.path[:0] = [str(HERE), str(HERE.parent / "handlers")]
 
 
-def worker(impl: str, fmt: str, path: Path) -> dict[str, float]:
-    """Run one implementation over one file; report seconds, rows and peak RSS."""
-    sink = OUT / f"{path.stem}.{impl}.jsonl"
+def worker(impl: str, case: str, path: Path) -> dict[str, float]:
+    """Run one implementation over one file of a case (datagen.CASES); report seconds, rows and peak RSS."""
+    import datagen
+
+    fmt = datagen.CASES[case][0]
+    sink = OUT / f"{path.name}.{impl}.jsonl"
     started = time.perf_counter()
     if impl == "naive":
         import naive
 
-        rows = (naive.naive_csv if fmt == "csv" else naive.naive_json)(path, sink)
+        baselines = {"csv": naive.naive_csv, "csv-quoted": naive.naive_quoted_csv, "json": naive.naive_json}
+        rows = baselines.get(case, naive.naive_jsonl)(path, sink)
     elif impl == "validate":
         from etl_handlers.core import validate
 
@@ -51,24 +56,27 @@ def worker(impl: str, fmt: str, path: Path) -> dict[str, float]:
     return {"seconds": seconds, "rows": rows, "peak_mb": peak_mb, "mb": path.stat().st_size / 1e6}
 
 
-def _worker_process(impl: str, fmt: str, path: Path) -> dict[str, float]:
+def _worker_process(impl: str, case: str, path: Path, handlers: str | None = None) -> dict[str, float]:
+    more = ["--handlers", handlers] if handlers else []
     done = subprocess.run(
-        [sys.executable, __file__, "--worker", impl, fmt, str(path)], capture_output=True, text=True, check=True
+        [sys.executable, __file__, "--worker", impl, case, str(path), *more], capture_output=True, text=True, check=True
     )
     result: dict[str, float] = json.loads(done.stdout)
     return result
 
 
-def run_case(impl: str, fmt: str, path: Path) -> dict[str, float]:
+def run_case(impl: str, case: str, path: Path, before: str | None = None) -> dict[str, float]:
     """One run of `naive`, or of ours: validate, then transform, each in its own process.
 
     `ours` transforms as the pipeline does (the validated, pinned version is not checked again);
-    `ours-recheck` transforms with every rule checked a second time.
+    `ours-recheck` transforms with every rule checked a second time; `before` is `ours` with the
+    handlers found in the folder `before`.
     """
     if impl == "naive":
-        return _worker_process("naive", fmt, path)
-    checked = _worker_process("validate", fmt, path)
-    written = _worker_process("transform" if impl == "ours" else "transform-recheck", fmt, path)
+        return _worker_process("naive", case, path)
+    handlers = before if impl == "before" else None
+    checked = _worker_process("validate", case, path, handlers)
+    written = _worker_process("transform-recheck" if impl == "ours-recheck" else "transform", case, path, handlers)
     return {
         "seconds": checked["seconds"] + written["seconds"],
         "rows": written["rows"],
@@ -79,13 +87,14 @@ def run_case(impl: str, fmt: str, path: Path) -> dict[str, float]:
     }
 
 
-def dataset(fmt: str, rows: int) -> Path:
+def dataset(case: str, rows: int) -> Path:
     import datagen
 
     OUT.mkdir(exist_ok=True)
-    path = OUT / f"tx-{rows}.{fmt}"
+    _, suffix, write = datagen.CASES[case]
+    path = OUT / f"tx-{rows}.{suffix}"
     if not path.exists():
-        (datagen.write_csv if fmt == "csv" else datagen.write_json)(path, rows)
+        write(path, rows)
     return path
 
 
@@ -103,10 +112,17 @@ def main() -> None:
     parser.add_argument("--worker", nargs=3, metavar=("IMPL", "FMT", "PATH"), help=argparse.SUPPRESS)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--full", action="store_true", help="add the 1 GB memory case")
+    parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000], help="throughput cases' rows")
+    parser.add_argument("--cases", nargs="+", default=["csv", "csv-quoted", "json", "jsonl"], help="datagen.CASES")
+    parser.add_argument("--before", metavar="DIR", help="also measure the handlers in DIR (e.g. an earlier commit's)")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak memory cases")
+    parser.add_argument("--handlers", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        impl, fmt, path = args.worker
-        print(json.dumps(worker(impl, fmt, Path(path))))
+        if args.handlers:
+            sys.path.insert(0, args.handlers)
+        impl, case, path = args.worker
+        print(json.dumps(worker(impl, case, Path(path))))
         return
 
     import datagen
@@ -115,27 +131,30 @@ def main() -> None:
     print(f"interpreter with the core imported: {baseline_mb():.0f} MB peak RSS\n")
     print("throughput: validate+transform (ours, two streaming passes) vs naive (one in-memory pass)")
     print("(ours: transform as the pipeline runs it on the validated version; ours-recheck: every rule again)")
-    print(f"{'case':<16}{'impl':<14}{'median s':>10}{'rows/s':>12}{'MB/s':>8}{'ratio':>8}")
-    for fmt in ("csv", "json"):
-        for rows in (100_000, 1_000_000):
-            path = dataset(fmt, rows)
+    print(f"{'case':<22}{'impl':<14}{'median s':>10}{'rows/s':>12}{'MB/s':>8}{'ratio':>8}{'peak MB':>9}")
+    impls = ["naive", *(["before"] if args.before else []), "ours", "ours-recheck"]
+    for case in args.cases:
+        for rows in args.rows:
+            path = dataset(case, rows)
             medians = {}
-            for impl in ("naive", "ours", "ours-recheck"):
-                runs = [run_case(impl, fmt, path) for _ in range(args.repeat)]
+            for impl in impls:
+                runs = [run_case(impl, case, path, args.before) for _ in range(args.repeat)]
                 seconds = statistics.median(r["seconds"] for r in runs)
                 medians[impl] = seconds
                 mb = runs[0]["mb"]
                 ratio = medians["naive"] / seconds
-                print(f"{fmt + ' ' + format(rows, ','):<16}{impl:<14}{seconds:>10.2f}{rows / seconds:>12,.0f}"
-                      f"{mb / seconds:>8.1f}{ratio:>8.2f}")  # fmt: skip
+                peak = max(r["peak_mb"] for r in runs)
+                print(f"{case + ' ' + format(rows, ','):<22}{impl:<14}{seconds:>10.2f}{rows / seconds:>12,.0f}"
+                      f"{mb / seconds:>8.1f}{ratio:>8.2f}{peak:>9.0f}", flush=True)  # fmt: skip
                 report["throughput"].append(
-                    {"format": fmt, "rows": rows, "impl": impl, "median_s": seconds, "rows_per_s": rows / seconds,
-                     "mb_per_s": mb / seconds, "ratio_to_naive": ratio, "runs": [r["seconds"] for r in runs]}
+                    {"case": case, "rows": rows, "impl": impl, "median_s": seconds, "rows_per_s": rows / seconds,
+                     "mb_per_s": mb / seconds, "ratio_to_naive": ratio, "peak_mb": peak,
+                     "runs": [r["seconds"] for r in runs]}
                 )  # fmt: skip
 
     print("\npeak memory (RSS of the whole process), CSV input")
     print(f"{'input':<10}{'rows':>12}{'ours MB':>10}{'naive MB':>10}")
-    sizes = [10_000_000, 100_000_000] + ([1_000_000_000] if args.full else [])
+    sizes = [] if args.no_memory else [10_000_000, 100_000_000] + ([1_000_000_000] if args.full else [])
     for size in sizes:
         rows = datagen.rows_for_bytes(size)
         path = dataset("csv", rows)
