@@ -194,10 +194,14 @@ def _encode(layout: tuple[str, ...], records: list[dict[str, Any]]) -> EncodedBl
                 return None
         elif not kinds <= _PLAIN_KINDS:
             return None
-        columns[name] = values if strings else list(map(_cell, values))
+        numbers_only = kinds == {bytes}
+        cells = values if strings else list(map(bytes.decode, values)) if numbers_only else list(map(_cell, values))
+        columns[name] = cells
         if name in WRITER_FILLED:
             continue
-        if strings:
+        if numbers_only:
+            texts[name] = cells  # a number's text is its cell
+        elif strings:
             encoded = string_texts(values)
             if encoded is None:
                 raw.add(name)
@@ -241,7 +245,7 @@ def _lines_block(
     block: str, row: int, config: Config, scan: Any, layouts: _Layouts
 ) -> Generator[Item | EncodedBlock, None, int]:
     """The records of a block of whole lines, after data record `row`; returns how many there were."""
-    if block.count("\r") != block.count("\r\n"):  # a lone CR ends a line too: the reference splits it
+    if "\r" in block and block.count("\r") != block.count("\r\n"):  # a lone CR ends a line too: the reference splits it
         return (yield from _reference_lines(io.StringIO(block, newline=""), config, row))
     lines = list(filter(str.strip, block.split("\n")))
     if not lines:
