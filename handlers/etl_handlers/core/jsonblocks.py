@@ -90,23 +90,38 @@ class _Layouts:
         self._checker = checker
         self._trusted = trusted
 
-    def items(self, values: list[Any], row: int) -> Iterator[Item | EncodedBlock]:
-        """Blocks and items for `values`, the first being data record `row + 1`."""
+    def plan(self, values: list[Any], clean: bool = False) -> list[tuple[list[Any], EncodedBlock | None]]:
+        """`values` cut into runs, each with its block, or None for a run to give record by record.
+
+        `clean`: the text the values were decoded from is ASCII, with no backslash and no DEL, so
+        no string in them needs escaping. Nothing is checked or registered yet.
+        """
         if set(map(type, values)) != {dict}:
-            yield from _items(values, row)
-            return
+            return [(values, None)]
         layouts = list(map(tuple, values))
         if layouts.count(layouts[0]) == len(layouts):
-            yield from self._run(layouts[0], values, row)
-            return
+            return [(values, self._block(layouts[0], values, clean))]
+        runs: list[tuple[list[Any], EncodedBlock | None]] = []
         start = 0
         for layout, run in groupby(layouts):
             size = sum(1 for _ in run)
-            yield from self._run(layout, values[start : start + size], row + start)
+            records = values[start : start + size]
+            runs.append((records, self._block(layout, records, clean)))
             start += size
+        return runs
 
-    def _run(self, layout: tuple[str, ...], records: list[dict[str, Any]], row: int) -> Iterator[Item | EncodedBlock]:
-        block = _encode(layout, records) if len(records) >= MIN_BLOCK_ROWS and self._required.issubset(layout) else None
+    def _block(self, layout: tuple[str, ...], records: list[dict[str, Any]], clean: bool) -> EncodedBlock | None:
+        if len(records) < MIN_BLOCK_ROWS or not self._required.issubset(layout):
+            return None
+        return _encode(layout, records, clean)
+
+    def items(self, plan: list[tuple[list[Any], EncodedBlock | None]], row: int) -> Iterator[Item | EncodedBlock]:
+        """Blocks and items for a plan's runs, the first record being data record `row + 1`."""
+        for records, block in plan:
+            yield from self._run(records, block, row)
+            row += len(records)
+
+    def _run(self, records: list[Any], block: EncodedBlock | None, row: int) -> Iterator[Item | EncodedBlock]:
         if block is None:
             yield from _items(records, row)
             return
@@ -162,8 +177,10 @@ def _text(value: Any) -> str:
     return _TEXT_LITERALS[value]
 
 
-def _encode(layout: tuple[str, ...], records: list[dict[str, Any]]) -> EncodedBlock | None:
+def _encode(layout: tuple[str, ...], records: list[dict[str, Any]], clean: bool = False) -> EncodedBlock | None:
     """Records of one key layout as an EncodedBlock, or None when a value is not of a kind it takes.
+
+    `clean`: no string in the records needs escaping (see `_Layouts.plan`).
 
     The rules' fields take only what the reference could accept (ids: strings or integers; amount:
     strings or numbers; date: strings; currency: strings or null), so a value of another kind,
@@ -202,7 +219,7 @@ def _encode(layout: tuple[str, ...], records: list[dict[str, Any]]) -> EncodedBl
         if numbers_only:
             texts[name] = cells  # a number's text is its cell
         elif strings:
-            encoded = string_texts(values)
+            encoded = None if clean else string_texts(values)
             if encoded is None:
                 raw.add(name)
             else:
@@ -253,22 +270,36 @@ def _lines_block(
     # + 1: the reference counts a line with its line feed.
     if max(map(len, lines)) + 1 > config.max_record_bytes:
         return (yield from _reference_lines(io.StringIO(block, newline=""), config, row))
-    values = None
-    ends = list(map(str.rstrip, lines, repeat(_JSON_SPACE)))
-    if all(map(str.endswith, ends, repeat("}"))):
+    clean = _clean(block)
+    plan = None
+    if all(map(str.endswith, lines, repeat(("}", "}\r")))) or all(
+        map(str.endswith, map(str.rstrip, lines, repeat(_JSON_SPACE)), repeat("}"))
+    ):
         values = _decode(scan, "[" + "\n,".join(lines) + "\n]")
-        if values is not None and (len(values) != len(lines) or not _flat_objects(values)):
-            values = None
-    if values is None:
+        if values is not None and len(values) == len(lines):
+            plan = layouts.plan(values, clean)
+            # A block's values are flat objects (its kinds are checked); the others are checked here.
+            if not all(block for _, block in plan) and not _flat_objects(values):
+                plan = None
+    if plan is None:
         try:
             scanned = list(map(scan, lines, repeat(0)))  # a StopIteration ends the list early
         except _PARSE_ERRORS:
             scanned = []
-        if len(scanned) != len(lines) or [end for _, end in scanned] != list(map(len, ends)):
+        ends = list(map(len, map(str.rstrip, lines, repeat(_JSON_SPACE))))
+        if len(scanned) != len(lines) or [end for _, end in scanned] != ends:
             return (yield from _reference_lines(io.StringIO(block, newline=""), config, row))
-        values = [value for value, _ in scanned]
-    yield from layouts.items(values, row)
+        plan = layouts.plan([value for value, _ in scanned], clean)
+    yield from layouts.items(plan, row)
     return len(lines)
+
+
+def _clean(text: str) -> bool:
+    """True when no JSON string in `text` can need escaping: ASCII, no backslash, no DEL.
+
+    Strict JSON has no raw control character in a string, and a quote in one is escaped.
+    """
+    return text.isascii() and "\\" not in text and "\x7f" not in text
 
 
 def _flat_objects(values: list[Any]) -> bool:
@@ -320,9 +351,10 @@ class _ArrayBlocks(_JsonArray):
         row = 0
         window = self._largest
         while True:
-            values = self._batch(window)
-            if values is not None:
-                yield from self._layouts.items(values, row)
+            batch = self._batch(window)
+            if batch is not None:
+                values, clean = batch
+                yield from self._layouts.items(self._layouts.plan(values, clean), row)
                 row += len(values)
                 window = min(window * 2, self._largest)
                 continue
@@ -335,8 +367,11 @@ class _ArrayBlocks(_JsonArray):
             if not self._after(row):
                 return
 
-    def _batch(self, window: int) -> list[Any] | None:
-        """The elements up to a top-level `,` at most `window` characters on, or None; moves past them."""
+    def _batch(self, window: int) -> tuple[list[Any], bool] | None:
+        """The elements up to a top-level `,` at most `window` characters on, or None; moves past them.
+
+        With them, whether their text is clean (`_clean`).
+        """
         if len(self._buf) - self._pos < window and not self._eof:
             self._fill(window)
         buf, pos = self._buf, self._pos
@@ -350,10 +385,12 @@ class _ArrayBlocks(_JsonArray):
             close = buf.rfind("}", pos, close)
         else:
             return None
-        values = _decode(self._scan, "[" + buf[pos : close + 1] + "]")
-        if values is not None:
-            self._pos = after + 1
-        return values
+        text = buf[pos : close + 1]
+        values = _decode(self._scan, "[" + text + "]")
+        if values is None:
+            return None
+        self._pos = after + 1
+        return values, _clean(text)
 
 
 __all__ = ["BLOCK_CHARS", "MIN_BLOCK_ROWS", "read_json_blocks"]
