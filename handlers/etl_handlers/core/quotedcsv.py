@@ -63,7 +63,7 @@ def read_quoted_blocks(
             yield from csv_records(_Prefixed(pending, text), header, limit, row + 1)
             return
         pending = pending[cut:]
-        records = list(filter(None, parsed))  # an empty line is no record
+        records = list(filter(None, parsed)) if [] in parsed else parsed  # an empty line is no record
         rows = len(records)
         if not rows:
             continue
