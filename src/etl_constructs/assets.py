@@ -126,3 +126,30 @@ def _link_or_copy(source: str, target: str) -> str:
     except OSError:
         shutil.copy2(source, target)
     return target
+
+
+def asset_with_schema(base: Path, schema_file: str, schema_json: str) -> Path:
+    """`base` (the functions' asset folder) with a schema file beside `etl_handlers/`, composed once per pair.
+
+    The schema travels in the code, not in the environment (which holds 4 KB in all): the functions
+    read `schema_file` from their code folder. The copy hard-links `base`'s files, which never change
+    in place, and lives in the system's temporary folder, one folder per content digest.
+    """
+    digest = hashlib.sha256(f"{base}\0{schema_file}\0{schema_json}".encode()).hexdigest()[:20]
+    cache = Path(tempfile.gettempdir()) / "etl-constructs-assets"
+    target = cache / digest
+    if target.is_dir():
+        return target
+    cache.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".compose-", dir=cache))
+    staging.chmod(0o755)
+    try:
+        shutil.copytree(base, staging, dirs_exist_ok=True, ignore=_ignored, copy_function=_link_or_copy)
+        (staging / schema_file).write_text(schema_json, encoding="utf-8")
+        staging.rename(target)
+    except OSError:
+        if not target.is_dir():
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target

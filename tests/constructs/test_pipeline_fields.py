@@ -40,6 +40,7 @@ from etl_constructs import (
     WorkflowOptions,
 )
 from etl_constructs.pipeline_props import ALARMS_SOURCES, LANDING_SOURCES, WIRED, WORKFLOW_SOURCES
+from etl_handlers.core.schema import Schema
 
 #: EtlPipelineProps fields that hold a whole settings class: each of that class's fields is checked.
 COMPOSITE = {
@@ -58,7 +59,12 @@ DATA = DataSettings(
     max_errors=10,
     max_record_bytes=2048,
     allow_fee_rate_above_one=True,
+    any_currency=True,
+    control_totals=True,
+    control_wait=cdk.Duration.minutes(20),
+    control_check_interval=cdk.Duration.minutes(2),
 )
+OWN_SCHEMA = {"fields": {"amount": {"type": "decimal", "required": True}, "memo": {"type": "string", "max_length": 9}}}
 
 
 def _everything(stack: cdk.Stack) -> EtlPipelineProps:
@@ -146,6 +152,7 @@ def _own(stack: cdk.Stack) -> EtlPipelineProps:
         existing_processed_bucket=bucket("UserProcessed"),
         alarm_topic=sns.Topic(stack, "UserTopic", enforce_ssl=True),
         ledger=ProcessingLedgerProps(existing_table=table),
+        data=DataSettings(schema=OWN_SCHEMA),
     )
 
 
@@ -374,6 +381,22 @@ CHECKS: dict[str, Check] = {
     "DataSettings.max_record_bytes": lambda t: _config(t, "Everything")["max_record_bytes"] == 2048,
     # Its effect is that 1.25 is taken at all: without it, DATA cannot be built.
     "DataSettings.allow_fee_rate_above_one": lambda t: _config(t, "Everything")["fee_rate"] == "1.25",
+    "DataSettings.any_currency": lambda t: _config(t, "Everything")["any_currency"] is True,
+    "DataSettings.schema": lambda t: (
+        _config(t, "Own")["schema_file"] == "etl_schema.json"
+        and _config(t, "Own")["schema_hash"] == Schema.from_dict(OWN_SCHEMA).hash
+    ),
+    "DataSettings.control_totals": lambda t: (
+        _config(t, "Everything")["control_totals"] is True
+        and len(_retriers(t, "Everything", "ControlRecordPending")) == 1
+    ),
+    "DataSettings.control_wait": lambda t: (
+        _config(t, "Everything")["control_wait_seconds"] == 1200
+        and _retriers(t, "Everything", "ControlRecordPending")[0]["MaxAttempts"] == 10
+    ),
+    "DataSettings.control_check_interval": lambda t: (
+        _retriers(t, "Everything", "ControlRecordPending")[0]["IntervalSeconds"] == 120
+    ),
     # LandingOptions
     "LandingOptions.quarantine_prefix": lambda t: _env(t, "Everything")["QUARANTINE_PREFIX"] == "rejected/",
     "LandingOptions.glacier_after_days": lambda t: _lifecycle(t)["Transitions"][0]["TransitionInDays"] == 30,
@@ -476,7 +499,7 @@ CHECKS: dict[str, Check] = {
 def _expected_paths() -> set[str]:
     paths = {f"EtlPipelineProps.{f.name}" for f in fields(EtlPipelineProps) if f.name not in COMPOSITE}
     for cls in (*COMPOSITE.values(), AlarmSpec, RetryPolicy):
-        paths |= {f"{cls.__name__}.{f.name}" for f in fields(cls)}
+        paths |= {f"{cls.__name__}.{f.name}" for f in fields(cls) if f.init}
     return paths
 
 

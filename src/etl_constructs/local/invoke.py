@@ -66,6 +66,12 @@ class LocalFunction:
         if folder not in sys.path:
             sys.path.insert(0, folder)
         module_name, _, attribute = self.handler.rpartition(".")
+        # The constructs import `etl_handlers.core` (an installed wheel carries it alone, at the top level):
+        # the package may already be bound to that folder, so its other modules are looked for in the asset.
+        package = sys.modules.get(module_name.partition(".")[0])
+        inside = str(self.asset_dir / module_name.partition(".")[0])
+        if package is not None and inside not in list(getattr(package, "__path__", [inside])):
+            package.__path__.insert(0, inside)
         module = importlib.import_module(module_name)
         handler: Callable[[dict[str, Any], Any], Any] = getattr(module, attribute)
         return handler
@@ -191,6 +197,7 @@ def in_process_lambda(service: LambdaService) -> Iterator[None]:
             forget_container()  # another function: its own settings and clients, as in its own container
             last[0] = fn.name
         os.environ.update(fn.environment)
+        os.environ["LAMBDA_TASK_ROOT"] = str(fn.asset_dir)  # as Lambda sets it: the code folder (the schema file's)
         started = time.monotonic()
         context = _Context(fn, request, started)
         invocation = Invocation(fn.name)
