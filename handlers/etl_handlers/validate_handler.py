@@ -8,14 +8,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from . import statuses
 from .core import validate
-from .core.config import CONTROL_SUFFIX
 from .core.control import (
-    CONTROL_OVERDUE,
+    CONTROL_PENDING,
     MAX_CONTROL_BYTES,
     ControlRecord,
     ControlRecordError,
-    ControlRecordPending,
     control_key,
+    data_key,
     is_control_key,
 )
 from .core.results import RowError, ValidationResult
@@ -61,8 +60,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     fmt = config.format_for_key(file.key)
     control: ControlRecord | None = None
     problem: str | None = None
+    found: dict[str, Any] = {}
     if fmt is not None and config.control_totals:
-        control, problem = _read_control(rt, file, overdue=bool(event.get(CONTROL_OVERDUE)))
+        control, version, problem = _read_control(rt, file)
+        if control is None and problem is None:
+            return {"status": CONTROL_PENDING}  # the item stays VALIDATING; the state machine looks again
+        if version is not None:
+            found["control_version"] = version
     if fmt is None:
         result = _rejected("unsupported format")
     elif problem is not None:
@@ -73,30 +77,35 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             result = validate(body, fmt, config, control)
         finally:
             body.close()
-    return _record_outcome(rt, file, fmt, result)
+    return _record_outcome(rt, file, fmt, result, found)
 
 
 def _rejected(message: str) -> ValidationResult:
     return ValidationResult(0, 0, 0, (RowError(None, None, message),), 1, 0)
 
 
-def _read_control(rt: Any, file: FileRef, overdue: bool) -> tuple[ControlRecord | None, str | None]:
-    """The data file's control record, or why the file is rejected without it.
+def _read_control(rt: Any, file: FileRef) -> tuple[ControlRecord | None, str | None, str | None]:
+    """The data file's control record and its version; or why the file is rejected without it; or
+    (None, None, None) while it has not arrived and the file may look again.
 
-    Raises ControlRecordPending while it has not arrived and the wait is not over (`overdue`).
+    Each look that finds nothing is counted on the ledger item (`control_checks`); past the configured
+    number of looks, an interval apart, the wait is over. Counting, not a clock, ends the wait, so a
+    local run that skips the intervals ends it too.
     """
     key = control_key(file.key)
     where = f"s3://{file.bucket}/{key}"
-    data = read_latest(rt.s3, file.bucket, key, MAX_CONTROL_BYTES + 1)
-    if data is None:
-        if not overdue:
-            raise ControlRecordPending(f"no control record at {where} yet")
-        wait = rt.settings.config.control_wait_seconds
-        return None, f"no control record arrived at {where} in the {wait} s the pipeline waits for one"
+    found = read_latest(rt.s3, file.bucket, key, MAX_CONTROL_BYTES + 1)
+    if found is None:
+        config = rt.settings.config
+        if rt.ledger.count_control_check(file.file_id, file.execution) <= config.control_checks:
+            return None, None, None
+        wait = config.control_wait_seconds
+        return None, None, f"no control record arrived at {where} in the {wait} s the pipeline waits for one"
+    data, version = found
     try:
-        return ControlRecord.from_bytes(data), None
+        return ControlRecord.from_bytes(data), version, None
     except ControlRecordError as exc:
-        return None, f"the control record at {where} is malformed: {exc}"
+        return None, version, f"the control record at {where} is malformed: {exc}"
 
 
 def _control_record(rt: Any, file: FileRef) -> dict[str, Any]:
@@ -115,14 +124,19 @@ def _control_record(rt: Any, file: FileRef) -> dict[str, Any]:
         record = ControlRecord.from_bytes(data)
     except ControlRecordError as exc:
         return _record_outcome(rt, file, "control", _rejected(str(exc)))
-    fields = {"record_count": record.record_count, "control_for": file.key.removesuffix(CONTROL_SUFFIX)}
+    fields = {"record_count": record.record_count, "control_for": data_key(file.key)}
     rt.ledger.transition(file.file_id, file.execution, (statuses.VALIDATING,), statuses.COMPLETED, **fields)
     logger.info("control record recorded", extra=fields)
     return {"status": statuses.COMPLETED, "format": "control", **fields}
 
 
-def _record_outcome(rt: Any, file: FileRef, fmt: str | None, result: ValidationResult) -> dict[str, Any]:
-    """Record VALIDATED, or quarantine the version and record VALIDATION_FAILED; return the outcome."""
+def _record_outcome(
+    rt: Any, file: FileRef, fmt: str | None, result: ValidationResult, found: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Record VALIDATED, or quarantine the version and record VALIDATION_FAILED; return the outcome.
+
+    `found`: more to record on the item (the version of the control record read).
+    """
     metrics.add_metric(name="BytesRead", unit=MetricUnit.Bytes, value=result.bytes_read)
     metrics.add_metric(name="RowsValidated", unit=MetricUnit.Count, value=result.rows_valid)
     metrics.add_metric(name="RowsRejected", unit=MetricUnit.Count, value=result.rows_rejected)
@@ -131,10 +145,10 @@ def _record_outcome(rt: Any, file: FileRef, fmt: str | None, result: ValidationR
         "rows_valid": result.rows_valid,
         "rows_rejected": result.rows_rejected,
     }
-    schema_hash = rt.settings.config.schema_hash
+    extra = {"schema_hash": rt.settings.config.schema_hash, **(found or {})}
     if result.ok:
         rt.ledger.transition(
-            file.file_id, file.execution, (statuses.VALIDATING,), statuses.VALIDATED, schema_hash=schema_hash, **counts
+            file.file_id, file.execution, (statuses.VALIDATING,), statuses.VALIDATED, **extra, **counts
         )
         logger.info("file validated", extra=counts)
         return {"status": statuses.VALIDATED, "format": fmt, **counts}
@@ -160,7 +174,7 @@ def _record_outcome(rt: Any, file: FileRef, fmt: str | None, result: ValidationR
         error_count=result.error_count,
         quarantine_bucket=settings.quarantine_bucket,
         quarantine_key=qkey,
-        schema_hash=schema_hash,
+        **extra,
         **counts,
     )
     metrics.add_metric(name="FilesRejected", unit=MetricUnit.Count, value=1)

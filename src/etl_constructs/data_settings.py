@@ -32,6 +32,9 @@ MAX_CONFIG_BYTES = 2048
 SCHEMA_FILE = "etl_schema.json"
 #: The longest wait for a control record: a Standard execution may run a year, a file should not wait a week.
 MAX_CONTROL_WAIT = Duration.days(7)
+#: The most looks for a control record: each adds about 9 history events (the task's 5, the choice's 2, the
+#: wait's 2), and a Standard execution's history holds 25,000.
+MAX_CONTROL_CHECKS = 2000
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,11 @@ class DataSettings:
                 raise ConfigurationError(
                     f"unknown suffix {suffix!r}: the pipeline reads only {', '.join(SUPPORTED_SUFFIXES)}"
                 )
+        if self.control_totals and ".json" not in self.suffixes:
+            raise ConfigurationError(
+                "control_totals needs '.json' among the suffixes: control records are <data key>.control.json"
+                " objects, and each starts a workflow that records it (and quarantines it when malformed)"
+            )
         schema = _read_schema(self.schema)
         try:
             config = Config(
@@ -117,6 +125,7 @@ class DataSettings:
                 any_currency=self.any_currency,
                 control_totals=self.control_totals,
                 control_wait_seconds=_whole_seconds(self.control_wait),
+                control_checks=self._looks(),
                 schema=schema,
                 schema_file=SCHEMA_FILE if schema is not None else None,
             )
@@ -126,6 +135,13 @@ class DataSettings:
         self._check_control_wait()
         if len(self.to_json()) > MAX_CONFIG_BYTES:
             raise ConfigurationError(f"the configuration is over {MAX_CONFIG_BYTES} bytes of JSON; name fewer fields")
+
+    def _looks(self) -> int:
+        """`control_checks` when the durations are ones it can be computed from (they are checked just after)."""
+        durations = (self.control_wait, self.control_check_interval)
+        if all(isinstance(d, Duration) and not d.is_unresolved() and d.to_milliseconds() > 0 for d in durations):
+            return self.control_checks
+        return 1
 
     def _check_control_wait(self) -> None:
         for name in ("control_wait", "control_check_interval"):
@@ -145,6 +161,13 @@ class DataSettings:
             )
         if wait > MAX_CONTROL_WAIT.to_seconds():
             raise ConfigurationError("control_wait is at most 7 days")
+        if self.control_checks > MAX_CONTROL_CHECKS:
+            raise ConfigurationError(
+                f"control_wait / control_check_interval is {self.control_checks} looks, more than {MAX_CONTROL_CHECKS}:"
+                " each look adds about 9 events to the execution's history, which Step Functions limits to 25,000"
+                " (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html); give a longer"
+                " control_check_interval"
+            )
 
     @property
     def config(self) -> Config:
@@ -160,7 +183,7 @@ class DataSettings:
 
     @property
     def control_checks(self) -> int:
-        """How many times a data file looks for its control record again before it is rejected."""
+        """How many times a data file looks again for its control record, an interval apart, before it is rejected."""
         wait, interval = self.control_wait.to_milliseconds(), self.control_check_interval.to_milliseconds()
         return max(1, math.ceil(wait / interval))
 

@@ -21,7 +21,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from etl_handlers.core.control import CONTROL_OVERDUE, ControlRecordPending
+from etl_handlers.core.control import CONTROL_PENDING
 
 from . import statuses
 
@@ -53,8 +53,6 @@ DYNAMODB_THROTTLE_ERRORS = [
     "DynamoDB.ThrottlingException",
 ]
 CONDITIONAL_CHECK_FAILED = "DynamoDB.ConditionalCheckFailedException"
-#: The validate function's error while a data file's control record has not arrived (retried; then overdue).
-CONTROL_RECORD_PENDING = ControlRecordPending.__name__
 #: Errors of an SQS task worth retrying: any (a message sent twice is redriven twice, which the ledger makes harmless).
 SQS_RETRY_ERRORS = ["States.TaskFailed"]
 #: The `detail.status` of the events the sweep gives the reconciler for items left unsettled.
@@ -140,6 +138,8 @@ ATTEMPT_FIELDS = (
     "output_key",
     "settled_by",
     "schema_hash",
+    "control_checks",
+    "control_version",
 )
 #: What a new attempt clears, besides what it sets (status, execution, attempt, received_at, updated_at): the
 #: last attempt's fields, and its `cause` (up to 32 KB; left out of the history, which must fit in an item).
@@ -196,8 +196,8 @@ class Resources:
     throttle_retry: RetryPolicy = field(default_factory=RetryPolicy.for_throttling)
     #: Where an execution that could not record RECEIVED leaves its input for the sweep (the reconciler's queue).
     parking: sqs.IQueue | None = None
-    #: With control totals: how often (seconds) and how many times a data file looks again for its control record.
-    control_checks: tuple[int, int] | None = None
+    #: With control totals: the seconds a data file waits before it looks again for its control record.
+    control_interval: int | None = None
 
     def retry_lambda(self, task: sfn.TaskStateBase) -> None:
         """Throttling first, on its own budget; then the service's faults and TransientError; then timeouts."""
@@ -412,13 +412,7 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
 
     payload = sfn.TaskInput.from_object(_file_fields())
 
-    def invoke(
-        name: str,
-        fn: lambda_.IFunction,
-        result_path: str,
-        on_fault: sfn.IChainable,
-        overdue: sfn.IChainable | None = None,
-    ) -> tasks.LambdaInvoke:
+    def invoke(name: str, fn: lambda_.IFunction, result_path: str, on_fault: sfn.IChainable) -> tasks.LambdaInvoke:
         task = tasks.LambdaInvoke(
             scope,
             name,
@@ -429,36 +423,10 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
             result_path=result_path,
         )
         res.retry_lambda(task)
-        if overdue is not None and res.control_checks is not None:
-            interval, checks = res.control_checks
-            task.add_retry(
-                errors=[CONTROL_RECORD_PENDING],
-                interval=Duration.seconds(interval),
-                max_attempts=checks,
-                backoff_rate=1,
-            )
-            task.add_catch(overdue, errors=[CONTROL_RECORD_PENDING], result_path="$.control_wait")
         task.add_catch(on_fault, errors=["States.ALL"], result_path="$.failure")
         return task
 
-    overdue: tasks.LambdaInvoke | None = None
-    if res.control_checks is not None:
-        # The validate function raises ControlRecordPending while a data file's control record is missing: it
-        # is looked for again every interval; after the last look, once more with `control_overdue`, when the
-        # function rejects the file (quarantined, reported) instead of waiting. Lambda names the error by the
-        # exception's class (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html).
-        overdue = tasks.LambdaInvoke(
-            scope,
-            "Validate without the control record",
-            lambda_function=res.validate_fn,
-            payload=sfn.TaskInput.from_object({**_file_fields(), CONTROL_OVERDUE: True}),
-            retry_on_service_exceptions=False,
-            result_selector={"outcome.$": "$.Payload"},
-            result_path="$.validation",
-        )
-        res.retry_lambda(overdue)
-        overdue.add_catch(validation_fault, errors=["States.ALL"], result_path="$.failure")
-    validate = invoke("Validate", res.validate_fn, "$.validation", validation_fault, overdue)
+    validate = invoke("Validate", res.validate_fn, "$.validation", validation_fault)
     transform = invoke("Transform", res.transform_fn, "$.transform", transform_fault)
     # A rejected file is a normal outcome, recorded and quarantined by the validate function and
     # counted by the files-rejected alarm; the execution fails only on faults.
@@ -476,22 +444,23 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
         .when(sfn.Condition.is_present("$.previous"), withdraw.next(rejected))
         .otherwise(rejected)
     )
-    valid = (
-        sfn.Choice(scope, "Valid?")
-        .when(
-            sfn.Condition.string_equals("$.validation.outcome.status", statuses.VALIDATED),
-            transform.next(sfn.Succeed(scope, "Completed")),
-        )
-        .when(
-            # A control record (`<data key>.control.json`): checked and recorded, never transformed as data.
-            sfn.Condition.string_equals("$.validation.outcome.status", statuses.COMPLETED),
-            sfn.Succeed(scope, "Control record recorded"),
-        )
-        .otherwise(after_rejection)
+    outcome = "$.validation.outcome.status"
+    valid = sfn.Choice(scope, "Valid?")
+    valid.when(
+        sfn.Condition.string_equals(outcome, statuses.VALIDATED), transform.next(sfn.Succeed(scope, "Completed"))
     )
+    # A control record (`<data key>.control.json`): checked and recorded, never transformed as data.
+    valid.when(sfn.Condition.string_equals(outcome, statuses.COMPLETED), sfn.Succeed(scope, "Control record recorded"))
+    if res.control_interval is not None:
+        # A data file whose control record has not arrived waits an interval and is validated again; the
+        # function counts the looks and rejects the file after the last (a normal outcome: no error raised,
+        # so the function's error alarm stays quiet while files wait as they should).
+        wait = sfn.Wait(
+            scope, "Wait for the control record", time=sfn.WaitTime.duration(Duration.seconds(res.control_interval))
+        )
+        valid.when(sfn.Condition.string_equals(outcome, CONTROL_PENDING), wait.next(validate))
+    valid.otherwise(after_rejection)
     validate.next(valid)
-    if overdue is not None:
-        overdue.next(valid)
     body: sfn.IChainable = identify.next(received).next(validate)
     if res.suffix_variants:
         accepted = sfn.Condition.or_(*(sfn.Condition.string_matches("$.key", "*" + v) for v in res.suffix_variants))

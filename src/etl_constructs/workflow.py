@@ -252,12 +252,13 @@ class ValidateTransformWorkflowProps:
             raise ConfigurationError("execution_timeout must be longer than each function's timeout")
         data = self.data
         if data.control_totals:
-            # A data file may wait for its control record, then validate and transform: all in one execution.
+            # A data file may wait for its control record (each look reads only that key), then validate and
+            # transform: all in one execution.
             wait = data.control_wait.to_milliseconds() / 1000
-            needed = wait + self.validate_timeout.to_seconds() * 2 + self.transform_timeout.to_seconds()
+            needed = wait + self.validate_timeout.to_seconds() + self.transform_timeout.to_seconds()
             if needed >= self.execution_timeout.to_seconds():
                 raise ConfigurationError(
-                    f"data.control_wait ({wait:.0f} s), two validations and a transform"
+                    f"data.control_wait ({wait:.0f} s), a validation and a transform"
                     f" ({needed:.0f} s in all) do not fit execution_timeout"
                     f" ({self.execution_timeout.to_seconds():.0f} s): give a shorter control_wait or a longer"
                     " execution_timeout (a STANDARD state machine, for a wait beyond minutes)"
@@ -366,9 +367,7 @@ class ValidateTransformWorkflow(Construct):
             suffix_variants=()
             if suffix_checked_by_rule(props.input_prefix)
             else tuple(suffix_variants(props.data.suffixes)),
-            control_checks=(int(props.data.control_check_interval.to_seconds()), props.data.control_checks)
-            if props.data.control_totals
-            else None,
+            control_interval=int(props.data.control_check_interval.to_seconds()) if props.data.control_totals else None,
         )
         self.state_machine = sfn.StateMachine(
             self,

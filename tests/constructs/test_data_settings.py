@@ -60,20 +60,18 @@ def test_a_data_file_looks_for_its_control_record_every_minute_for_the_wait(synt
     (machine,) = [
         v
         for v in template["Resources"].values()
-        if v["Type"] == "AWS::StepFunctions::StateMachine" and "Validate without the control record" in json.dumps(v)
+        if v["Type"] == "AWS::StepFunctions::StateMachine" and "Wait for the control record" in json.dumps(v)
     ]
-    body = json.loads(
-        "".join(p if isinstance(p, str) else "0" for p in machine["Properties"]["DefinitionString"]["Fn::Join"][1])
-    )
-    states = _states(body)
-    validate = states["Validate"]
-    (pending,) = [r for r in validate["Retry"] if r["ErrorEquals"] == ["ControlRecordPending"]]
-    assert (pending["IntervalSeconds"], pending["MaxAttempts"], pending["BackoffRate"]) == (60, 10, 1)
-    catches = [c["ErrorEquals"] for c in validate["Catch"]]
-    assert catches.index(["ControlRecordPending"]) < catches.index(["States.ALL"])
-    overdue = states["Validate without the control record"]
-    assert overdue["Parameters"]["Payload"]["control_overdue"] is True
-    assert overdue["Next"] == validate["Next"]
+    parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+    states = _states(json.loads("".join(p if isinstance(p, str) else "0" for p in parts)))
+    wait = states["Wait for the control record"]
+    assert (wait["Seconds"], wait["Next"]) == (60, "Validate")
+    pending = [c for c in states["Valid?"]["Choices"] if c.get("StringEquals") == "CONTROL_RECORD_PENDING"]
+    assert [c["Next"] for c in pending] == ["Wait for the control record"]
+    # No retrier or catch of its own: a wait is a normal outcome, never a function error (the error alarm).
+    assert "ControlRecordPending" not in json.dumps(states["Validate"])
+    config = json.loads(_functions(template).popitem()[1]["Properties"]["Environment"]["Variables"]["ETL_CONFIG"])
+    assert (config["control_checks"], config["control_wait_seconds"]) == (10, 600)
 
 
 def _states(body: dict) -> dict:
@@ -118,6 +116,8 @@ def test_a_malformed_schema_file_is_refused_at_synth_with_the_setting_s_path(tmp
         ({"control_wait": cdk.Duration.seconds(30), "control_check_interval": cdk.Duration.minutes(1)}, "shorter"),
         ({"control_check_interval": cdk.Duration.millis(1500)}, "whole number of seconds"),
         ({"control_wait": cdk.Duration.days(8)}, "at most 7 days"),
+        ({"control_wait": cdk.Duration.hours(1), "control_check_interval": cdk.Duration.seconds(1)}, "25,000"),
+        ({"control_totals": True, "suffixes": (".csv",)}, "needs '.json'"),
         ({"rounding": "ROUND_NEAREST"}, "rounding must be one of"),
     ],
 )

@@ -51,7 +51,7 @@ COMPOSITE = {
     "alarm_thresholds": AlarmThresholds,
 }
 DATA = DataSettings(
-    suffixes=(".csv", ".jsonl"),
+    suffixes=(".csv", ".json"),
     required_fields=("transaction_id", "amount", "date"),
     fee_rate="1.25",
     rounding="ROUND_HALF_EVEN",
@@ -368,7 +368,7 @@ CHECKS: dict[str, Check] = {
     ),
     # DataSettings, through `data`
     "DataSettings.suffixes": lambda t: (
-        _config(t, "Everything")["suffixes"] == [".csv", ".jsonl"]
+        _config(t, "Everything")["suffixes"] == [".csv", ".json"]
         and ".ndjson" not in _refs(_of(t, "AWS::Events::Rule", "Everything"))
     ),
     "DataSettings.required_fields": lambda t: (
@@ -388,14 +388,13 @@ CHECKS: dict[str, Check] = {
     ),
     "DataSettings.control_totals": lambda t: (
         _config(t, "Everything")["control_totals"] is True
-        and len(_retriers(t, "Everything", "ControlRecordPending")) == 1
+        and "Wait for the control record" in _definition(t, "Everything")["States"]
     ),
     "DataSettings.control_wait": lambda t: (
-        _config(t, "Everything")["control_wait_seconds"] == 1200
-        and _retriers(t, "Everything", "ControlRecordPending")[0]["MaxAttempts"] == 10
+        _config(t, "Everything")["control_wait_seconds"] == 1200 and _config(t, "Everything")["control_checks"] == 10
     ),
     "DataSettings.control_check_interval": lambda t: (
-        _retriers(t, "Everything", "ControlRecordPending")[0]["IntervalSeconds"] == 120
+        _definition(t, "Everything")["States"]["Wait for the control record"]["Seconds"] == 120
     ),
     # LandingOptions
     "LandingOptions.quarantine_prefix": lambda t: _env(t, "Everything")["QUARANTINE_PREFIX"] == "rejected/",

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 
 from etl_handlers import validate_handler
-from etl_handlers.core.control import CONTROL_OVERDUE, ControlRecordPending
+from etl_handlers.core.control import CONTROL_PENDING
 from etl_handlers.core.schema import DEFAULT_SCHEMA, Schema
 
 DATA = (
@@ -20,7 +19,9 @@ MATCHING = {"record_count": 3, "amount_totals": {"USD": "3.75", "JPY": "100"}}
 
 @pytest.fixture
 def control_on(monkeypatch):
-    monkeypatch.setenv("ETL_CONFIG", json.dumps({"control_totals": True, "control_wait_seconds": 600}))
+    monkeypatch.setenv(
+        "ETL_CONFIG", json.dumps({"control_totals": True, "control_wait_seconds": 600, "control_checks": 2})
+    )
 
 
 def _control(aws, key: str, document) -> None:
@@ -28,14 +29,21 @@ def _control(aws, key: str, document) -> None:
     aws.s3.put_object(Bucket="raw", Key=key + ".control.json", Body=body)
 
 
-def test_a_data_file_without_its_control_record_waits(aws, context, control_on):
+def test_a_data_file_without_its_control_record_waits_counting_its_looks(aws, context, control_on):
     event = aws.put("in/day.csv", DATA)
-    with pytest.raises(
-        ControlRecordPending, match=re.escape("no control record at s3://raw/in/day.csv.control.json yet")
-    ):
-        validate_handler.handler(event, context)
-    assert aws.item(event["file_id"])["status"] == "VALIDATING"
+    for look in (1, 2):
+        assert validate_handler.handler(event, context) == {"status": CONTROL_PENDING}
+        item = aws.item(event["file_id"])
+        assert (item["status"], item["control_checks"]) == ("VALIDATING", str(look))
     assert aws.keys("quarantine") == []
+
+
+def test_a_control_record_arriving_between_looks_lets_the_file_through(aws, context, control_on):
+    event = aws.put("in/day.csv", DATA)
+    assert validate_handler.handler(event, context)["status"] == CONTROL_PENDING
+    version = aws.s3.put_object(Bucket="raw", Key="in/day.csv.control.json", Body=json.dumps(MATCHING).encode())
+    assert validate_handler.handler(event, context)["status"] == "VALIDATED"
+    assert aws.item(event["file_id"])["control_version"] == version["VersionId"]
 
 
 def test_a_matching_control_record_lets_the_file_through(aws, context, control_on):
@@ -44,9 +52,11 @@ def test_a_matching_control_record_lets_the_file_through(aws, context, control_o
     assert validate_handler.handler(event, context)["status"] == "VALIDATED"
 
 
-def test_the_wait_over_the_file_is_rejected_and_quarantined(aws, context, control_on):
+def test_after_the_last_look_the_file_is_rejected_and_quarantined(aws, context, control_on):
     event = aws.put("in/day.csv", DATA)
-    result = validate_handler.handler({**event, CONTROL_OVERDUE: True}, context)
+    validate_handler.handler(event, context)
+    validate_handler.handler(event, context)
+    result = validate_handler.handler(event, context)  # the third look: past control_checks (2)
     assert result["status"] == "VALIDATION_FAILED"
     assert result["error"] == (
         "no control record arrived at s3://raw/in/day.csv.control.json in the 600 s the pipeline waits for one"
@@ -90,6 +100,7 @@ def test_a_different_control_record_rejects_the_file_with_expected_and_actual(
         (b'{"record_count": 3, "amount_totals": {"usd": "1"}}', "not a currency code"),
         (b'{"record_count": 3, "amount_totals": {"USD": 1.5e2}}', "plain decimal"),
         (b'{"record_count": 3}', "it lacks amount_totals"),
+        (b'{"record_count": 3, "record_count": 4, "amount_totals": {}}', "'record_count' given twice"),
     ],
 )
 def test_a_malformed_control_record_rejects_its_data_file(aws, context, control_on, body, words):
@@ -99,6 +110,11 @@ def test_a_malformed_control_record_rejects_its_data_file(aws, context, control_
     assert result["status"] == "VALIDATION_FAILED"
     assert result["error"].startswith("the control record at s3://raw/in/day.csv.control.json is malformed: ")
     assert words in result["error"]
+
+
+def test_a_control_record_in_upper_case_is_still_one_and_names_its_data_file(aws, context):
+    event = aws.put("in/day.csv.CONTROL.JSON", json.dumps(MATCHING).encode())
+    assert validate_handler.handler(event, context)["control_for"] == "in/day.csv"
 
 
 def test_a_control_record_is_recorded_as_one_never_read_as_data(aws, context):

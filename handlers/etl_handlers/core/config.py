@@ -55,8 +55,10 @@ class Config:
             codes; a code outside the table has 2 decimal places. Default: False.
         control_totals: a data file completes only when its control record (`<key>.control.json`)
             matches its record count and amount totals. Default: False.
-        control_wait_seconds: how long a data file waits for its control record (the state machine
-            waits; the functions name it in a rejection). Default: 900.
+        control_wait_seconds: how long a data file waits for its control record (named in a rejection).
+            Default: 900.
+        control_checks: how many times a data file looks again for its control record, an interval
+            apart (the state machine waits the interval), before it is rejected. Default: 15.
         schema: the record rules. Default: None, the data contract's default schema.
         schema_file: the name of the schema's file in the functions' code folder, when the
             configuration travels without the schema itself. Default: None.
@@ -72,6 +74,7 @@ class Config:
     any_currency: bool = False
     control_totals: bool = False
     control_wait_seconds: int = 900
+    control_checks: int = 15
     schema: Schema | None = None
     schema_file: str | None = None
 
@@ -95,6 +98,8 @@ class Config:
                 f"default_currency {self.default_currency} is not an active ISO 4217 code;"
                 " set any_currency to accept any three upper-case letters"
             )
+        if self.control_checks < 1:
+            raise ConfigError(f"control_checks must be at least 1, got {self.control_checks}")
         if self.max_errors < 1:
             raise ConfigError(f"max_errors must be at least 1, got {self.max_errors}")
         if self.max_record_bytes < 1024:

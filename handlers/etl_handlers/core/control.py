@@ -34,12 +34,9 @@ class _Number(str):
     """A JSON number's text, read exactly."""
 
 
-#: The validate function's input field saying the wait for a data file's control record is over.
-CONTROL_OVERDUE = "control_overdue"
-
-
-class ControlRecordPending(Exception):
-    """A data file's control record has not arrived: the state machine looks again later (by this class's name)."""
+#: The validate function's outcome while a data file waits for its control record: the state machine waits
+#: an interval and validates again. Not a ledger status: the item stays VALIDATING, counting `control_checks`.
+CONTROL_PENDING = "CONTROL_RECORD_PENDING"
 
 
 class ControlRecordError(ValueError):
@@ -47,8 +44,13 @@ class ControlRecordError(ValueError):
 
 
 def is_control_key(key: str) -> bool:
-    """True for a control record's key (`<data key>.control.json`): never read as a data file."""
+    """True for a control record's key (`<data key>.control.json`, in any case): never read as a data file."""
     return key.lower().endswith(CONTROL_SUFFIX)
+
+
+def data_key(control: str) -> str:
+    """The data file's key of a control record's key (the suffix taken off, whatever its case)."""
+    return control[: -len(CONTROL_SUFFIX)]
 
 
 def control_key(data_key: str) -> str:
@@ -69,7 +71,9 @@ class ControlRecord:
         if len(data) > MAX_CONTROL_BYTES:
             raise ControlRecordError(f"the control record is over {MAX_CONTROL_BYTES} bytes")
         try:
-            document = json.loads(data.decode("utf-8-sig"), parse_float=_Number, parse_int=_Integer)
+            document = json.loads(
+                data.decode("utf-8-sig"), parse_float=_Number, parse_int=_Integer, object_pairs_hook=_no_repeats
+            )
         except (UnicodeError, ValueError) as exc:
             raise ControlRecordError(f"the control record is not valid JSON: {exc}") from None
         if not isinstance(document, dict):
@@ -138,17 +142,25 @@ class Totals:
         return found
 
 
+def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    names = [name for name, _ in pairs]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"{', '.join(map(repr, repeated))} given twice")
+    return dict(pairs)
+
+
 def _text(value: Any) -> str:
     return format(value, "f")
 
 
 __all__ = [
-    "CONTROL_OVERDUE",
+    "CONTROL_PENDING",
     "MAX_CONTROL_BYTES",
     "ControlRecord",
     "ControlRecordError",
-    "ControlRecordPending",
     "Totals",
     "control_key",
+    "data_key",
     "is_control_key",
 ]

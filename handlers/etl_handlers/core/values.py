@@ -17,7 +17,6 @@ How values are read:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from itertools import compress
@@ -35,15 +34,19 @@ _INTEGER = re.compile(r"[+-]?[0-9]+\Z")
 _INTEGER_FULL = re.compile(r"[+-]?[0-9]+").fullmatch
 _DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 _BOOLEANS = frozenset({"true", "false"})
-# Times the reference (`datetime.fromisoformat`) surely accepts: hh:mm:ss in range, 3 or 6 decimals,
-# Z or an offset under 24 hours. Any other time is left to the reference, value by value.
-_TIME = (
-    r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{3}|\.[0-9]{6})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])?"
-)
-# A whole column of such values at once, a value per line (no class here matches a line end).
-_DATES = re.compile(rf"(?:[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}(?:{_TIME})?\n)*").fullmatch
-_DATE_TIMES = re.compile(rf"(?:[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}{_TIME}\n)*").fullmatch
+# A column of dates is judged by its values' shapes (each ASCII digit read as 0) and by the distinct
+# texts at fixed places: days, hours, minutes, seconds, offsets. Only shapes whose values the reference
+# (`datetime.fromisoformat`) surely accepts when those parts are in range are judged so: a time
+# hh:mm:ss, 3 or 6 decimals, Z or an offset. Any other value is left to the reference, one by one.
+_AS_ZEROS = str.maketrans("0123456789", "0000000000")
+_DAY_SHAPE = "0000-00-00"
+_TIME_SHAPE = re.compile(r"0000-00-00T00:00:00(?:\.000|\.000000)?(Z|[+-]00:00)?").fullmatch
 _DAY = itemgetter(slice(0, 10))
+_HOUR = itemgetter(slice(11, 13))
+_MINUTE = itemgetter(slice(14, 16))
+_SECOND = itemgetter(slice(17, 19))
+_OFFSET_HOUR = itemgetter(slice(-5, -3))
+_OFFSET_MINUTE = itemgetter(slice(-2, None))
 # A float's error on a decimal's value is far below this share of it (a relative 1e-16 at most).
 _FLOAT_MARGIN = 1e-9
 _DATE_CACHE_LIMIT = 100_000
@@ -123,7 +126,8 @@ class ValueRule:
         kind = rule.type
         self._minimum = None if rule.minimum is None else self._order(str(rule.minimum))
         self._maximum = None if rule.maximum is None else self._order(str(rule.maximum))
-        self._match = compile_pattern(rule.pattern).regex.fullmatch if rule.pattern else None
+        self._pattern = compile_pattern(rule.pattern) if rule.pattern else None
+        self._match = self._pattern.regex.fullmatch if self._pattern else None
         self._enum = frozenset(rule.enum) if rule.enum is not None else None
         self._good_dates: set[str] = set()  # values that are dates (date-times), bounds aside
         self._good_days: set[str] = set()  # YYYY-MM-DD texts that are real days
@@ -136,8 +140,6 @@ class ValueRule:
     def _order(self, text: str) -> Any:
         if self.type == "date":
             return text[:10]
-        if self.type == "integer":
-            return int(text)
         return Decimal(text)
 
     # --- one value ---------------------------------------------------------------------------
@@ -174,7 +176,8 @@ class ValueRule:
             text = _text(value) if type(value) is not str else value.strip()
             if text is None or not _INTEGER.match(text):
                 return NOT_AN_INTEGER
-            return self._bound_problem(int(text), text)
+            # Compared as Decimals: exact at any length (int() refuses over 4,300 digits).
+            return self._bound_problem(Decimal(text), text)
         if kind == "boolean":
             if type(value) is bool or value in _BOOLEANS:
                 return None
@@ -259,10 +262,10 @@ class ValueRule:
         if kind == "decimal":
             if not all(map(_DECIMAL_FULL, texts)):
                 return False
-            return self._bounds_ok(texts, Decimal)
+            return self._bounds_ok(texts)
         if not all(map(_INTEGER_FULL, texts)):
             return False
-        return self._bounds_ok(texts, int)
+        return self._bounds_ok(texts)
 
     def _dates_ok(self, values: list[str]) -> bool:
         """`column_ok` of a date or date-time column, value by distinct value.
@@ -277,10 +280,7 @@ class ValueRule:
         if self._enum is not None:
             return all(self._date_problem(v) is None for v in distinct)
         unseen = list(distinct.difference(self._good_dates))
-        whole = _DATE_TIMES if self.type == "date-time" else _DATES
-        if unseen and whole("\n".join(unseen) + "\n"):
-            if not self._real_days(set(map(_DAY, unseen))):
-                return False
+        if unseen and self._shapes_ok(unseen):
             if len(self._good_dates) + len(unseen) <= _DATE_CACHE_LIMIT:
                 self._good_dates.update(unseen)
         elif any(self._shape_problem(v) for v in unseen):
@@ -291,6 +291,26 @@ class ValueRule:
                 return False
             if self._maximum is not None and max(days) > self._maximum:
                 return False
+        return True
+
+    def _shapes_ok(self, values: list[str]) -> bool:
+        """True when every value has a judged shape (see `_AS_ZEROS`) and its parts are in range; False
+        says only that the reference must look at each value."""
+        shapes = set("\n".join(values).translate(_AS_ZEROS).split("\n"))
+        timed = [_TIME_SHAPE(shape) for shape in shapes if shape != _DAY_SHAPE]
+        if None in timed or (self.type == "date-time" and _DAY_SHAPE in shapes):
+            return False
+        if not self._real_days(set(map(_DAY, values))):
+            return False
+        if timed:
+            hours, minutes = set(map(_HOUR, values)), set(map(_MINUTE, values))
+            seconds = set(map(_SECOND, values))
+            if max(hours) > "23" or max(minutes) > "59" or max(seconds) > "59":
+                return False
+            if any(match is not None and match[1] not in (None, "Z") for match in timed):
+                offsets = [v for v in values if v[-6:-5] in ("+", "-") and len(v) > 19]
+                if max(map(_OFFSET_HOUR, offsets)) > "23" or max(map(_OFFSET_MINUTE, offsets)) > "59":
+                    return False
         return True
 
     def _real_days(self, days: set[str]) -> bool:
@@ -310,15 +330,16 @@ class ValueRule:
                 return False
             if rule.max_length is not None and max(lengths) > rule.max_length:
                 return False
-        if self._match is not None and not all(map(self._match, texts)):
+        if self._pattern is not None and not self._pattern.matches_all(texts):
             return False
         return self._enum is None or self._enum.issuperset(texts)
 
-    def _bounds_ok(self, texts: list[str], read: Callable[[str], Any]) -> bool:
+    def _bounds_ok(self, texts: list[str]) -> bool:
+        """Decimals and integers alike, as Decimals: exact at any length."""
         if texts and (self._minimum is not None or self._maximum is not None):
-            if read is Decimal and self._far_inside(texts):
+            if self._far_inside(texts):
                 return self._enum is None or self._enum.issuperset(texts)
-            numbers = list(map(read, texts))
+            numbers = list(map(Decimal, texts))
             if self._minimum is not None and min(numbers) < self._minimum:
                 return False
             if self._maximum is not None and max(numbers) > self._maximum:

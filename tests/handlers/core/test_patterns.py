@@ -260,3 +260,14 @@ def test_property_alphabet_patterns_include_varying_counts():
     accepted = [a + q for a in _ATOMS for q in _QUANTIFIERS if q in {"*", "+", "?", "{0,2}"} and _accepted(a + q)]
     assert len(accepted) == len(_ATOMS) * 4
     assert _accepted("a*b+0?") and _accepted(r"[b-z]*\d{1,3}-")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_a_column_matches_in_one_pass_exactly_when_each_value_does(data):
+    source = data.draw(
+        st.sampled_from([r"[^,]*", r".*", r"ACC-\d{5}", r"\w+", r"[a-c]{1,3}x?", r"\s?x", "a\nb?", r"[^a]+"])
+    )
+    pattern = compile_pattern(source)
+    values = data.draw(st.lists(st.text(alphabet="abcx,ACC-0123 \t\u2003", max_size=8), max_size=6))
+    assert pattern.matches_all(values) == all(pattern.matches(v) for v in values)

@@ -27,7 +27,7 @@ FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCh
 
 # Candidate CSV cells per type: valid, nearly valid, and wrong; none holds a comma, quote or line end.
 CELLS = {
-    "string": ["", " ", "AB12", "MC123", "abc", "xxxxx", "SETTLED", " AB12 ", "ab_9"],
+    "string": ["", " ", "AB12", "MC123", "abc", "xxxxx", "SETTLED", " AB12 ", "ab_9", "\u2003AB12", "abc\x1c"],
     "decimal": [
         "1",
         "-2.50",
@@ -48,7 +48,7 @@ CELLS = {
         "-0.0000000000000000000001",
         "9" * 400,
     ],
-    "integer": ["1", "-3", "2.0", "", "12", " 4 ", "x", "+0"],
+    "integer": ["1", "-3", "2.0", "", "12", " 4 ", "x", "+0", "\u30001", "2\x85"],
     "date": [
         "2024-01-01",
         "2024-02-30",
@@ -233,5 +233,18 @@ def test_a_value_seen_in_an_earlier_block_is_still_held_to_the_bounds():
     ]
     fast = outcome(data, config)
     assert [(e.row, e.field, e.message) for e in fast[0].errors] == expected
+    with reference_path():
+        assert outcome(data, config) == fast
+
+
+def test_integers_of_any_length_are_compared_exactly_on_both_paths():
+    big = "1" + "0" * 5000  # past int()'s default limit of 4,300 digits
+    schema = Schema.from_dict(
+        {"fields": {"amount": {"type": "decimal", "required": True}, "n": {"type": "integer", "maximum": big}}}
+    )
+    data = f"amount,n\n1,{big}\n1,{big}1\n1,-{big}\n".encode()
+    config = Config(schema=schema)
+    fast = outcome(data, config)
+    assert [(e.row, e.field) for e in fast[0].errors] == [(2, "n")]
     with reference_path():
         assert outcome(data, config) == fast
