@@ -20,8 +20,9 @@ setup: $(STAMP) $(VENDORED)
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# The editable install builds a wheel, which takes the vendored folder: vendor first.
-$(STAMP): pyproject.toml Makefile | $(VENDORED)
+# The editable install builds a wheel, which takes the vendored folder: vendor first. It copies the
+# handlers' core (which the constructs import, as an installed wheel has it), so a changed core reinstalls.
+$(STAMP): pyproject.toml Makefile $(wildcard handlers/etl_handlers/core/*.py) | $(VENDORED)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(UV)
 	# Bytecode is compiled at install time: this machine sets PYTHONDONTWRITEBYTECODE, and a synth is slower without it.

@@ -175,3 +175,22 @@ def test_an_edited_handler_makes_a_new_asset_folder(tmp_path):
     second = compose_asset(sources, tmp_path / "cache")
     assert second != first and (second / "etl_handlers" / "__init__.py").read_text() == "EDITED = True\n"
     assert sorted(p.name for p in second.iterdir()) == ["demo-1.0.dist-info", "demo.py", "etl_handlers"]
+
+
+def test_a_schema_asset_is_composed_per_content_of_the_handlers_and_the_schema(tmp_path):
+    from etl_constructs.assets import asset_with_schema
+
+    base = tmp_path / "base"
+    (base / "etl_handlers").mkdir(parents=True)
+    (base / "etl_handlers" / "x.py").write_text("A = 1\n")
+    first = asset_with_schema(base, "etl_schema.json", '{"fields": 1}')
+    assert (first / "etl_schema.json").read_text() == '{"fields": 1}'
+    assert (first / "etl_handlers" / "x.py").read_text() == "A = 1\n"
+    assert asset_with_schema(base, "etl_schema.json", '{"fields": 1}') == first
+    assert asset_with_schema(base, "etl_schema.json", '{"fields": 2}') != first
+    (base / "etl_handlers" / "x.py").unlink()  # a new release replaces files; it never edits them in place
+    (base / "etl_handlers" / "x.py").write_text("A = 2\n")
+    upgraded = asset_with_schema(base, "etl_schema.json", '{"fields": 1}')
+    assert upgraded != first
+    assert (upgraded / "etl_handlers" / "x.py").read_text() == "A = 2\n"
+    assert oct(upgraded.parent.stat().st_mode & 0o777) == oct(0o700)

@@ -86,6 +86,32 @@ class Ledger:
                 ) from exc
             raise
 
+    def count_control_check(self, file_id: str, execution: str) -> int:
+        """Count one more look for the file's control record, while this execution validates it; return the count.
+
+        A reply lost after DynamoDB applied the update and retried by the SDK counts one look twice:
+        the wait then ends an interval early, never late.
+        """
+        try:
+            reply = self._client.update_item(
+                TableName=self._table,
+                Key={"file_id": {"S": file_id}},
+                UpdateExpression="ADD control_checks :one",
+                ConditionExpression="#status = :validating AND #execution = :exec",
+                ExpressionAttributeNames={"#status": "status", "#execution": "execution"},
+                ExpressionAttributeValues={
+                    ":one": {"N": "1"},
+                    ":validating": {"S": statuses.VALIDATING},
+                    ":exec": {"S": execution},
+                },
+                ReturnValues="UPDATED_NEW",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise StatusConflict(f"{file_id} is not VALIDATING for execution {execution}") from exc
+            raise
+        return int(reply["Attributes"]["control_checks"]["N"])
+
     def finished_by(self, file_id: str, execution: str, outcomes: tuple[str, ...]) -> dict[str, Any] | None:
         """The item when `execution` itself already moved it to one of `outcomes` (a retried step), else None."""
         item = self.get(file_id)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 PART_SIZE = 8 * 1024 * 1024
 
 
@@ -102,3 +104,24 @@ def drop_staging(s3: Any, bucket: str, staging_key: str) -> bool:
     except Exception:
         return False
     return True
+
+
+def read_latest(s3: Any, bucket: str, key: str, limit: int) -> tuple[bytes, str] | None:
+    """Up to `limit` bytes of the object's current version and its version id, or None when there is none.
+
+    S3 answers NoSuchKey only to a caller allowed s3:ListBucket; without it, a missing key is
+    AccessDenied (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html), which is
+    raised here, never taken for "not there yet": the validate role has ListBucket when it needs this.
+    """
+    try:
+        response = s3.get_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+            return None
+        raise
+    body = response["Body"]
+    try:
+        data: bytes = body.read(limit)
+    finally:
+        body.close()
+    return data, str(response.get("VersionId") or UNVERSIONED)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from .core.config import Config
 from .core.keys import derived_key, utf8_length
+from .core.schema import Schema
 
 #: What the quarantine report adds to the quarantine copy's key.
 REPORT_SUFFIX = ".errors.json"
@@ -35,7 +38,7 @@ class Settings:
             staging_prefix=env.get("STAGING_PREFIX", "_staging/"),
             quarantine_bucket=env["QUARANTINE_BUCKET"],
             quarantine_prefix=env.get("QUARANTINE_PREFIX", "quarantine/"),
-            config=Config.from_json(env.get("ETL_CONFIG")),
+            config=read_config(env.get("ETL_CONFIG")),
         )
 
     def output_key(self, key: str, version: str) -> str:
@@ -53,3 +56,18 @@ class Settings:
         the report's suffix would pass S3's 1,024-byte limit.
         """
         return derived_key(f"{self.quarantine_prefix}{version}/", key, reserve=utf8_length(REPORT_SUFFIX))
+
+
+def read_config(document: str | None) -> Config:
+    """The configuration of `ETL_CONFIG`, with the schema it names read from the function's code folder.
+
+    The constructs ship a user's schema in the code asset (the environment holds 4 KB in all) and
+    name it, with its hash, in the configuration; Lambda gives the code folder in `LAMBDA_TASK_ROOT`
+    (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime).
+    A schema that is not the one the configuration was made with is an error, never applied.
+    """
+    name = json.loads(document).get("schema_file") if document else None
+    if not name:
+        return Config.from_json(document)
+    root = Path(os.environ.get("LAMBDA_TASK_ROOT") or Path(__file__).resolve().parent.parent)
+    return Config.from_json(document, Schema.from_file(root / name))

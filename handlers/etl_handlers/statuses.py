@@ -1,12 +1,27 @@
-"""The ledger's status vocabulary (data contract), shared by the functions and the state machine."""
+"""The ledger's status vocabulary, as the functions import it; defined once in `core.statuses`."""
 
-RECEIVED = "RECEIVED"
-VALIDATING = "VALIDATING"
-VALIDATED = "VALIDATED"
-TRANSFORMING = "TRANSFORMING"
-COMPLETED = "COMPLETED"
-VALIDATION_FAILED = "VALIDATION_FAILED"
-TRANSFORMATION_FAILED = "TRANSFORMATION_FAILED"
+from .core.statuses import (
+    ALL,
+    COMPLETED,
+    FINAL,
+    IN_PROGRESS,
+    RECEIVED,
+    TRANSFORMATION_FAILED,
+    TRANSFORMING,
+    VALIDATED,
+    VALIDATING,
+    VALIDATION_FAILED,
+)
 
-FINAL = frozenset({COMPLETED, VALIDATION_FAILED, TRANSFORMATION_FAILED})
-ALL = (RECEIVED, VALIDATING, VALIDATED, TRANSFORMING, COMPLETED, VALIDATION_FAILED, TRANSFORMATION_FAILED)
+__all__ = [
+    "ALL",
+    "COMPLETED",
+    "FINAL",
+    "IN_PROGRESS",
+    "RECEIVED",
+    "TRANSFORMATION_FAILED",
+    "TRANSFORMING",
+    "VALIDATED",
+    "VALIDATING",
+    "VALIDATION_FAILED",
+]

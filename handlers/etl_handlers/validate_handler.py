@@ -8,11 +8,20 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from . import statuses
 from .core import validate
+from .core.control import (
+    CONTROL_PENDING,
+    MAX_CONTROL_BYTES,
+    ControlRecord,
+    ControlRecordError,
+    control_key,
+    data_key,
+    is_control_key,
+)
 from .core.results import RowError, ValidationResult
 from .ledger import StatusConflict
 from .quarantine import quarantine
 from .runtime import FileRef, entry_point, logger, metrics, runtime
-from .s3io import open_version
+from .s3io import open_version, read_latest
 
 #: The `action` of a task input that quarantines an object version after a fault.
 QUARANTINE_ACTION = "quarantine"
@@ -38,20 +47,96 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         )
     except StatusConflict:
         # A retry of a step that did finish (its response was lost) returns what it recorded.
-        done = rt.ledger.finished_by(file.file_id, file.execution, (statuses.VALIDATED, statuses.VALIDATION_FAILED))
+        done = rt.ledger.finished_by(
+            file.file_id, file.execution, (statuses.VALIDATED, statuses.VALIDATION_FAILED, statuses.COMPLETED)
+        )
         if done is None:
             raise
         logger.info("validation already recorded by this execution", extra={"status": done["status"]})
         return _recorded(done)
-    fmt = rt.settings.config.format_for_key(file.key)
+    config = rt.settings.config
+    if is_control_key(file.key):
+        return _control_record(rt, file)
+    fmt = config.format_for_key(file.key)
+    control: ControlRecord | None = None
+    problem: str | None = None
+    found: dict[str, Any] = {}
+    if fmt is not None and config.control_totals:
+        control, version, problem = _read_control(rt, file)
+        if control is None and problem is None:
+            return {"status": CONTROL_PENDING}  # the item stays VALIDATING; the state machine looks again
+        if version is not None:
+            found["control_version"] = version
     if fmt is None:
-        result = ValidationResult(0, 0, 0, (RowError(None, None, "unsupported format"),), 1, 0)
+        result = _rejected("unsupported format")
+    elif problem is not None:
+        result = _rejected(problem)  # the data is not read: without its control record it cannot complete
     else:
         body = open_version(rt.s3, file.bucket, file.key, file.version)
         try:
-            result = validate(body, fmt, rt.settings.config)
+            result = validate(body, fmt, config, control)
         finally:
             body.close()
+    return _record_outcome(rt, file, fmt, result, found)
+
+
+def _rejected(message: str) -> ValidationResult:
+    return ValidationResult(0, 0, 0, (RowError(None, None, message),), 1, 0)
+
+
+def _read_control(rt: Any, file: FileRef) -> tuple[ControlRecord | None, str | None, str | None]:
+    """The data file's control record and its version; or why the file is rejected without it; or
+    (None, None, None) while it has not arrived and the file may look again.
+
+    Each look that finds nothing is counted on the ledger item (`control_checks`); past the configured
+    number of looks, an interval apart, the wait is over. Counting, not a clock, ends the wait, so a
+    local run that skips the intervals ends it too.
+    """
+    key = control_key(file.key)
+    where = f"s3://{file.bucket}/{key}"
+    found = read_latest(rt.s3, file.bucket, key, MAX_CONTROL_BYTES + 1)
+    if found is None:
+        config = rt.settings.config
+        if rt.ledger.count_control_check(file.file_id, file.execution) <= config.control_checks:
+            return None, None, None
+        wait = config.control_wait_seconds
+        return None, None, f"no control record arrived at {where} in the {wait} s the pipeline waits for one"
+    data, version = found
+    try:
+        return ControlRecord.from_bytes(data), version, None
+    except ControlRecordError as exc:
+        return None, version, f"the control record at {where} is malformed: {exc}"
+
+
+def _control_record(rt: Any, file: FileRef) -> dict[str, Any]:
+    """Check a control record (`<data key>.control.json`) and record it COMPLETED, or reject and quarantine it.
+
+    A control record is never read as data, although `.json` is an accepted suffix: its data file's
+    validation reads it. Its own execution gives it what a data file has: one ledger item per
+    version, and a quarantined copy with a report when it is malformed.
+    """
+    body = open_version(rt.s3, file.bucket, file.key, file.version)
+    try:
+        data = body.read(MAX_CONTROL_BYTES + 1)
+    finally:
+        body.close()
+    try:
+        record = ControlRecord.from_bytes(data)
+    except ControlRecordError as exc:
+        return _record_outcome(rt, file, "control", _rejected(str(exc)))
+    fields = {"record_count": record.record_count, "control_for": data_key(file.key)}
+    rt.ledger.transition(file.file_id, file.execution, (statuses.VALIDATING,), statuses.COMPLETED, **fields)
+    logger.info("control record recorded", extra=fields)
+    return {"status": statuses.COMPLETED, "format": "control", **fields}
+
+
+def _record_outcome(
+    rt: Any, file: FileRef, fmt: str | None, result: ValidationResult, found: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Record VALIDATED, or quarantine the version and record VALIDATION_FAILED; return the outcome.
+
+    `found`: more to record on the item (the version of the control record read).
+    """
     metrics.add_metric(name="BytesRead", unit=MetricUnit.Bytes, value=result.bytes_read)
     metrics.add_metric(name="RowsValidated", unit=MetricUnit.Count, value=result.rows_valid)
     metrics.add_metric(name="RowsRejected", unit=MetricUnit.Count, value=result.rows_rejected)
@@ -60,8 +145,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "rows_valid": result.rows_valid,
         "rows_rejected": result.rows_rejected,
     }
+    extra = {"schema_hash": rt.settings.config.schema_hash, **(found or {})}
     if result.ok:
-        rt.ledger.transition(file.file_id, file.execution, (statuses.VALIDATING,), statuses.VALIDATED, **counts)
+        rt.ledger.transition(
+            file.file_id, file.execution, (statuses.VALIDATING,), statuses.VALIDATED, **extra, **counts
+        )
         logger.info("file validated", extra=counts)
         return {"status": statuses.VALIDATED, "format": fmt, **counts}
     settings = rt.settings
@@ -86,6 +174,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         error_count=result.error_count,
         quarantine_bucket=settings.quarantine_bucket,
         quarantine_key=qkey,
+        **extra,
         **counts,
     )
     metrics.add_metric(name="FilesRejected", unit=MetricUnit.Count, value=1)

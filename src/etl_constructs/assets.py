@@ -104,6 +104,16 @@ def compose_asset(sources: Path, cache: Path) -> Path:
     return target
 
 
+def _private_cache() -> Path:
+    """This user's folder for composed assets, in the temporary folder; refused if another user made it."""
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    cache = Path(tempfile.gettempdir()) / f"etl-constructs-assets-{uid}"
+    cache.mkdir(mode=0o700, exist_ok=True)
+    if hasattr(os, "getuid") and (cache.stat().st_uid != uid or cache.stat().st_mode & 0o022):
+        raise ConfigurationError(f"{cache} belongs to another user or is writable by others: remove it and synth again")
+    return cache
+
+
 def _normalized(name: str) -> str:
     return re.sub(r"[-_.]+", "_", name).lower()
 
@@ -125,4 +135,34 @@ def _link_or_copy(source: str, target: str) -> str:
         os.link(source, target)
     except OSError:
         shutil.copy2(source, target)
+    return target
+
+
+def asset_with_schema(base: Path, schema_file: str, schema_json: str) -> Path:
+    """`base` (the functions' asset folder) with a schema file beside `etl_handlers/`, composed once per content.
+
+    The schema travels in the code, not in the environment (which holds 4 KB in all): the functions
+    read `schema_file` from their code folder. The copy hard-links `base`'s files and lives in a
+    folder of this user's only, one folder per digest of `base`'s files and the schema: an upgraded
+    release, or an edited handler, is a new folder.
+    """
+    digest = hashlib.sha256(f"{schema_file}\0{schema_json}\0".encode())
+    for path in _files(base):
+        digest.update(path.relative_to(base).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    cache = _private_cache()
+    target = cache / digest.hexdigest()[:24]
+    if target.is_dir():
+        return target
+    staging = Path(tempfile.mkdtemp(prefix=".compose-", dir=cache))
+    staging.chmod(0o755)
+    try:
+        shutil.copytree(base, staging, dirs_exist_ok=True, ignore=_ignored, copy_function=_link_or_copy)
+        (staging / schema_file).write_text(schema_json, encoding="utf-8")
+        staging.rename(target)
+    except OSError:
+        if not target.is_dir():
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return target

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, TextIO
 from . import __version__
 from .errors import UsageError
 from .ops_cli import add_commands
+from .schema_cli import add_schema_commands
 
 if TYPE_CHECKING:
     from .local import LocalRun
@@ -120,6 +121,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Nam
     )
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {"run-local": _run_local}
     handlers.update(add_commands(commands))
+    handlers.update(add_schema_commands(commands))
     return parser, handlers
 
 

@@ -21,6 +21,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from etl_handlers.core.control import CONTROL_PENDING
+
 from . import statuses
 
 #: Errors of a Lambda task worth retrying: the service's own, and our TransientError.
@@ -135,6 +137,9 @@ ATTEMPT_FIELDS = (
     "output_bucket",
     "output_key",
     "settled_by",
+    "schema_hash",
+    "control_checks",
+    "control_version",
 )
 #: What a new attempt clears, besides what it sets (status, execution, attempt, received_at, updated_at): the
 #: last attempt's fields, and its `cause` (up to 32 KB; left out of the history, which must fit in an item).
@@ -191,6 +196,8 @@ class Resources:
     throttle_retry: RetryPolicy = field(default_factory=RetryPolicy.for_throttling)
     #: Where an execution that could not record RECEIVED leaves its input for the sweep (the reconciler's queue).
     parking: sqs.IQueue | None = None
+    #: With control totals: the seconds a data file waits before it looks again for its control record.
+    control_interval: int | None = None
 
     def retry_lambda(self, task: sfn.TaskStateBase) -> None:
         """Throttling first, on its own budget; then the service's faults and TransientError; then timeouts."""
@@ -437,14 +444,22 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
         .when(sfn.Condition.is_present("$.previous"), withdraw.next(rejected))
         .otherwise(rejected)
     )
-    valid = (
-        sfn.Choice(scope, "Valid?")
-        .when(
-            sfn.Condition.string_equals("$.validation.outcome.status", statuses.VALIDATED),
-            transform.next(sfn.Succeed(scope, "Completed")),
-        )
-        .otherwise(after_rejection)
+    outcome = "$.validation.outcome.status"
+    valid = sfn.Choice(scope, "Valid?")
+    valid.when(
+        sfn.Condition.string_equals(outcome, statuses.VALIDATED), transform.next(sfn.Succeed(scope, "Completed"))
     )
+    # A control record (`<data key>.control.json`): checked and recorded, never transformed as data.
+    valid.when(sfn.Condition.string_equals(outcome, statuses.COMPLETED), sfn.Succeed(scope, "Control record recorded"))
+    if res.control_interval is not None:
+        # A data file whose control record has not arrived waits an interval and is validated again; the
+        # function counts the looks and rejects the file after the last (a normal outcome: no error raised,
+        # so the function's error alarm stays quiet while files wait as they should).
+        wait = sfn.Wait(
+            scope, "Wait for the control record", time=sfn.WaitTime.duration(Duration.seconds(res.control_interval))
+        )
+        valid.when(sfn.Condition.string_equals(outcome, CONTROL_PENDING), wait.next(validate))
+    valid.otherwise(after_rejection)
     validate.next(valid)
     body: sfn.IChainable = identify.next(received).next(validate)
     if res.suffix_variants:

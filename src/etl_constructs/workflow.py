@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from aws_cdk import Duration, Names, RemovalPolicy, Size
@@ -19,9 +20,9 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from .assets import ASSET_EXCLUDES, handler_asset_dir
+from .assets import ASSET_EXCLUDES, asset_with_schema, handler_asset_dir
 from .checks import refuse_self_feeding
-from .data_settings import DataSettings
+from .data_settings import SCHEMA_FILE, DataSettings
 from .defaults import (
     check_bucket_props,
     check_dead_letter_queue_props,
@@ -249,6 +250,19 @@ class ValidateTransformWorkflowProps:
             self.validate_timeout.to_seconds(), self.transform_timeout.to_seconds()
         ):
             raise ConfigurationError("execution_timeout must be longer than each function's timeout")
+        data = self.data
+        if data.control_totals:
+            # A data file may wait for its control record (each look reads only that key), then validate and
+            # transform: all in one execution.
+            wait = data.control_wait.to_milliseconds() / 1000
+            needed = wait + self.validate_timeout.to_seconds() + self.transform_timeout.to_seconds()
+            if needed >= self.execution_timeout.to_seconds():
+                raise ConfigurationError(
+                    f"data.control_wait ({wait:.0f} s), a validation and a transform"
+                    f" ({needed:.0f} s in all) do not fit execution_timeout"
+                    f" ({self.execution_timeout.to_seconds():.0f} s): give a shorter control_wait or a longer"
+                    " execution_timeout (a STANDARD state machine, for a wait beyond minutes)"
+                )
         if not 300 <= self.sweep_interval.to_seconds() <= 86400:
             raise ConfigurationError("sweep_interval must be between 5 minutes and 1 day")
         if self.reserved_concurrency is not None and self.reserved_concurrency < 1:
@@ -353,6 +367,7 @@ class ValidateTransformWorkflow(Construct):
             suffix_variants=()
             if suffix_checked_by_rule(props.input_prefix)
             else tuple(suffix_variants(props.data.suffixes)),
+            control_interval=int(props.data.control_check_interval.to_seconds()) if props.data.control_totals else None,
         )
         self.state_machine = sfn.StateMachine(
             self,
@@ -607,7 +622,7 @@ class ValidateTransformWorkflow(Construct):
                 "logging_format": lambda_.LoggingFormat.JSON,
                 **overrides,
                 "runtime": props.runtime,
-                "code": lambda_.Code.from_asset(str(handler_asset_dir()), exclude=ASSET_EXCLUDES),
+                "code": lambda_.Code.from_asset(str(self._asset_dir()), exclude=ASSET_EXCLUDES),
                 "handler": handler,
                 "memory_size": memory,
                 "timeout": timeout,
@@ -647,6 +662,13 @@ class ValidateTransformWorkflow(Construct):
                 "set vpc= to run the functions in your VPC; by default they reach S3 and DynamoDB over TLS endpoints",
             )
         return fn
+
+    def _asset_dir(self) -> Path:
+        """The functions' code folder: the handlers, with the schema file when the data settings name a schema."""
+        document = self.props.data.schema_document
+        if document is None:
+            return handler_asset_dir()
+        return asset_with_schema(handler_asset_dir(), SCHEMA_FILE, document)
 
     def _data_environment(self) -> dict[str, str]:
         """The validate and transform functions' environment: where to read, write and record."""
@@ -693,6 +715,13 @@ class ValidateTransformWorkflow(Construct):
                 resources=[props.quarantine_bucket.arn_for_objects(props.quarantine_prefix + "*")],
             )
         )
+        if props.data.control_totals:
+            # Looking for a control record that has not arrived: S3 says NoSuchKey only to a caller allowed
+            # ListBucket on the bucket, AccessDenied otherwise; no prefix condition can apply to that check
+            # (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html, "Permissions").
+            self.validate_function.add_to_role_policy(
+                iam.PolicyStatement(actions=["s3:ListBucket"], resources=[props.raw_bucket.bucket_arn])
+            )
         processed = self.processed_bucket
         self.transform_function.add_to_role_policy(
             iam.PolicyStatement(

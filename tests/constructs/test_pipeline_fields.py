@@ -40,6 +40,7 @@ from etl_constructs import (
     WorkflowOptions,
 )
 from etl_constructs.pipeline_props import ALARMS_SOURCES, LANDING_SOURCES, WIRED, WORKFLOW_SOURCES
+from etl_handlers.core.schema import Schema
 
 #: EtlPipelineProps fields that hold a whole settings class: each of that class's fields is checked.
 COMPOSITE = {
@@ -50,7 +51,7 @@ COMPOSITE = {
     "alarm_thresholds": AlarmThresholds,
 }
 DATA = DataSettings(
-    suffixes=(".csv", ".jsonl"),
+    suffixes=(".csv", ".json"),
     required_fields=("transaction_id", "amount", "date"),
     fee_rate="1.25",
     rounding="ROUND_HALF_EVEN",
@@ -58,7 +59,12 @@ DATA = DataSettings(
     max_errors=10,
     max_record_bytes=2048,
     allow_fee_rate_above_one=True,
+    any_currency=True,
+    control_totals=True,
+    control_wait=cdk.Duration.minutes(20),
+    control_check_interval=cdk.Duration.minutes(2),
 )
+OWN_SCHEMA = {"fields": {"amount": {"type": "decimal", "required": True}, "memo": {"type": "string", "max_length": 9}}}
 
 
 def _everything(stack: cdk.Stack) -> EtlPipelineProps:
@@ -146,6 +152,7 @@ def _own(stack: cdk.Stack) -> EtlPipelineProps:
         existing_processed_bucket=bucket("UserProcessed"),
         alarm_topic=sns.Topic(stack, "UserTopic", enforce_ssl=True),
         ledger=ProcessingLedgerProps(existing_table=table),
+        data=DataSettings(schema=OWN_SCHEMA),
     )
 
 
@@ -361,7 +368,7 @@ CHECKS: dict[str, Check] = {
     ),
     # DataSettings, through `data`
     "DataSettings.suffixes": lambda t: (
-        _config(t, "Everything")["suffixes"] == [".csv", ".jsonl"]
+        _config(t, "Everything")["suffixes"] == [".csv", ".json"]
         and ".ndjson" not in _refs(_of(t, "AWS::Events::Rule", "Everything"))
     ),
     "DataSettings.required_fields": lambda t: (
@@ -374,6 +381,21 @@ CHECKS: dict[str, Check] = {
     "DataSettings.max_record_bytes": lambda t: _config(t, "Everything")["max_record_bytes"] == 2048,
     # Its effect is that 1.25 is taken at all: without it, DATA cannot be built.
     "DataSettings.allow_fee_rate_above_one": lambda t: _config(t, "Everything")["fee_rate"] == "1.25",
+    "DataSettings.any_currency": lambda t: _config(t, "Everything")["any_currency"] is True,
+    "DataSettings.schema": lambda t: (
+        _config(t, "Own")["schema_file"] == "etl_schema.json"
+        and _config(t, "Own")["schema_hash"] == Schema.from_dict(OWN_SCHEMA).hash
+    ),
+    "DataSettings.control_totals": lambda t: (
+        _config(t, "Everything")["control_totals"] is True
+        and "Wait for the control record" in _definition(t, "Everything")["States"]
+    ),
+    "DataSettings.control_wait": lambda t: (
+        _config(t, "Everything")["control_wait_seconds"] == 1200 and _config(t, "Everything")["control_checks"] == 10
+    ),
+    "DataSettings.control_check_interval": lambda t: (
+        _definition(t, "Everything")["States"]["Wait for the control record"]["Seconds"] == 120
+    ),
     # LandingOptions
     "LandingOptions.quarantine_prefix": lambda t: _env(t, "Everything")["QUARANTINE_PREFIX"] == "rejected/",
     "LandingOptions.glacier_after_days": lambda t: _lifecycle(t)["Transitions"][0]["TransitionInDays"] == 30,
@@ -476,7 +498,7 @@ CHECKS: dict[str, Check] = {
 def _expected_paths() -> set[str]:
     paths = {f"EtlPipelineProps.{f.name}" for f in fields(EtlPipelineProps) if f.name not in COMPOSITE}
     for cls in (*COMPOSITE.values(), AlarmSpec, RetryPolicy):
-        paths |= {f"{cls.__name__}.{f.name}" for f in fields(cls)}
+        paths |= {f"{cls.__name__}.{f.name}" for f in fields(cls) if f.init}
     return paths
 
 

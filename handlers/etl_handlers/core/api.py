@@ -12,6 +12,8 @@ from typing import IO, Any
 
 from .blocks import EncodedBlock
 from .config import DEFAULT_CONFIG, FORMATS, Config
+from .control import ControlRecord, Totals
+from .currencies import MINOR_UNITS
 from .jsonblocks import read_json_blocks
 from .jsonout import LineEncoder
 from .plaincsv import Block, read_csv_blocks
@@ -19,7 +21,10 @@ from .results import ErrorLog, FileError, RowError, TransformResult, ValidationR
 from .rules import RecordChecker
 from .streams import CountingReader, Readable, text_stream
 
-_CENT = Decimal("0.01")
+#: The quantum of a fee in each currency: 10 ** -(its ISO 4217 minor unit).
+_QUANTA = {code: Decimal(1).scaleb(-unit) for code, unit in MINOR_UNITS.items()}
+#: The quantum of a code outside the table (accepted with `any_currency`): 2 places.
+_OTHER_QUANTUM = Decimal("0.01")
 # `plus` at this precision changes no digit; it gives a zero the + sign (under any rounding but
 # ROUND_FLOOR), so a fee that rounds to zero from below is written 0.00, not -0.00.
 _UNSIGNED_ZERO = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN, rounding=ROUND_HALF_EVEN).plus
@@ -28,14 +33,20 @@ _WRITE_CHUNK = 256 * 1024
 _DATA_ERRORS = (UnicodeError, csv.Error, RecursionError, ValueError)
 
 
-def validate(source: Readable, fmt: str, config: Config | None = None) -> ValidationResult:
+def validate(
+    source: Readable, fmt: str, config: Config | None = None, control: ControlRecord | None = None
+) -> ValidationResult:
     """Check a file against the data contract without writing anything.
 
     `source` is a binary file object (read as a stream), `fmt` one of csv, json, jsonl, ndjson.
     Bad data never raises: every problem is in the result's errors, the first `max_errors` of them
     listed and all of them counted. Only a failing `source` (an I/O error) propagates.
+
+    `control`: the file's control record; a file whose records are all valid then also needs its
+    record count and amount totals to equal the control record's, or it gets a file error for each
+    difference, stating expected and actual values.
     """
-    result = _run(source, fmt, config or DEFAULT_CONFIG, None)
+    result = _run(source, fmt, config or DEFAULT_CONFIG, None, control=control)
     return ValidationResult(
         result.rows_total,
         result.rows_valid,
@@ -56,9 +67,10 @@ def transform(
 ) -> TransformResult:
     """Write each valid record of `source` to `sink` as one JSON Lines object, in input order.
 
-    Each output object holds every input field, with `amount` the exact decimal read, `fee` the
-    amount times the fee rate rounded to cents, `currency` (the default when absent or empty) and
-    `processed_at` (the UTC time of the run). Invalid records are not written; they are counted
+    Each output object holds every input field (but those the schema drops), with the amount field
+    the exact decimal read, `fee` the amount times the fee rate rounded to the minor unit of the
+    record's currency, the currency (the default when absent or empty) and `processed_at` (the UTC
+    time of the run). Invalid records are not written; they are counted
     and reported as by `validate`, so a caller that wants all or nothing checks `error_count`.
 
     `already_validated=True` says `validate` passed these exact bytes (the pipeline pins the object
@@ -72,13 +84,22 @@ def transform(
     return _run(source, fmt, config, _Writer(sink, config, stamp), already_validated)
 
 
-def _run(source: Readable, fmt: str, config: Config, writer: _Writer | None, trusted: bool = False) -> TransformResult:
+def _run(
+    source: Readable,
+    fmt: str,
+    config: Config,
+    writer: _Writer | None,
+    trusted: bool = False,
+    control: ControlRecord | None = None,
+) -> TransformResult:
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}: expected one of {sorted(FORMATS)}")
     raw = CountingReader(source)
     log = ErrorLog(config.max_errors)
     checker = RecordChecker(config)
     check = checker.check
+    totals = Totals() if control is not None else None
+    sums = _BlockSums(config) if totals is not None else None
     total = valid = 0
     fields_known = fmt == "csv"  # the reader has checked the header for every required column
     try:
@@ -93,6 +114,8 @@ def _run(source: Readable, fmt: str, config: Config, writer: _Writer | None, tru
                 valid += item.rows
                 if writer is not None:
                     writer.write_block(item)
+                if sums is not None:
+                    sums.add(totals, item)  # type: ignore[arg-type]
                 continue
             total += 1
             if type(item) is RowError:
@@ -104,10 +127,15 @@ def _run(source: Readable, fmt: str, config: Config, writer: _Writer | None, tru
                     log.add(error)
                 continue
             valid += 1
+            if totals is not None:
+                totals.add(currency, amount)  # type: ignore[arg-type]
             if writer is not None:
                 writer.write(item, amount, currency)  # type: ignore[arg-type]
         if total == 0:
             log.add(RowError(None, None, "the file has no data records"))
+        elif totals is not None and log.count == 0:
+            for difference in totals.differences(control, total):  # type: ignore[arg-type]
+                log.add(RowError(None, None, difference))
     except FileError as exc:
         log.add(exc.error)
     except UnicodeError:
@@ -129,6 +157,22 @@ def _run(source: Readable, fmt: str, config: Config, writer: _Writer | None, tru
     )
 
 
+class _BlockSums:
+    """Adds a block's amounts to the file's totals, with each row's currency."""
+
+    def __init__(self, config: Config) -> None:
+        rules = config.rules
+        self._amount = rules.amount_field
+        self._currency = rules.currency_field
+        self._default = config.default_currency
+
+    def add(self, totals: Totals, block: Block) -> None:
+        amounts = map(Decimal, map(str.strip, block.columns[self._amount]))
+        codes = block.columns.get(self._currency) if self._currency is not None else None
+        currencies = repeat(self._default, block.rows) if codes is None else (c or self._default for c in codes)
+        totals.add_many(currencies, amounts)
+
+
 class _Writer:
     """Turns valid records into output lines and writes them to the sink in large chunks."""
 
@@ -139,6 +183,11 @@ class _Writer:
         self._context = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN, rounding=config.rounding_mode)
         self._stamp = stamp
         self._default_currency = config.default_currency
+        rules = config.rules
+        self._amount = rules.amount_field
+        self._currency = rules.currency_field or "currency"
+        # Fields the output leaves out: those the schema does not declare, when it drops them.
+        self._kept = frozenset(rules.names) if rules.other_fields == "drop" else None
         self._templates: dict[tuple[tuple[str, ...], frozenset[str]], tuple[str, list[str]]] = {}
         self._lines: list[str] = []
         self._pending = 0
@@ -146,11 +195,16 @@ class _Writer:
         self.size = 0
         self._encode: Callable[[dict[str, Any]], str] = LineEncoder()
 
+    def _fee(self, amount: Decimal, currency: str) -> Decimal:
+        quantum = _QUANTA.get(currency, _OTHER_QUANTUM)
+        return _UNSIGNED_ZERO(self._context.multiply(amount, self._rate).quantize(quantum, context=self._context))
+
     def write(self, record: dict[str, Any], amount: Decimal, currency: str) -> None:
-        fee = _UNSIGNED_ZERO(self._context.multiply(amount, self._rate).quantize(_CENT, context=self._context))
-        record["amount"] = amount
-        record["currency"] = currency
-        record["fee"] = fee
+        if self._kept is not None:
+            record = {k: v for k, v in record.items() if k in self._kept}
+        record[self._amount] = amount
+        record[self._currency] = currency
+        record["fee"] = self._fee(amount, currency)
         record["processed_at"] = self._stamp
         line = self._encode(record)
         self._lines.append(line)
@@ -170,18 +224,23 @@ class _Writer:
             raw, texts = block.raw, block.texts  # type: ignore[union-attr]
         template, slots = self._block_template(tuple(columns), raw)
         context = self._context
-        amounts = list(map(Decimal, map(str.strip, columns["amount"])))
+        default = self._default_currency
+        amounts = list(map(Decimal, map(str.strip, columns[self._amount])))
         products = map(context.multiply, amounts, repeat(self._rate))
-        fees = map(_UNSIGNED_ZERO, map(Decimal.quantize, products, repeat(_CENT), repeat(None), repeat(context)))
+        codes = columns.get(self._currency)
+        if codes is None:
+            quanta: Iterable[Decimal] = repeat(_QUANTA.get(default, _OTHER_QUANTUM))
+        else:
+            quanta = [_QUANTA.get(c or default, _OTHER_QUANTUM) for c in codes]
+        fees = map(_UNSIGNED_ZERO, map(Decimal.quantize, products, quanta, repeat(None), repeat(context)))
         values: list[Iterable[str]] = []
         for slot in slots:
-            if slot == "amount":
+            if slot == self._amount:
                 values.append(map(format, amounts, repeat("f")))
             elif slot == "fee":
                 values.append(map(format, fees, repeat("f")))
-            elif slot == "currency":
-                default = self._default_currency
-                values.append([c or default for c in columns["currency"]])
+            elif slot == self._currency:
+                values.append([c or default for c in columns[slot]])
             elif slot in raw:
                 values.append(columns[slot])
             elif texts is not None:
@@ -198,19 +257,20 @@ class _Writer:
         cached = self._templates.get((header, raw))
         if cached is not None:
             return cached
-        keys = list(header) + [k for k in ("currency", "fee", "processed_at") if k not in header]
+        kept = [k for k in header if self._kept is None or k in self._kept]
+        keys = kept + [k for k in (self._currency, "fee", "processed_at") if k not in kept]
         parts: list[str] = []
         slots: list[str] = []
         for key in keys:
             name = encode_basestring_ascii(key).replace("%", "%%") + ":"
             if key == "processed_at":
                 parts.append(name + encode_basestring_ascii(self._stamp).replace("%", "%%"))
-            elif key == "currency" and key not in header:
+            elif key == self._currency and key not in header:
                 parts.append(name + encode_basestring_ascii(self._default_currency))
-            elif key in ("amount", "fee"):
+            elif key in (self._amount, "fee"):
                 parts.append(name + "%s")
                 slots.append(key)
-            elif key == "currency" or key in raw:
+            elif key == self._currency or key in raw:
                 parts.append(name + '"%s"')
                 slots.append(key)
             else:

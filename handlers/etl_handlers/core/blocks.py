@@ -6,12 +6,16 @@ import re
 from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii
 
+from .schema import Schema
+
 # Any character `encode_basestring_ascii` would escape (controls, `"`, `\`, DEL, non-ASCII): a string
 # without one is written between quotes as it is.
 _UNSAFE = re.compile(r"[^ !#-\[\]-~]").search
 
-#: Columns the writer fills itself (from `columns`, or a constant): they need no text.
-WRITER_FILLED = frozenset({"amount", "fee", "currency", "processed_at"})
+
+def writer_filled(schema: Schema) -> frozenset[str]:
+    """Columns the writer fills itself (from `columns`, or a constant): they need no text."""
+    return frozenset({schema.amount_field, schema.currency_field or "currency", "fee", "processed_at"})
 
 
 @dataclass(frozen=True)
@@ -46,4 +50,4 @@ def string_texts(values: list[str]) -> list[str] | None:
     return list(map(encode_basestring_ascii, values))
 
 
-__all__ = ["WRITER_FILLED", "EncodedBlock", "string_texts"]
+__all__ = ["EncodedBlock", "string_texts", "writer_filled"]

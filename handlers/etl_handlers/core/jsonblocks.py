@@ -35,13 +35,14 @@ from itertools import chain, groupby, repeat
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
-from .blocks import WRITER_FILLED, EncodedBlock, string_texts
+from .blocks import EncodedBlock, string_texts, writer_filled
 from .config import Config
 from .jsonout import JsonNumber
 from .plaincsv import _Prefixed
 from .readers import _WHITESPACE, Item, _JsonArray, _record, _reject_constant, read_json_lines, read_records
 from .results import RowError
 from .rules import RecordChecker
+from .schema import Schema
 
 #: Characters read at a time (JSON Lines), or the most a JSON array's batch holds.
 BLOCK_CHARS = 1 << 16
@@ -52,10 +53,19 @@ MIN_BLOCK_ROWS = 4
 _MIN_WINDOW = 1024
 _CANDIDATE_CUTS = 4
 _JSON_SPACE = " \t\r"  # and the line feed, which a line of a block no longer holds
-_IDS = frozenset({"transaction_id", "account_id"})
-_ID_KINDS = frozenset({str, bytes})
-_CURRENCY_KINDS = frozenset({str, type(None)})
-_PLAIN_KINDS = frozenset({str, bytes, type(None), bool})
+_NULL = type(None)
+_CURRENCY_KINDS: frozenset[type] = frozenset({str, _NULL})
+_PLAIN_KINDS: frozenset[type] = frozenset({str, bytes, _NULL, bool})
+# Numbers are decoded as their text's bytes (see `_scanner`).
+_RULE_KINDS: dict[str, frozenset[type]] = {
+    "string": frozenset({str, bytes, _NULL}),
+    "decimal": frozenset({str, bytes, _NULL}),
+    "integer": frozenset({str, bytes, _NULL}),
+    "date": frozenset({str, _NULL}),
+    "date-time": frozenset({str, _NULL}),
+    "boolean": frozenset({str, bool, _NULL}),
+    "any": _PLAIN_KINDS,
+}
 _NOT_INTEGER = (b".", b"e", b"E")
 _CELL_LITERALS = {None: "", True: "true", False: "false"}
 _TEXT_LITERALS = {None: "null", True: "true", False: "false"}
@@ -86,7 +96,8 @@ class _Layouts:
     """Turns decoded records into blocks and items, in order, from a given row on."""
 
     def __init__(self, config: Config, checker: RecordChecker, trusted: bool) -> None:
-        self._required = frozenset(config.required_fields) | {"amount"}
+        self._schema = config.rules
+        self._required = frozenset(self._schema.required_names)
         self._checker = checker
         self._trusted = trusted
 
@@ -113,7 +124,7 @@ class _Layouts:
     def _block(self, layout: tuple[str, ...], records: list[dict[str, Any]], clean: bool) -> EncodedBlock | None:
         if len(records) < MIN_BLOCK_ROWS or not self._required.issubset(layout):
             return None
-        return _encode(layout, records, clean)
+        return _encode(layout, records, self._schema, clean)
 
     def items(self, plan: list[tuple[list[Any], EncodedBlock | None]], row: int) -> Iterator[Item | EncodedBlock]:
         """Blocks and items for a plan's runs, the first record being data record `row + 1`."""
@@ -177,44 +188,57 @@ def _text(value: Any) -> str:
     return _TEXT_LITERALS[value]
 
 
-def _encode(layout: tuple[str, ...], records: list[dict[str, Any]], clean: bool = False) -> EncodedBlock | None:
+def _kinds(schema: Schema, name: str) -> frozenset[type] | None:
+    """The JSON value kinds a column of field `name` may hold and still be checked as CSV cells; None: none.
+
+    A kind is taken only when the column check of its cell can pass no value the reference check
+    (`ValueRule.problem`, `RecordChecker.check`) would refuse: a string field takes strings, integers
+    (their digits; `_encode` refuses other numbers) and null (""); decimal and integer fields strings,
+    numbers and null; dates strings and null; booleans also true and false; the currency strings and null.
+    A field the schema does not declare takes any value but an object or array, unless it is rejected.
+    """
+    rule = schema.rule(name)
+    if rule is None:
+        if schema.other_fields == "reject":
+            return None
+        kinds = _PLAIN_KINDS
+    else:
+        kinds = _RULE_KINDS[rule.type]
+    if name == schema.currency_field:
+        kinds = kinds & _CURRENCY_KINDS
+    return kinds
+
+
+def _encode(
+    layout: tuple[str, ...], records: list[dict[str, Any]], schema: Schema, clean: bool = False
+) -> EncodedBlock | None:
     """Records of one key layout as an EncodedBlock, or None when a value is not of a kind it takes.
 
-    `clean`: no string in the records needs escaping (see `_Layouts.plan`).
-
-    The rules' fields take only what the reference could accept (ids: strings or integers; amount:
-    strings or numbers; date: strings; currency: strings or null), so a value of another kind,
-    which is an error, goes to the reference check; other fields take strings, numbers, null and
-    booleans (never objects or arrays).
+    `clean`: no string in the records needs escaping (see `_Layouts.plan`). Which kinds each field
+    takes is `_kinds`: a value of another kind, which may be an error, goes to the reference check.
     """
     width = len(layout)
     flat = list(chain.from_iterable(map(dict.values, records)))
     columns: dict[str, list[str]] = {}
     texts: dict[str, list[str]] = {}
     raw: set[str] = set()
+    filled = writer_filled(schema)
     for index, name in enumerate(layout):
         values = flat[index::width]
         kinds = set(map(type, values))
-        strings = kinds == {str}
-        if name in _IDS or name == "amount":
-            if not kinds <= _ID_KINDS:
-                return None
-            if not strings and name in _IDS:
-                numbers = b"".join(value for value in values if type(value) is bytes)
-                if any(mark in numbers for mark in _NOT_INTEGER):  # only integers stand for their digits
-                    return None
-        elif name == "date":
-            if not strings:
-                return None
-        elif name == "currency":
-            if not kinds <= _CURRENCY_KINDS:
-                return None
-        elif not kinds <= _PLAIN_KINDS:
+        allowed = _kinds(schema, name)
+        if allowed is None or not kinds <= allowed:
             return None
+        rule = schema.rule(name)
+        if bytes in kinds and rule is not None and rule.type == "string":
+            numbers = b"".join(value for value in values if type(value) is bytes)
+            if any(mark in numbers for mark in _NOT_INTEGER):  # only integers stand for their digits
+                return None
+        strings = kinds == {str}
         numbers_only = kinds == {bytes}
         cells = values if strings else list(map(bytes.decode, values)) if numbers_only else list(map(_cell, values))
         columns[name] = cells
-        if name in WRITER_FILLED:
+        if name in filled:
             continue
         if numbers_only:
             texts[name] = cells  # a number's text is its cell

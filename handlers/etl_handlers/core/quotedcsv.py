@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from itertools import chain
 from typing import Any
 
-from .blocks import WRITER_FILLED, EncodedBlock, string_texts
+from .blocks import EncodedBlock, string_texts, writer_filled
 from .config import Config
 from .readers import Item, csv_records
 from .rules import RecordChecker
@@ -44,6 +44,7 @@ def read_quoted_blocks(
     limit = config.max_record_bytes
     window = min(BLOCK_CHARS, limit)
     width = len(header)
+    filled = writer_filled(config.rules)
     pending = data
     eof = False
     while True:
@@ -71,7 +72,7 @@ def read_quoted_blocks(
             yield from csv_records(io.StringIO(block, newline=""), header, limit, row + 1)
             row += rows
             continue
-        block_rows = _encode(header, records)
+        block_rows = _encode(header, records, filled)
         good = rows if trusted else checker.check_columns(block_rows.columns, rows)
         if good:
             yield block_rows if good == rows else block_rows.head(good)
@@ -91,15 +92,15 @@ def _cut(text: str, window: int) -> int:
     return cut
 
 
-def _encode(header: list[str], records: list[list[str]]) -> EncodedBlock:
-    """Records of the header's width as an EncodedBlock."""
+def _encode(header: list[str], records: list[list[str]], filled: frozenset[str]) -> EncodedBlock:
+    """Records of the header's width as an EncodedBlock; `filled`: the columns the writer fills itself."""
     width = len(header)
     flat = list(chain.from_iterable(records))
     columns = {name: flat[index::width] for index, name in enumerate(header)}
     texts: dict[str, list[str]] = {}
     raw: set[str] = set()
     for name, values in columns.items():
-        if name in WRITER_FILLED:
+        if name in filled:
             continue
         encoded = string_texts(values)
         if encoded is None:

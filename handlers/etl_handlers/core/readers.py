@@ -304,9 +304,14 @@ def _csv_header(fields: list[str], config: Config) -> list[str]:
         if name in seen:
             raise FileError(f"the header names column {name!r} twice", field=name)
         seen.add(name)
-    missing = [name for name in config.required_fields if name not in seen]
+    schema = config.rules
+    missing = [name for name in schema.required_names if name not in seen]
     if missing:
         raise FileError(f"the header lacks required column {missing[0]!r}", field=missing[0])
+    if schema.other_fields == "reject":
+        for name in header:
+            if schema.rule(name) is None:
+                raise FileError(f"the header names column {name!r}, which the schema does not declare", field=name)
     return header
 
 

@@ -1,47 +1,50 @@
-"""The record rules of the data contract: ids, amount, date, currency, and required fields."""
+"""The record rules of a schema applied to a file: each field's rule, uniqueness, the currency, other fields."""
 
 from __future__ import annotations
 
-import re
-from datetime import date, datetime
 from decimal import Decimal
 from types import TracebackType
 from typing import Any
 
 from .config import Config
+from .currencies import MINOR_UNITS, looks_like_code
 from .digests import DigestSet
-from .jsonout import JsonNumber
 from .results import RowError
+from .values import ValueRule, date_problem, parse_amount
 
-# [0-9], not \d: \d matches every script's digits, and Decimal would accept them.
-_AMOUNT = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?\Z")
-_AMOUNT_FULL = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?").fullmatch
-_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
-_CURRENCY = re.compile(r"[A-Z]{3}\Z")
-_ID_FIELDS = ("transaction_id", "account_id")
-_RULED = frozenset({"transaction_id", "account_id", "amount", "date", "currency"})
-_DATE_CACHE_LIMIT = 100_000
 _NO_ERRORS: tuple[RowError, ...] = ()
 _ABSENT: Any = object()
+MISSING = "missing required field"
+NOT_DECLARED = "is not a field of the schema"
+NOT_ISO_4217 = "must be an active ISO 4217 currency code such as USD"
+NOT_A_CODE = "must be three upper-case letters such as USD"
 
 
 class RecordChecker:
-    """Checks records one at a time, remembering transaction ids (as digests) across the file.
+    """Checks records one at a time against the configuration's schema, remembering unique values across the file.
 
-    The ids may spill to a file in /tmp (see `DigestSet`): close the checker when the file's checking
-    ends, however it ends (`with RecordChecker(config) as checker:`), so that a warm Lambda
-    environment does not keep the spill's disk space until the checker happens to be collected.
+    The unique values may spill to a file in /tmp (see `DigestSet`): close the checker when the
+    file's checking ends, however it ends (`with RecordChecker(config) as checker:`), so that a warm
+    Lambda environment does not keep the spill's disk space until the checker happens to be collected.
     """
 
     def __init__(self, config: Config) -> None:
-        self._config = config
-        self._required = tuple(f for f in config.required_fields if f not in _RULED)
-        self._required_ruled = tuple(f for f in config.required_fields if f in _RULED)
-        self._ids = DigestSet()
-        self._good_dates: set[str] = set()
+        schema = config.rules
+        self._rules = tuple(ValueRule(rule) for rule in schema.fields)
+        # Presence of the typed fields is checked first, in this order; a missing `any` field is
+        # reported where its rule runs (the contract's order of errors).
+        self._required = tuple(r.name for r in schema.fields if r.required and r.type != "any")
+        self._amount = schema.amount_field
+        self._currency = schema.currency_field
+        self._currency_declared = schema.currency_field in schema.names
         self._default_currency = config.default_currency
-        # Columns whose every value must be non-blank after trimming.
-        self._blank_checked = ("transaction_id", "account_id", *self._required)
+        self._any_currency = config.any_currency
+        self._names = frozenset(schema.names)
+        self._reject_others = schema.other_fields == "reject"
+        self._seen = {r.name: DigestSet() for r in self._rules if r.unique}
+        # Values a column check registered beyond the rows it passed: the record path, which reads
+        # those rows next, takes each as new once (see `check_columns`).
+        self._pending: dict[str, set[str]] = {name: set() for name in self._seen}
 
     def __enter__(self) -> RecordChecker:
         return self
@@ -52,8 +55,24 @@ class RecordChecker:
         self.close()
 
     def close(self) -> None:
-        """Delete the spill file of the transaction ids, if any; the checker is not to be used after."""
-        self._ids.close()
+        """Delete the spill files of the unique values, if any; the checker is not to be used after."""
+        for seen in self._seen.values():
+            seen.close()
+
+    def currency_problem(self, code: Any) -> str | None:
+        """Why a non-empty currency value is not accepted, or None."""
+        if type(code) is not str or not looks_like_code(code):
+            return NOT_A_CODE if self._any_currency else NOT_ISO_4217
+        if not self._any_currency and code not in MINOR_UNITS:
+            return NOT_ISO_4217
+        return None
+
+    def _register(self, name: str, key: str) -> bool:
+        pending = self._pending[name]
+        if key in pending:
+            pending.discard(key)
+            return True
+        return self._seen[name].add(key)
 
     def check(
         self, record: dict[str, Any], row: int, fields_known: bool = False
@@ -63,130 +82,81 @@ class RecordChecker:
         `fields_known` says every required field is present (a CSV header was checked for them).
         """
         errors: list[RowError] = []
-        get = record.get
         if not fields_known:
-            for name in self._required_ruled:
+            for name in self._required:
                 if name not in record:
-                    errors.append(RowError(row, name, "missing required field"))
-        tid = get("transaction_id", _ABSENT)
-        if type(tid) is str and (stripped := tid.strip()):
-            if not self._ids.add(stripped):
-                errors.append(RowError(row, "transaction_id", "repeats the transaction_id of an earlier record"))
-        elif tid is not _ABSENT:
-            message = _id_problem(tid)
-            if message:
-                errors.append(RowError(row, "transaction_id", message))
-            elif not self._ids.add(str(tid)):
-                errors.append(RowError(row, "transaction_id", "repeats the transaction_id of an earlier record"))
-        account = get("account_id", _ABSENT)
-        if not (type(account) is str and account.strip()) and account is not _ABSENT:
-            message = _id_problem(account)
-            if message:
-                errors.append(RowError(row, "account_id", message))
-        amount = get("amount", _ABSENT)
-        if amount is not _ABSENT:
-            amount = parse_amount(amount)
-            if amount is None:
-                errors.append(RowError(row, "amount", "must be a plain decimal such as -12.50"))
-        else:
-            amount = None
-        when = get("date", _ABSENT)
-        if when is not _ABSENT and not (type(when) is str and when in self._good_dates):
-            message = date_problem(when)
-            if message:
-                errors.append(RowError(row, "date", message))
-            elif len(self._good_dates) < _DATE_CACHE_LIMIT:
-                self._good_dates.add(when)
-        currency = get("currency")
-        if currency is None or currency == "":
-            currency = self._default_currency
-        elif type(currency) is not str or not _CURRENCY.match(currency):
-            errors.append(RowError(row, "currency", "must be three upper-case letters such as USD"))
-        for name in self._required:
-            value = get(name)
-            if value is None or (isinstance(value, str) and not value.strip()):
-                message = "missing required field" if name not in record else "must not be empty"
-                errors.append(RowError(row, name, message))
+                    errors.append(RowError(row, name, MISSING))
+        amount: Decimal | None = None
+        currency = self._default_currency
+        currency_checked = False
+        for rule in self._rules:
+            name = rule.name
+            value = record.get(name, _ABSENT)
+            if value is _ABSENT:
+                if rule.type == "any" and rule.rule.required:
+                    errors.append(RowError(row, name, MISSING))
+                continue
+            problem = rule.problem(value)
+            if problem:
+                errors.append(RowError(row, name, problem))
+                currency_checked |= name == self._currency
+                continue
+            if rule.unique and not rule.is_empty(value) and not self._register(name, rule.key(value)):
+                errors.append(RowError(row, name, f"repeats the {name} of an earlier record"))
+            if name == self._amount:
+                amount = parse_amount(value)
+            elif name == self._currency:
+                currency_checked = True
+                currency, problem = self._currency_of(value)
+                if problem:
+                    errors.append(RowError(row, name, problem))
+        if not currency_checked and self._currency is not None and not self._currency_declared:
+            currency, problem = self._currency_of(record.get(self._currency))
+            if problem:
+                errors.append(RowError(row, self._currency, problem))
+        if self._reject_others:
+            for name in record:
+                if name not in self._names:
+                    errors.append(RowError(row, name, NOT_DECLARED))
         return amount, currency, tuple(errors) if errors else _NO_ERRORS
+
+    def _currency_of(self, value: Any) -> tuple[str, str | None]:
+        if value is None or value == "":
+            return self._default_currency, None
+        return value, self.currency_problem(value)
 
     def check_columns(self, columns: dict[str, list[str]], rows: int) -> int:
         """Check a block of CSV rows column by column; return how many leading rows are valid.
 
         `columns` maps each header name to its values (plain CSV text, all rows present). Either
-        every rule holds for every row and the ids are registered up to the first repeat (whose
-        index is returned, `rows` when there is none), or 0 is returned with nothing registered:
-        the caller then reads the block record by record, which reports each error exactly.
+        every rule holds for every row and the unique values are registered up to the first repeat
+        (whose index is returned, `rows` when there is none), or 0 is returned with nothing
+        registered: the caller then reads the block record by record, which reports each error
+        exactly. With several unique fields, one may have registered values past the returned
+        index; the record path takes each of those as new once.
         """
-        strip = str.strip
-        for name in self._blank_checked:
-            values = columns.get(name)
-            if values is not None and not all(map(strip, values)):
+        for rule in self._rules:
+            values = columns.get(rule.name)
+            if values is not None and not rule.column_ok(values):
                 return 0
-        amounts = columns.get("amount")
-        if amounts is not None and not all(map(_AMOUNT_FULL, map(strip, amounts))):
-            return 0
-        dates = columns.get("date")
-        if dates is not None:
-            for value in set(dates).difference(self._good_dates):
-                if date_problem(value):
-                    return 0
-                if len(self._good_dates) < _DATE_CACHE_LIMIT:
-                    self._good_dates.add(value)
-        currencies = columns.get("currency")
-        if currencies is not None and not all(c == "" or _CURRENCY.match(c) for c in set(currencies)):
-            return 0
-        ids = columns.get("transaction_id")
-        if ids is None:
-            return rows
-        return self._ids.add_many(list(map(strip, ids)))
+        if self._currency is not None:
+            codes = columns.get(self._currency)
+            if codes is not None and not all(c == "" or self.currency_problem(c) is None for c in set(codes)):
+                return 0
+        unique = [(rule, columns[rule.name]) for rule in self._rules if rule.unique and rule.name in columns]
+        keyed = [(rule, list(map(str.strip, values)) if rule.trimmed else values) for rule, values in unique]
+        if any(rule.empty_ok and not all(keys) for rule, keys in keyed):
+            return 0  # an empty value is never a repeat: the record path knows which to skip
+        good = rows
+        registered: list[tuple[str, list[str], int]] = []
+        for rule, keys in keyed:
+            added = self._seen[rule.name].add_many(keys[:good])
+            registered.append((rule.name, keys, added))
+            good = min(good, added)
+        for name, keys, added in registered:
+            if added > good:
+                self._pending[name].update(keys[good:added])
+        return good
 
 
-def _id_problem(value: Any) -> str | None:
-    if type(value) is JsonNumber:  # an integer stands for its digits, as "17" for 17
-        return None if value.is_integer else "must be a string"
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        return "must be a string"
-    if isinstance(value, str) and not value.strip():
-        return "must not be empty"
-    return None
-
-
-def parse_amount(value: Any) -> Decimal | None:
-    """The exact amount of a CSV text or JSON value, or None when it is not a plain decimal.
-
-    A JSON number is read from its text, as a string amount is: an integer of any length is a
-    plain decimal; an exponent (`1e5`) is not, and is never expanded.
-    """
-    kind = type(value)
-    if kind is str:
-        text = value.strip()
-        return Decimal(text) if _AMOUNT.match(text) else None
-    if kind is JsonNumber:
-        text = value.text
-        return Decimal(text) if _AMOUNT.match(text) else None
-    if kind is Decimal:
-        return value if value.is_finite() else None
-    if kind is int:
-        return Decimal(value)
-    return None
-
-
-def date_problem(value: Any) -> str | None:
-    """Why `value` is not an ISO 8601 calendar date (or a date-time starting with one), or None."""
-    if type(value) is not str:
-        return "must be a date written YYYY-MM-DD"
-    match = _DATE.match(value)
-    if not match:
-        return "must be a date written YYYY-MM-DD"
-    try:
-        date(int(match[1]), int(match[2]), int(match[3]))
-    except ValueError:
-        return "is not a real calendar day"
-    if len(value) > 10:
-        if value[10] != "T":
-            return "must be a date YYYY-MM-DD or a date-time YYYY-MM-DDThh:mm:ss"
-        try:
-            datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
-        except ValueError:
-            return "has a time that is not ISO 8601"
-    return None
+__all__ = ["MISSING", "NOT_A_CODE", "NOT_DECLARED", "NOT_ISO_4217", "RecordChecker", "date_problem", "parse_amount"]

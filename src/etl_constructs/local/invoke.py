@@ -35,6 +35,7 @@ from unittest import mock
 from moto.awslambda.models import LambdaFunction
 from moto.core.exceptions import JsonRESTError
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
 from .calls import Invocation, Principal, acting_as, current_execution, for_execution, working_for
 from .faults import FaultPlan, FunctionKilled, killed_at_end
@@ -43,6 +44,7 @@ from .template import ACCOUNT, REGION
 #: The moto internals replaced here; tests/constructs/local/test_moto_hooks.py fails loudly if an upgrade moves them.
 INVOKE_HOOK = (LambdaFunction, "_invoke_lambda")
 SLEEP_HOOK = (retrier_decl, "time")
+WAIT_HOOK = (WaitFunction, "_wait_interval")
 
 
 @dataclass
@@ -66,6 +68,12 @@ class LocalFunction:
         if folder not in sys.path:
             sys.path.insert(0, folder)
         module_name, _, attribute = self.handler.rpartition(".")
+        # The constructs import `etl_handlers.core` (an installed wheel carries it alone, at the top level):
+        # the package may already be bound to that folder, so its other modules are looked for in the asset.
+        package = sys.modules.get(module_name.partition(".")[0])
+        inside = str(self.asset_dir / module_name.partition(".")[0])
+        if package is not None and inside not in list(getattr(package, "__path__", [inside])):
+            package.__path__.insert(0, inside)
         module = importlib.import_module(module_name)
         handler: Callable[[dict[str, Any], Any], Any] = getattr(module, attribute)
         return handler
@@ -97,6 +105,12 @@ class _ScaledSleep:
     def sleep(cls, seconds: float) -> None:
         if cls.scale > 0:
             time.sleep(seconds * cls.scale)
+
+
+def _scaled_wait(self: WaitFunction, env: Any, wait_seconds: int) -> None:
+    """Stands in for a Wait state's wait: scaled as the retrier's back-off is (0: not waited)."""
+    if wait_seconds > 0 and _ScaledSleep.scale > 0:
+        env.program_state_event.wait(wait_seconds * _ScaledSleep.scale)
 
 
 FaultHook = Callable[[str, dict[str, Any]], None]
@@ -191,6 +205,7 @@ def in_process_lambda(service: LambdaService) -> Iterator[None]:
             forget_container()  # another function: its own settings and clients, as in its own container
             last[0] = fn.name
         os.environ.update(fn.environment)
+        os.environ["LAMBDA_TASK_ROOT"] = str(fn.asset_dir)  # as Lambda sets it: the code folder (the schema file's)
         started = time.monotonic()
         context = _Context(fn, request, started)
         invocation = Invocation(fn.name)
@@ -211,7 +226,11 @@ def in_process_lambda(service: LambdaService) -> Iterator[None]:
         return json.dumps(result), False, ""
 
     _ScaledSleep.scale = service.backoff
-    with mock.patch.object(*INVOKE_HOOK, invoke), mock.patch.object(*SLEEP_HOOK, _ScaledSleep):
+    with (
+        mock.patch.object(*INVOKE_HOOK, invoke),
+        mock.patch.object(*SLEEP_HOOK, _ScaledSleep),
+        mock.patch.object(*WAIT_HOOK, _scaled_wait),
+    ):
         yield
 
 

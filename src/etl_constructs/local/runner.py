@@ -227,7 +227,7 @@ class LocalPipeline:
         concurrency: each function's concurrency limit; invocations past it are throttled.
             Default: none but the reserved concurrency the template gives a function.
         faults: faults to inject from the start (more with `inject`). Default: none.
-        backoff: the scale of the state machine's retry waits: 1.0 waits as long as AWS would,
+        backoff: the scale of the state machine's retry waits and Wait states: 1.0 waits as long as AWS would,
             0 does not wait. Default: 0 (retries still happen), or 1.0 when a concurrency limit
             is in effect, since only time relieves throttling.
     """

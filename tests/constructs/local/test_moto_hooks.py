@@ -3,7 +3,7 @@
 import inspect
 import re
 
-from etl_constructs.local.invoke import INVOKE_HOOK, SLEEP_HOOK
+from etl_constructs.local.invoke import INVOKE_HOOK, SLEEP_HOOK, WAIT_HOOK
 
 
 def test_lambda_invoke_hook_exists_with_the_signature_we_replace():
@@ -16,6 +16,12 @@ def test_retrier_sleeps_through_a_time_module_attribute():
     owner, name = SLEEP_HOOK
     assert callable(getattr(owner, name).sleep)
     assert "time.sleep(" in inspect.getsource(owner)
+
+
+def test_a_wait_state_waits_through_the_method_we_replace():
+    owner, name = WAIT_HOOK
+    assert list(inspect.signature(getattr(owner, name)).parameters) == ["self", "env", "wait_seconds"]
+    assert "program_state_event.wait(" in inspect.getsource(getattr(owner, name))
 
 
 def test_moto_is_the_pinned_minor_version():

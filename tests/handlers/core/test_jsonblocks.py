@@ -299,3 +299,61 @@ def test_required_fields_of_the_configuration():
         data = jsonl(rows) if fmt == "jsonl" else array(rows)
         assert_same(data, fmt, config)
         assert_same(jsonl([{k: v for k, v in r.items() if k != "memo"} for r in rows]), "jsonl", config)
+
+
+# --- random schemas: the blocks check what the reference checks ---------------------------------
+
+JSON_VALUES = {
+    "string": ["AB12", "", " ", "abc", 17, 1.5, None, True, "MC123", [1], {"a": 1}],
+    "decimal": ["1.50", 2, 2.5, "1e3", 1e3, None, "", " 3 ", True, "-0.01", 12345678901234567890],
+    "integer": ["4", 4, 4.0, "x", None, "", "-2", True],
+    "date": ["2024-01-01", "2024-02-30", None, "", 20240101, "2024-01-01T10:00:00Z"],
+    "date-time": ["2024-01-01T10:00:00Z", "2024-01-01", None, "", 5],
+    "boolean": [True, False, "true", "TRUE", None, "", 1],
+    "any": ["v", "", " ", None, 0, False, [1]],
+}
+
+
+@st.composite
+def schema_and_records(draw):
+    from etl_handlers.core.schema import Schema, SchemaError
+
+    names = draw(st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=3, unique=True))
+    fields = {"amount": {"type": "decimal", "required": True}}
+    for name in names:
+        spec = {
+            "type": draw(st.sampled_from(sorted(JSON_VALUES))),
+            "required": draw(st.booleans()),
+            "empty": draw(st.booleans()),
+        }
+        if spec["type"] != "any" and draw(st.booleans()):
+            spec["unique"] = True
+        fields[name] = spec
+    fields["currency"] = {"type": "string", "empty": True}
+    document = {"fields": fields, "other_fields": draw(st.sampled_from(["keep", "drop", "reject"]))}
+    try:
+        schema = Schema.from_dict(document)
+    except SchemaError:
+        schema = Schema.from_dict({**document, "other_fields": "keep"})
+    keys = ["amount", *names, "currency"] + (["extra"] if draw(st.booleans()) else [])
+    pools = {n: JSON_VALUES[fields[n]["type"]] for n in names}
+    pools.update(amount=["1.50", 2, "0.005"], currency=["", "USD", "JPY", None, "usd", 840], extra=["x", 1, None])
+    rows = draw(st.integers(1, 12))
+    # Runs of records alike in kinds, so that blocks form (MIN_BLOCK_ROWS), with a few odd ones.
+    base = {k: draw(st.sampled_from(pools[k])) for k in keys}
+    records = []
+    for _ in range(rows):
+        record = dict(base)
+        for key in draw(st.lists(st.sampled_from(keys), max_size=2)):
+            record[key] = draw(st.sampled_from(pools[key]))
+        records.append(record)
+    return schema, records
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(schema_and_records(), st.sampled_from(["json", "jsonl"]), st.sampled_from([1, 4]))
+def test_a_random_schema_gives_the_same_errors_and_bytes_on_both_paths(case, fmt, run):
+    schema, records = case
+    data = array(records) if fmt == "json" else jsonl(records)
+    with mock.patch.object(jsonblocks, "MIN_BLOCK_ROWS", run):
+        assert_same(data, fmt, Config(schema=schema))

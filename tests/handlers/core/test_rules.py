@@ -59,9 +59,17 @@ def test_a_repeated_transaction_id_is_an_error_on_the_later_record():
     assert [(e.row, e.field) for e in result.errors] == [(2, "transaction_id"), (3, "transaction_id")]
 
 
-@pytest.mark.parametrize("currency", ["usd", "US", "USDX", "12A", 840])
+@pytest.mark.parametrize("currency", ["usd", "US", "USDX", "12A", 840, "XYZ", "HRK", "XAU"])
 def test_bad_currencies_are_errors(currency):
-    assert field_errors(currency=currency) == [("currency", "must be three upper-case letters such as USD")]
+    # HRK was withdrawn in 2023; XAU (gold) has no minor unit: neither is a transaction currency.
+    assert field_errors(currency=currency) == [("currency", "must be an active ISO 4217 currency code such as USD")]
+
+
+@pytest.mark.parametrize("currency", ["usd", "US", "USDX", "12A", 840])
+def test_any_currency_still_asks_for_three_upper_case_letters(currency):
+    config = Config(any_currency=True)
+    assert field_errors(config, currency=currency) == [("currency", "must be three upper-case letters such as USD")]
+    assert field_errors(config, currency="XYZ") == []
 
 
 def test_several_errors_in_one_record_are_all_reported():

@@ -85,3 +85,49 @@ def test_output_is_ascii_json_lines_even_for_non_ascii_input():
     transform(io.BytesIO((HEADER + "t1,1.00,2024-01-01,a,,café ✓\n").encode()), sink, "csv")
     sink.getvalue().decode("ascii")
     assert json.loads(sink.getvalue())["memo"] == "café ✓"
+
+
+# Each fee at a rounding tie of its currency's minor unit: USD 2 places, JPY 0, BHD 3 (fee_rate 0.01).
+TIES = [
+    ("USD", "0.50", "0.01"),  # 0.005 -> 0.01
+    ("USD", "-0.50", "-0.01"),
+    ("USD", "0.49", "0.00"),
+    ("JPY", "50", "1"),  # 0.5 -> 1
+    ("JPY", "-150", "-2"),  # -1.5 -> -2, away from zero
+    ("JPY", "49", "0"),
+    ("BHD", "0.050", "0.001"),  # 0.0005 -> 0.001
+    ("BHD", "-1.250", "-0.013"),  # -0.0125 -> -0.013
+    ("BHD", "0.049", "0.000"),
+]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "quoted csv", "json"])
+@pytest.mark.parametrize(("currency", "amount", "fee"), TIES)
+def test_a_fee_is_rounded_to_its_currency_s_minor_unit_at_the_ties(fmt, currency, amount, fee):
+    # Plain CSV takes the column path, quoted CSV and JSON the record path: all three round alike.
+    if fmt == "json":
+        data = json.dumps(
+            [{"transaction_id": "t", "amount": amount, "date": "2024-01-01", "account_id": "a", "currency": currency}]
+        )
+    elif fmt == "quoted csv":
+        data = HEADER + f'"t",{amount},2024-01-01,a,{currency},"m"\n'
+    else:
+        data = HEADER + f"t,{amount},2024-01-01,a,{currency},m\n"
+    sink = io.BytesIO()
+    transform(io.BytesIO(data.encode()), sink, "json" if fmt == "json" else "csv", processed_at=WHEN)
+    (line,) = sink.getvalue().decode().splitlines()
+    assert f'"fee":{fee},' in line
+
+
+@pytest.mark.parametrize(
+    ("currency", "amount", "fee"),
+    [("JPY", "50", "0"), ("JPY", "150", "2"), ("BHD", "0.050", "0.000"), ("USD", "0.50", "0.00")],
+)
+def test_half_even_rounds_ties_to_the_even_minor_unit(currency, amount, fee):
+    rows, _ = run(HEADER + f"t,{amount},2024-01-01,a,{currency},m\n", Config(rounding="ROUND_HALF_EVEN"))
+    assert str(rows[0]["fee"]) == fee
+
+
+def test_a_code_outside_the_table_accepted_by_setting_rounds_to_two_places():
+    rows, _ = run(HEADER + "t,0.50,2024-01-01,a,XYZ,m\n", Config(any_currency=True))
+    assert (rows[0]["currency"], str(rows[0]["fee"])) == ("XYZ", "0.01")
