@@ -16,7 +16,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .errors import ConfigurationError
@@ -88,12 +88,21 @@ def compose_asset(sources: Path, cache: Path) -> Path:
     if target.is_dir():
         return target
     cache.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".compose-", dir=cache))
-    staging.chmod(0o755)  # mkdtemp makes it private; the asset is ordinary code
-    try:
+
+    def fill(staging: Path) -> None:
         # Vendored files never change in place (a new vendoring replaces them): hard links suffice.
         shutil.copytree(vendored, staging, dirs_exist_ok=True, ignore=_ignored, copy_function=_link_or_copy)
         shutil.copytree(sources / _HANDLERS, staging / _HANDLERS, ignore=_ignored)
+
+    return _compose(target, fill)
+
+
+def _compose(target: Path, fill: Callable[[Path], None]) -> Path:
+    """`target`, made by `fill` in a staging folder beside it and renamed into place, unless it exists."""
+    staging = Path(tempfile.mkdtemp(prefix=".compose-", dir=target.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; the asset is ordinary code
+    try:
+        fill(staging)
         # A rename is atomic: parallel synths (pytest-xdist) see either no folder or a complete one.
         staging.rename(target)
     except OSError:
@@ -154,15 +163,9 @@ def asset_with_schema(base: Path, schema_file: str, schema_json: str) -> Path:
     target = cache / digest.hexdigest()[:24]
     if target.is_dir():
         return target
-    staging = Path(tempfile.mkdtemp(prefix=".compose-", dir=cache))
-    staging.chmod(0o755)
-    try:
+
+    def fill(staging: Path) -> None:
         shutil.copytree(base, staging, dirs_exist_ok=True, ignore=_ignored, copy_function=_link_or_copy)
         (staging / schema_file).write_text(schema_json, encoding="utf-8")
-        staging.rename(target)
-    except OSError:
-        if not target.is_dir():
-            raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
+
+    return _compose(target, fill)

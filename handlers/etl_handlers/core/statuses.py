@@ -23,3 +23,20 @@ STATUS_INDEX = "status-updated_at-index"
 REPROCESS = "reprocess"
 REPROCESS_FAILED = "failed"
 REPROCESS_ANY = "any"
+
+__all__ = [
+    "ALL",
+    "COMPLETED",
+    "FINAL",
+    "IN_PROGRESS",
+    "RECEIVED",
+    "REPROCESS",
+    "REPROCESS_ANY",
+    "REPROCESS_FAILED",
+    "STATUS_INDEX",
+    "TRANSFORMATION_FAILED",
+    "TRANSFORMING",
+    "VALIDATED",
+    "VALIDATING",
+    "VALIDATION_FAILED",
+]
