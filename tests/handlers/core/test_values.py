@@ -251,3 +251,24 @@ def test_integers_of_any_length_are_compared_exactly_on_both_paths():
     assert [(e.row, e.field) for e in fast[0].errors] == [(2, "n")]
     with reference_path():
         assert outcome(data, config) == fast
+
+
+def test_two_unique_fields_in_one_block_report_each_repeat_once():
+    # id2 repeats at row 3, so the block's column check stops there, having registered id1 for rows 3 to 6
+    # already; the record path then takes those as new once, and row 7's repeat of a4 is still a repeat.
+    schema = Schema.from_dict(
+        {
+            "fields": {
+                "amount": {"type": "decimal", "required": True},
+                "id1": {"type": "string", "unique": True},
+                "id2": {"type": "string", "unique": True},
+            }
+        }
+    )
+    rows = ["1,a1,b1", "1,a2,b2", "1,a3,b1", "1,a4,b4", "1,a5,b5", "1,a6,b6", "1,a4,b7"]
+    data = ("amount,id1,id2\n" + "\n".join(rows) + "\n").encode()
+    config = Config(schema=schema)
+    fast = outcome(data, config)
+    assert [(e.row, e.field) for e in fast[0].errors] == [(3, "id2"), (7, "id1")]
+    with reference_path():
+        assert outcome(data, config) == fast
