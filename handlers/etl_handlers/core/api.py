@@ -228,10 +228,14 @@ class _Writer:
         amounts = list(map(Decimal, map(str.strip, columns[self._amount])))
         products = map(context.multiply, amounts, repeat(self._rate))
         codes = columns.get(self._currency)
-        if codes is None:
-            quanta: Iterable[Decimal] = repeat(_QUANTA.get(default, _OTHER_QUANTUM))
-        else:
-            quanta = [_QUANTA.get(c or default, _OTHER_QUANTUM) for c in codes]
+        quanta: Iterable[Decimal] = repeat(_QUANTA.get(default, _OTHER_QUANTUM))
+        if codes is not None:
+            # Most blocks hold currencies of one minor unit: one quantum for all, not a look-up a row.
+            used = {_QUANTA.get(c or default, _OTHER_QUANTUM) for c in set(codes)}
+            if len(used) > 1:
+                quanta = [_QUANTA.get(c or default, _OTHER_QUANTUM) for c in codes]
+            else:
+                quanta = repeat(used.pop())
         fees = map(_UNSIGNED_ZERO, map(Decimal.quantize, products, quanta, repeat(None), repeat(context)))
         values: list[Iterable[str]] = []
         for slot in slots:
