@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_HALF_EVEN, Context, Decimal
@@ -25,6 +26,8 @@ from .streams import CountingReader, Readable, text_stream
 _QUANTA = {code: Decimal(1).scaleb(-unit) for code, unit in MINOR_UNITS.items()}
 #: The quantum of a code outside the table (accepted with `any_currency`): 2 places.
 _OTHER_QUANTUM = Decimal("0.01")
+# Plain decimals written as `format(Decimal(text), "f")` would write them (no `+`, no leading zero), a line each.
+_CANONICAL_AMOUNTS = re.compile(r"(?:-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?\n)*+").fullmatch
 # `plus` at this precision changes no digit; it gives a zero the + sign (under any rounding but
 # ROUND_FLOOR), so a fee that rounds to zero from below is written 0.00, not -0.00.
 _UNSIGNED_ZERO = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN, rounding=ROUND_HALF_EVEN).plus
@@ -225,24 +228,26 @@ class _Writer:
         template, slots = self._block_template(tuple(columns), raw)
         context = self._context
         default = self._default_currency
-        amounts = list(map(Decimal, map(str.strip, columns[self._amount])))
+        read = list(map(str.strip, columns[self._amount]))
+        amounts = list(map(Decimal, read))
         products = map(context.multiply, amounts, repeat(self._rate))
         codes = columns.get(self._currency)
         quanta: Iterable[Decimal] = repeat(_QUANTA.get(default, _OTHER_QUANTUM))
         if codes is not None:
             # Most blocks hold currencies of one minor unit: one quantum for all, not a look-up a row.
             used = {_QUANTA.get(c or default, _OTHER_QUANTUM) for c in set(codes)}
-            if len(used) > 1:
-                quanta = [_QUANTA.get(c or default, _OTHER_QUANTUM) for c in codes]
-            else:
-                quanta = repeat(used.pop())
+            many = len(used) > 1
+            quanta = [_QUANTA.get(c or default, _OTHER_QUANTUM) for c in codes] if many else repeat(used.pop())
         fees = map(_UNSIGNED_ZERO, map(Decimal.quantize, products, quanta, repeat(None), repeat(context)))
         values: list[Iterable[str]] = []
         for slot in slots:
             if slot == self._amount:
-                values.append(map(format, amounts, repeat("f")))
+                # Amounts already in the form `format(amount, "f")` gives are written as read.
+                canonical = _CANONICAL_AMOUNTS("\n".join(read) + "\n") is not None
+                values.append(read if canonical else map(format, amounts, repeat("f")))
             elif slot == "fee":
-                values.append(map(format, fees, repeat("f")))
+                # A fee's exponent is its currency's (0 to -4): `str` writes it in plain notation, as "f" does.
+                values.append(map(str, fees))
             elif slot == self._currency:
                 values.append([c or default for c in columns[slot]])
             elif slot in raw:

@@ -131,3 +131,15 @@ def test_half_even_rounds_ties_to_the_even_minor_unit(currency, amount, fee):
 def test_a_code_outside_the_table_accepted_by_setting_rounds_to_two_places():
     rows, _ = run(HEADER + "t,0.50,2024-01-01,a,XYZ,m\n", Config(any_currency=True))
     assert (rows[0]["currency"], str(rows[0]["fee"])) == ("XYZ", "0.01")
+
+
+def test_every_fee_quantum_writes_in_plain_notation_with_str():
+    # The column writer writes fees with `str`, which equals format(fee, "f") only for exponents 0 to -6.
+    from etl_handlers.core import api
+
+    quanta = [*api._QUANTA.values(), api._OTHER_QUANTUM]
+    assert all(-6 <= q.as_tuple().exponent <= 0 for q in quanta)
+    for quantum in quanta:
+        for fee in (Decimal("0"), Decimal("-123456789.987654321"), Decimal("0.000049")):
+            value = fee.quantize(quantum)
+            assert str(value) == format(value, "f")
