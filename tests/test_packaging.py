@@ -111,7 +111,7 @@ def test_the_plain_install_synthesizes_and_the_local_extra_runs_a_file(dist, tmp
     )
 
     snippets = _core_snippets()
-    assert len(snippets) == 2
+    assert len(snippets) == 3  # the README's core example and rules-as-data example, and the index page's
     for index, snippet in enumerate(snippets):
         (tmp_path / f"core_{index}.py").write_text(snippet)
         ran = _run(python, tmp_path / f"core_{index}.py", cwd=tmp_path, env=env)
