@@ -24,7 +24,8 @@ def add_schema_commands(commands: Any) -> dict[str, Command]:
     actions = schema.add_subparsers(dest="schema_action", required=True)
     check = actions.add_parser(
         "check",
-        help="check a schema file as the synth does; exit 0 when accepted, 1 (naming the setting's path) if not",
+        help="check a schema file as the synth does; exit 0 when accepted, 1 (naming the setting's path) if not,"
+        " 2 when there is no such file",
     )
     check.add_argument("file", type=Path, metavar="FILE", help="a schema file (JSON)")
     check.add_argument("--json", action="store_true", help="print the outcome as JSON")

@@ -189,6 +189,9 @@ class _Writer:
         rules = config.rules
         self._amount = rules.amount_field
         self._currency = rules.currency_field or "currency"
+        # The column the currency is read from: none when the schema has no currency field (every record
+        # takes the default, written as `currency` over any input field of that name).
+        self._currency_column = rules.currency_field
         # Fields the output leaves out: those the schema does not declare, when it drops them.
         self._kept = frozenset(rules.names) if rules.other_fields == "drop" else None
         self._templates: dict[tuple[tuple[str, ...], frozenset[str]], tuple[str, list[str]]] = {}
@@ -231,7 +234,7 @@ class _Writer:
         read = list(map(str.strip, columns[self._amount]))
         amounts = list(map(Decimal, read))
         products = map(context.multiply, amounts, repeat(self._rate))
-        codes = columns.get(self._currency)
+        codes = columns.get(self._currency_column) if self._currency_column is not None else None
         quanta: Iterable[Decimal] = repeat(_QUANTA.get(default, _OTHER_QUANTUM))
         if codes is not None:
             # Most blocks hold currencies of one minor unit: one quantum for all, not a look-up a row.
@@ -249,7 +252,7 @@ class _Writer:
                 # A fee's exponent is its currency's (0 to -4): `str` writes it in plain notation, as "f" does.
                 values.append(map(str, fees))
             elif slot == self._currency:
-                values.append([c or default for c in columns[slot]])
+                values.append([c or default for c in columns[slot]])  # only from the currency field
             elif slot in raw:
                 values.append(columns[slot])
             elif texts is not None:
@@ -274,7 +277,7 @@ class _Writer:
             name = encode_basestring_ascii(key).replace("%", "%%") + ":"
             if key == "processed_at":
                 parts.append(name + encode_basestring_ascii(self._stamp).replace("%", "%%"))
-            elif key == self._currency and key not in header:
+            elif key == self._currency and (key not in header or self._currency_column is None):
                 parts.append(name + encode_basestring_ascii(self._default_currency))
             elif key in (self._amount, "fee"):
                 parts.append(name + "%s")

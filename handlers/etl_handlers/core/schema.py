@@ -395,6 +395,10 @@ def _check_schema(schema: Schema) -> None:
             raise SchemaError(f"{path}.max_length", "0 allows only an empty value, and the field may not be empty")
         if rule.enum is not None:
             for index, value in enumerate(rule.enum):
+                if rule.type in ("string", "decimal", "integer") and value != value.strip():
+                    raise SchemaError(
+                        f"{path}.enum[{index}]", f"{value!r} has spaces at an end: values are trimmed, none would match"
+                    )
                 problem = _problem(rule, value)
                 if problem:
                     raise SchemaError(f"{path}.enum[{index}]", f"{value!r} {problem}: no record could use it")

@@ -45,6 +45,7 @@ def schema(**fields) -> dict:
         (schema(x={"type": "string", "enum": ["A", True]}), "fields.x.enum[1]", "written as text"),
         (schema(x={"type": "string", "enum": ["AB", "ABCD"], "max_length": 3}), "fields.x.enum[1]", "no record could"),
         (schema(x={"type": "decimal", "enum": ["1", "x"]}), "fields.x.enum[1]", "plain decimal"),
+        (schema(x={"type": "string", "enum": ["a", " b"]}), "fields.x.enum[1]", "spaces at an end"),
         (schema(fee={"type": "decimal"}), "fields.fee", "written by the pipeline"),
         (schema(**{" x": {"type": "string"}}), "fields. x", "without surrounding spaces"),
         ({"fields": {"value": AMOUNT}}, "amount_field", "'amount' is not a field"),

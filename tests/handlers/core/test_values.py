@@ -272,3 +272,17 @@ def test_two_unique_fields_in_one_block_report_each_repeat_once():
     assert [(e.row, e.field) for e in fast[0].errors] == [(3, "id2"), (7, "id1")]
     with reference_path():
         assert outcome(data, config) == fast
+
+
+def test_without_a_currency_field_every_record_takes_the_default_on_both_paths():
+    schema = Schema.from_dict(
+        {"fields": {"value": {"type": "decimal", "required": True}}, "amount_field": "value", "currency_field": None}
+    )
+    data = b"value,currency\n1.005,JPY\n2.50,XYZ\n"
+    config = Config(schema=schema)
+    fast = outcome(data, config)
+    lines = fast[2].decode().splitlines()
+    assert [line.split(',"fee":')[1].split(",")[0] for line in lines] == ["0.01", "0.03"]  # USD, 2 places
+    assert all('"currency":"USD"' in line for line in lines)
+    with reference_path():
+        assert outcome(data, config) == fast
