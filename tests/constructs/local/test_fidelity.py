@@ -20,11 +20,20 @@ from etl_constructs.local.fidelity import atomic_dynamodb_writes, aws_entered_ti
 
 
 def _racing_puts(monkeypatch: pytest.MonkeyPatch, atomic: bool) -> int:
-    """Two conditional puts of one key at once; moto made slow between its check and its write."""
+    """Two conditional puts of one key at once; moto held between its check and its write until both are there.
+
+    A barrier, not a sleep: on a loaded machine a sleep may not keep the two inside the gap together. With
+    the patch, the second put waits for the first to finish, so the first waits at the barrier in vain and
+    goes on when it times out.
+    """
     original = moto_table.get_filter_expression
+    both_inside = threading.Barrier(2, timeout=1)
 
     def slow(*args, **kwargs):
-        time.sleep(0.05)  # widen the gap between reading the item and writing it
+        try:
+            both_inside.wait()  # between reading the item and writing it
+        except threading.BrokenBarrierError:
+            pass
         return original(*args, **kwargs)
 
     monkeypatch.setattr(moto_table, "get_filter_expression", slow)
