@@ -6,7 +6,7 @@ import json
 import re
 import threading
 import time
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 
 import boto3
 import pytest
@@ -30,10 +30,8 @@ def _racing_puts(monkeypatch: pytest.MonkeyPatch, atomic: bool) -> int:
     both_inside = threading.Barrier(2, timeout=1)
 
     def slow(*args, **kwargs):
-        try:
+        with suppress(threading.BrokenBarrierError):
             both_inside.wait()  # between reading the item and writing it
-        except threading.BrokenBarrierError:
-            pass
         return original(*args, **kwargs)
 
     monkeypatch.setattr(moto_table, "get_filter_expression", slow)
