@@ -204,8 +204,12 @@ def in_process_lambda(service: LambdaService) -> Iterator[None]:
         if last[0] != fn.name:
             forget_container()  # another function: its own settings and clients, as in its own container
             last[0] = fn.name
-        os.environ.update(fn.environment)
-        os.environ["LAMBDA_TASK_ROOT"] = str(fn.asset_dir)  # as Lambda sets it: the code folder (the schema file's)
+        # Lambda sets LAMBDA_TASK_ROOT to the code folder (where the schema file is). A variable is set only
+        # when it changes: setenv while another thread reads the C environment (time.localtime reads TZ, and
+        # moto's threads log) can crash the process, and the functions' variables rarely change.
+        for name, value in {**fn.environment, "LAMBDA_TASK_ROOT": str(fn.asset_dir)}.items():
+            if os.environ.get(name) != value:
+                os.environ[name] = value
         started = time.monotonic()
         context = _Context(fn, request, started)
         invocation = Invocation(fn.name)
