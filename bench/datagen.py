@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterable
+from itertools import islice
 from pathlib import Path
+from typing import TextIO
 
 _CURRENCIES = ("USD", "EUR", "GBP", "")
+_KEYS = ("transaction_id", "amount", "date", "account_id", "currency", "memo")
 
 
 def _record(i: int) -> tuple[str, str, str, str, str, str]:
@@ -20,36 +24,36 @@ def _record(i: int) -> tuple[str, str, str, str, str, str]:
     )
 
 
+def write_batched(out: TextIO, lines: Iterable[str], separator: str, end: str) -> None:
+    """Write `lines` joined by `separator`, then `end` (none when there is no line), 10,000 at a time."""
+    lines = iter(lines)
+    written = False
+    while batch := list(islice(lines, 10_000)):
+        out.write((separator if written else "") + separator.join(batch))
+        written = True
+    if written:
+        out.write(end)
+
+
 def write_csv(path: Path, rows: int) -> Path:
     """A CSV file of `rows` valid records (about 70 bytes each)."""
     with path.open("w", encoding="utf-8", newline="") as out:
         out.write("transaction_id,amount,date,account_id,currency,memo\r\n")
-        batch = []
-        for i in range(rows):
-            batch.append(",".join(_record(i)))
-            if len(batch) == 10_000:
-                out.write("\r\n".join(batch) + "\r\n")
-                batch.clear()
-        if batch:
-            out.write("\r\n".join(batch) + "\r\n")
+        write_batched(out, (",".join(_record(i)) for i in range(rows)), "\r\n", "\r\n")
     return path
+
+
+def _json_text(i: int) -> str:
+    """Record `i` as a JSON object, its amount a JSON number."""
+    values = dict(zip(_KEYS, _record(i), strict=True))
+    return json.dumps(values).replace(f'"amount": "{values["amount"]}"', f'"amount": {values["amount"]}')
 
 
 def write_json(path: Path, rows: int) -> Path:
     """A JSON array of `rows` valid records, amounts as JSON numbers."""
-    keys = ("transaction_id", "amount", "date", "account_id", "currency", "memo")
     with path.open("w", encoding="utf-8") as out:
         out.write("[\n")
-        batch = []
-        for i in range(rows):
-            values = dict(zip(keys, _record(i), strict=True))
-            text = json.dumps(values)
-            batch.append(text.replace(f'"amount": "{values["amount"]}"', f'"amount": {values["amount"]}'))
-            if len(batch) == 10_000:
-                out.write(",\n".join(batch) + ("," if i + 1 < rows else "") + "\n")
-                batch.clear()
-        if batch:
-            out.write(",\n".join(batch) + "\n")
+        write_batched(out, map(_json_text, range(rows)), ",\n", "\n")
         out.write("]\n")
     return path
 
@@ -71,18 +75,8 @@ def write_quoted_csv(path: Path, rows: int) -> Path:
 
 def write_jsonl(path: Path, rows: int) -> Path:
     """A JSON Lines file of `rows` valid records, amounts as JSON numbers."""
-    keys = ("transaction_id", "amount", "date", "account_id", "currency", "memo")
     with path.open("w", encoding="utf-8") as out:
-        batch = []
-        for i in range(rows):
-            values = dict(zip(keys, _record(i), strict=True))
-            text = json.dumps(values)
-            batch.append(text.replace(f'"amount": "{values["amount"]}"', f'"amount": {values["amount"]}'))
-            if len(batch) == 10_000:
-                out.write("\n".join(batch) + "\n")
-                batch.clear()
-        if batch:
-            out.write("\n".join(batch) + "\n")
+        write_batched(out, map(_json_text, range(rows)), "\n", "\n")
     return path
 
 

@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from datagen import write_batched  # bench/, this script's folder, is on the path
+
 HERE = Path(__file__).resolve().parent
 HANDLERS = HERE.parent / "handlers"
 BEFORE_COMMIT = "32936ce"
@@ -46,22 +48,20 @@ TEN_FIELDS = {
 }
 
 
+def _line(i: int) -> str:
+    """Record `i` of the ten columns (about 130 bytes)."""
+    return (
+        f"TX{i:09d},{(i * 7919) % 1_000_000 / 100:.2f},2024-{1 + i % 12:02d}-{1 + i % 28:02d},"
+        f"ACC-{i % 50_000:05d},{CURRENCIES[i % 4]},MC{i % 1_000_000:06d},{STATUSES[i % 3]},"
+        f"{CHANNELS[i % 4]},2024-{1 + i % 12:02d}-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:00Z,ref {i % 977}"
+    )
+
+
 def write_file(path: Path, rows: int) -> Path:
-    """`rows` valid records of the ten columns (about 130 bytes each)."""
+    """`rows` valid records of the ten columns."""
     with path.open("w", encoding="utf-8", newline="") as out:
         out.write(HEADER + "\r\n")
-        batch = []
-        for i in range(rows):
-            batch.append(
-                f"TX{i:09d},{(i * 7919) % 1_000_000 / 100:.2f},2024-{1 + i % 12:02d}-{1 + i % 28:02d},"
-                f"ACC-{i % 50_000:05d},{CURRENCIES[i % 4]},MC{i % 1_000_000:06d},{STATUSES[i % 3]},"
-                f"{CHANNELS[i % 4]},2024-{1 + i % 12:02d}-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:00Z,ref {i % 977}"
-            )
-            if len(batch) == 10_000:
-                out.write("\r\n".join(batch) + "\r\n")
-                batch.clear()
-        if batch:
-            out.write("\r\n".join(batch) + "\r\n")
+        write_batched(out, map(_line, range(rows)), "\r\n", "\r\n")
     return path
 
 

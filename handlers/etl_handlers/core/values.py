@@ -204,22 +204,19 @@ class ValueRule:
         return f"must be one of {shown}"
 
     def _bound_problem(self, value: Any, text: str) -> str | None:
+        """Why `value` (a Decimal, or a date's YYYY-MM-DD day) is out of bounds, else its `enum` problem."""
+        low, high = ("on or after", "on or before") if self.type == "date" else ("at least", "at most")
         if self._minimum is not None and value < self._minimum:
-            return f"must be at least {self.rule.minimum}"
+            return f"must be {low} {self.rule.minimum}"
         if self._maximum is not None and value > self._maximum:
-            return f"must be at most {self.rule.maximum}"
+            return f"must be {high} {self.rule.maximum}"
         return self._enum_problem(text)
 
     def _date_problem(self, value: Any) -> str | None:
         message = self._shape_problem(value)
         if message:
             return message
-        day = value[:10]
-        if self._minimum is not None and day < self._minimum:
-            return f"must be on or after {self.rule.minimum}"
-        if self._maximum is not None and day > self._maximum:
-            return f"must be on or before {self.rule.maximum}"
-        return self._enum_problem(value)
+        return self._bound_problem(value[:10], value)
 
     def _shape_problem(self, value: Any) -> str | None:
         """Why a value is not a date (or a date-time) at all, bounds aside; good ones are remembered."""
