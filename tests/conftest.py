@@ -101,3 +101,36 @@ def warnings_of(stack: cdk.Stack, pattern: str) -> list[str]:
 def find_warnings() -> Callable[[cdk.Stack, str], list[str]]:
     """`warnings_of`, as a fixture."""
     return warnings_of
+
+
+# A test worker that crashes (a segmentation fault) takes its traceback with it: xdist reports only that
+# it crashed. Each worker writes Python's fault traceback to a file, and the run's summary prints any.
+_FAULTS = REPO / ".pytest_cache" / "faults"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Workers send fault tracebacks to a file of their own; the controller clears the earlier run's."""
+    import faulthandler
+    import shutil
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None:
+        shutil.rmtree(_FAULTS, ignore_errors=True)
+        return
+    _FAULTS.mkdir(parents=True, exist_ok=True)
+    sink = (_FAULTS / f"{worker}-{os.getpid()}.log").open("w")
+    config.stash[_fault_sink] = sink
+    faulthandler.enable(file=sink, all_threads=True)
+
+
+_fault_sink = pytest.StashKey[Any]()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print the fault traceback of any worker that crashed."""
+    for log in sorted(_FAULTS.glob("*.log")) if _FAULTS.is_dir() else []:
+        text = log.read_text(errors="replace").strip()
+        if text:
+            terminalreporter.write_sep("=", f"fault traceback of worker {log.stem}")
+            terminalreporter.write_line(text)

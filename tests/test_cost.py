@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -13,7 +14,6 @@ from etl_constructs.cli import main
 from etl_constructs.cost import SEED, count_transitions, estimate, shape_of
 
 REPO = Path(__file__).resolve().parent.parent
-EXAMPLE = REPO / "examples" / "cdk.out"
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +29,18 @@ def assembly(tmp_path_factory) -> Path:
         EtlPipelineProps(input_prefix="in/", landing=LandingOptions(archive_retention=cdk.Duration.days(30))),
     )
     app.synth()
+    return out
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory) -> Path:
+    """The example app (examples/app.py) synthesized into a folder of this module's own."""
+    spec = importlib.util.spec_from_file_location("example_app", REPO / "examples" / "app.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path_factory.mktemp("example") / "cdk.out"
+    module.build_app(str(out)).synth()
     return out
 
 
@@ -63,16 +75,16 @@ def test_a_loop_or_a_choice_is_followed_as_named():
         count_transitions(definition, {"A": 0})
 
 
-def test_the_seed_shape_costs_more_in_compute_and_less_in_transitions():
-    ours = estimate(shape_of(EXAMPLE, "EtlPipelineExample-dev", "Pipeline"), 3_000_000, 1.0)
+def test_the_seed_shape_costs_more_in_compute_and_less_in_transitions(example):
+    ours = estimate(shape_of(example, "EtlPipelineExample-dev", "Pipeline"), 3_000_000, 1.0)
     seed = estimate(SEED, 3_000_000, 1.0, seed=True)
     compute = sum(v for k, v in ours.breakdown.items() if k.startswith("Lambda compute"))
     assert compute < sum(v for k, v in seed.breakdown.items() if k.startswith("Lambda compute")) / 3
     assert seed.assumptions["transitions_valid_file"] == 4
 
 
-def test_the_command_prints_a_table_and_json(capsys):
-    args = ["cost", "--template", str(EXAMPLE), "--stack", "EtlPipelineExample-dev", "--pipeline", "Pipeline"]
+def test_the_command_prints_a_table_and_json(capsys, example):
+    args = ["cost", "--template", str(example), "--stack", "EtlPipelineExample-dev", "--pipeline", "Pipeline"]
     assert main([*args, "--files-per-month", "30000", "--mean-size", "0.1"]) == 0
     assert capsys.readouterr().out.splitlines()[-1].startswith("total (USD a month)")
     assert main([*args, "--files-per-month", "30000", "--mean-size", "0.1", "--json"]) == 0

@@ -21,11 +21,17 @@ def _stack_names(outdir) -> list[str]:
     return sorted(k for k, a in manifest["artifacts"].items() if a["type"] == "aws:cloudformation:stack")
 
 
-def test_python_app_writes_examples_cdk_out():
+@pytest.fixture(scope="module")
+def example_out() -> Path:
+    """`python app.py` run once for the module: the assembly it writes to examples/cdk.out."""
     subprocess.run([sys.executable, "app.py"], cwd=EXAMPLES, check=True, capture_output=True)
-    template = EXAMPLES / "cdk.out" / "EtlPipelineExample-dev.template.json"
+    return EXAMPLES / "cdk.out"
+
+
+def test_python_app_writes_examples_cdk_out(example_out):
+    template = example_out / "EtlPipelineExample-dev.template.json"
     assert template.is_file()
-    assert _stack_names(EXAMPLES / "cdk.out") == ["EtlPipelineExample-dev"]
+    assert _stack_names(example_out) == ["EtlPipelineExample-dev"]
 
 
 def test_cdk_cli_synthesizes_with_an_environment_suffix(tmp_path):
@@ -43,8 +49,8 @@ def test_cdk_cli_synthesizes_with_an_environment_suffix(tmp_path):
     assert _stack_names(tmp_path) == ["EtlPipelineExample-qa"]
 
 
-def test_example_resources_are_destroyable():
-    template = json.loads((EXAMPLES / "cdk.out" / "EtlPipelineExample-dev.template.json").read_text())
+def test_example_resources_are_destroyable(example_out):
+    template = json.loads((example_out / "EtlPipelineExample-dev.template.json").read_text())
     for resource in template["Resources"].values():
         if resource["Type"] in ("AWS::S3::Bucket", "AWS::DynamoDB::Table"):
             assert resource["DeletionPolicy"] == "Delete"

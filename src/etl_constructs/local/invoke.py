@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import sys
 import threading
 import time
@@ -38,6 +37,7 @@ from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
 from .calls import Invocation, Principal, acting_as, current_execution, for_execution, working_for
+from .environment import set_variables
 from .faults import FaultPlan, FunctionKilled, killed_at_end
 from .template import ACCOUNT, REGION
 
@@ -204,12 +204,9 @@ def in_process_lambda(service: LambdaService) -> Iterator[None]:
         if last[0] != fn.name:
             forget_container()  # another function: its own settings and clients, as in its own container
             last[0] = fn.name
-        # Lambda sets LAMBDA_TASK_ROOT to the code folder (where the schema file is). A variable is set only
-        # when it changes: setenv while another thread reads the C environment (time.localtime reads TZ, and
-        # moto's threads log) can crash the process, and the functions' variables rarely change.
-        for name, value in {**fn.environment, "LAMBDA_TASK_ROOT": str(fn.asset_dir)}.items():
-            if os.environ.get(name) != value:
-                os.environ[name] = value
+        # Lambda sets LAMBDA_TASK_ROOT to the code folder (where the schema file is). Python's view only: see
+        # the environment module.
+        set_variables({**fn.environment, "LAMBDA_TASK_ROOT": str(fn.asset_dir)})
         started = time.monotonic()
         context = _Context(fn, request, started)
         invocation = Invocation(fn.name)

@@ -28,6 +28,7 @@ from .assembly import resolve_template
 from .authorization import Denied, authorized_calls
 from .calls import Principal, acting_as, calls_in_context, shared_task_clients
 from .emulator import Pipeline, RuleTarget, build
+from .environment import variables
 from .faults import Fault, FaultPlan, injected
 from .fidelity import aws_fidelity, event_key
 from .invoke import FaultHook, LambdaService, forget_container, in_process_lambda
@@ -150,24 +151,6 @@ def _fake_credentials() -> dict[str, str | None]:
 
 
 @contextmanager
-def _environment(values: dict[str, str | None]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    for key, value in values.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-@contextmanager
 def _quiet_moto() -> Iterator[None]:
     """moto logs a Fail state (a rejected file) as an ERROR with its internals; the report says it better."""
     emulator = logging.getLogger("moto")
@@ -286,6 +269,7 @@ class LocalPipeline:
         import boto3
         from moto import mock_aws
         from moto.core import enable_iam_authentication
+        from moto.core.config import DefaultConfig
 
         stack = self._stack
         path = self._template_path
@@ -295,14 +279,16 @@ class LocalPipeline:
             raise TemplateError(f"no template at {path}")
         template = Template.load(resolve_template(path, self._stack_name))
         check_key_policies(template)  # before anything runs, as AWS would refuse at deploy or first use
-        stack.enter_context(_environment(_fake_credentials()))
+        stack.enter_context(variables(_fake_credentials()))
         if self._log is not None:
             stack.enter_context(redirect_stdout(self._log))  # the handlers' logs and metrics
         stack.enter_context(_quiet_moto())
         stack.enter_context(warnings.catch_warnings())
         # Powertools warns when a failed invocation flushes no metric: expected, and not the user's concern.
         warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
-        stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
+        # Our own fake credentials are set above, in Python's view only; moto's would write the C environment.
+        config: DefaultConfig = {"core": {"mock_credentials": False}, "stepfunctions": {"execute_state_machine": True}}
+        stack.enter_context(mock_aws(config=config))
         names = ("s3", "dynamodb", "lambda", "stepfunctions", "events", "sqs", "iam", "sts")
         self.clients = {n: boto3.client(n, region_name=REGION) for n in names}
         operator = principals.operator(self.clients["iam"])
