@@ -134,3 +134,26 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         if text:
             terminalreporter.write_sep("=", f"fault traceback of worker {log.stem}")
             terminalreporter.write_line(text)
+
+
+# A test whose worker crashed runs once more, on a fresh worker; a second crash fails it. Why: a worker
+# running the emulated pipeline (dozens of moto threads) died of a segmentation fault inside CPython's
+# garbage collector about once in five full runs, in a different test each time, never twice in a row and
+# never alone; the traceback above shows where. Ordinary failures are never run again.
+_crashes: dict[str, int] = {}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_handlecrashitem(crashitem: str, report: Any, sched: Any) -> None:
+    """Reschedule a crashed test once (xdist's hook: the controller calls it when a worker dies in a test)."""
+    _crashes[crashitem] = _crashes.get(crashitem, 0) + 1
+    if _crashes[crashitem] == 1:
+        sched.mark_test_pending(crashitem)
+        report.outcome = "rerun"
+
+
+def pytest_report_teststatus(report: Any) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
+    """A crashed test run again is reported as "rerun", not as a failure."""
+    if report.outcome == "rerun":
+        return "rerun", "R", ("RERUN", {"yellow": True})
+    return None
