@@ -1,6 +1,6 @@
 """The sweep: a scheduled function that settles what the reconciler missed and restarts what never started.
 
-Three sources, each safe to act on twice (the ledger's conditions make a repeat a no-op):
+Four sources, each safe to act on twice (the ledger's conditions make a repeat a no-op):
 
 1. Ledger items still non-final longer after their last change than the execution timeout (plus a
    grace for the reconciler to act first). Their execution has ended for certain, and nothing
@@ -14,6 +14,9 @@ Three sources, each safe to act on twice (the ledger's conditions make a repeat 
    that it stays in the queue for an operator (its alarm is on).
 3. The ingest dead-letter queue: S3 events whose execution could not be started. Each starts the
    data path, as the rule would have: the file has no ledger item yet, so it is not lost.
+4. DEFERRED items: files throttled past their budget (the functions had no room). Each one's attempt
+   is resumed (`reprocess: deferred`), at most `MAX_RESUMED_PER_RUN` a run so a burst is spread over
+   runs; a second request for the same deferral ends "Not begun".
 """
 
 from __future__ import annotations
@@ -41,7 +44,10 @@ MAX_REDRIVES = 3
 MAX_PER_RUN = 1000
 #: Stop taking new work when less than this much of the function's time is left.
 _RESERVE_MS = 30_000
-_NON_FINAL = tuple(s for s in statuses.ALL if s not in statuses.FINAL)
+#: DEFERRED items begun again per run at most: a burst that found no room is spread over the runs.
+MAX_RESUMED_PER_RUN = 200
+#: Left to the reconciler and then settled: the statuses of an execution still running (or dead).
+_NON_FINAL = statuses.IN_PROGRESS
 _STARTED, _EXISTED, _FAILED = "started", "existed", "failed"
 _PROJECTED = ("file_id", "bucket", "key", "version", "execution", "updated_at")
 
@@ -89,6 +95,7 @@ class SweepResult:
     unsettled: list[str] = field(default_factory=list)
     redriven: int = 0
     restarted: int = 0
+    resumed: list[str] = field(default_factory=list)
     left_for_operator: int = 0
     executions: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
@@ -117,6 +124,7 @@ class Sweep:
         self.redrive_reconciler_events()
         if self.settings.ingest_queue_url:
             self.restart_ingest_events()
+        self.resume_deferred()
         if self.result.failures:
             raise SweepIncomplete(
                 f"{len(self.result.failures)} could not be handed on (next run tries again): "
@@ -126,7 +134,9 @@ class Sweep:
 
     def _room(self) -> bool:
         result = self.result
-        handled = len(result.unsettled) + result.redriven + result.restarted + result.left_for_operator
+        handled = (
+            len(result.unsettled) + result.redriven + result.restarted + len(result.resumed) + result.left_for_operator
+        )
         if handled >= MAX_PER_RUN or (
             self.context is not None and self.context.get_remaining_time_in_millis() < _RESERVE_MS
         ):
@@ -135,10 +145,17 @@ class Sweep:
         return True
 
     def unsettled_items(self) -> Iterator[dict[str, Any]]:
-        """Non-final items whose last change is older than the cutoff, from the status index."""
+        """In-progress items whose last change is older than the cutoff, from the status index."""
         cutoff = stamp(self.now - self.settings.unsettled_after)  # the ledger's form: strings compare as times
+        return self._items(_NON_FINAL, cutoff)
+
+    def deferred_items(self) -> Iterator[dict[str, Any]]:
+        """DEFERRED items, the longest waiting first, from the status index."""
+        return self._items((statuses.DEFERRED,), stamp(self.now))
+
+    def _items(self, of: tuple[str, ...], cutoff: str) -> Iterator[dict[str, Any]]:
         paginator = self.dynamodb.get_paginator("query")
-        for status in _NON_FINAL:
+        for status in of:
             pages = paginator.paginate(
                 TableName=self.settings.ledger_table,
                 IndexName=self.settings.status_index,
@@ -175,6 +192,31 @@ class Sweep:
         if self.result.unsettled:
             logger.warning("unsettled items handed to the reconciler", extra={"file_ids": self.result.unsettled})
             metrics.add_metric(name="UnsettledFiles", unit=MetricUnit.Count, value=len(self.result.unsettled))
+
+    def resume_deferred(self) -> None:
+        """Resume the attempt of each DEFERRED version, as `reprocess` does, the longest waiting first."""
+        for item in self.deferred_items():
+            if len(self.result.resumed) >= MAX_RESUMED_PER_RUN or not self._room():
+                self.result.more = True
+                break
+            request = {
+                "bucket": item.get("bucket"),
+                "key": item.get("key"),
+                "version": item.get("version"),
+                statuses.REPROCESS: statuses.REPROCESS_DEFERRED,
+            }
+            file_id = item.get("file_id", "")
+            # One name per deferral and run: two runs at one scheduled time start it once, and a resume that
+            # ended without taking the item over (aborted, the ledger out of reach) is started again by the
+            # next run, not refused for its name for Step Functions' 90 days. Two resumes that do both start
+            # are safe: the ledger's condition lets one take the item over; the other ends "Not begun".
+            stamp_ = f"{file_id}\n{item.get('updated_at', '')}\n{self.now.isoformat()}"
+            once = hashlib.sha256(stamp_.encode()).hexdigest()[:40]
+            if self._start(self.settings.data_path_arn, request, file_id, name=f"resume-{once}") == _STARTED:
+                self.result.resumed.append(file_id)
+        if self.result.resumed:
+            logger.info("deferred files resumed", extra={"file_ids": self.result.resumed})
+            metrics.add_metric(name="DeferredFilesResumed", unit=MetricUnit.Count, value=len(self.result.resumed))
 
     def redrive_reconciler_events(self) -> None:
         """Hand each dead-lettered reconciler event to the reconciler again (at most MAX_REDRIVES times)."""

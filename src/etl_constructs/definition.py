@@ -76,15 +76,24 @@ class RetryPolicy:
     max_delay: Duration = field(default_factory=lambda: Duration.seconds(60))
 
     @classmethod
-    def for_throttling(cls, within: Duration | None = None) -> RetryPolicy:
+    def for_throttling(cls, within: Duration | None = None, running: Duration | None = None) -> RetryPolicy:
         """The throttling budget: 5 s, doubling to 60 s at most, 30 retries (about 27 minutes of waits).
 
         Throttling ends when the burst drains, however long that is; a valid file must not fail for
-        it. With `within` (an execution timeout), as many retries as keep the waits under half of it:
-        30 under the default hour, 5 under an EXPRESS machine's 5 minutes.
+        it. With `within` (an execution timeout), as many retries as keep the waits under half of it.
+        With `running` too (the two functions' timeouts together), under half of what they leave of
+        it, less a tenth for the ledger's steps: both function steps may spend their budget in one
+        execution, which must still reach its "Defer" state (DEFERRED, resumed by the sweep) before its
+        timeout. 20 retries (about 17 minutes) under the default hour with the default functions (5 and
+        15 minutes); 2 (15 s) under an EXPRESS machine's 5 minutes with its 2-minute functions.
         """
         policy = cls(interval=Duration.seconds(5), backoff_rate=2.0, max_attempts=30, max_delay=Duration.seconds(60))
-        while within is not None and policy.max_attempts > 1 and policy.total_wait() > within.to_seconds() / 2:
+        if within is None:
+            return policy
+        limit = within.to_seconds() / 2
+        if running is not None:
+            limit = (within.to_seconds() - running.to_seconds()) / 2 * 0.9
+        while policy.max_attempts > 1 and policy.total_wait() > limit:
             policy = replace(policy, max_attempts=policy.max_attempts - 1)
         return policy
 
@@ -140,6 +149,8 @@ ATTEMPT_FIELDS = (
     "schema_hash",
     "control_checks",
     "control_version",
+    "deferrals",
+    "resumed_at",
 )
 #: What a new attempt clears, besides what it sets (status, execution, attempt, received_at, updated_at): the
 #: last attempt's fields, and its `cause` (up to 32 KB; left out of the history, which must fit in an item).
@@ -412,7 +423,9 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
 
     payload = sfn.TaskInput.from_object(_file_fields())
 
-    def invoke(name: str, fn: lambda_.IFunction, result_path: str, on_fault: sfn.IChainable) -> tasks.LambdaInvoke:
+    def invoke(
+        name: str, fn: lambda_.IFunction, result_path: str, on_fault: sfn.IChainable, defer: sfn.IChainable
+    ) -> tasks.LambdaInvoke:
         task = tasks.LambdaInvoke(
             scope,
             name,
@@ -423,11 +436,26 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
             result_path=result_path,
         )
         res.retry_lambda(task)
+        # Throttled past its budget: no room for the file now, which is no fault of the file's.
+        task.add_catch(defer, errors=LAMBDA_THROTTLE_ERRORS, result_path="$.failure")
         task.add_catch(on_fault, errors=["States.ALL"], result_path="$.failure")
         return task
 
-    validate = invoke("Validate", res.validate_fn, "$.validation", validation_fault)
-    transform = invoke("Transform", res.transform_fn, "$.transform", transform_fault)
+    before_validation = (statuses.RECEIVED, statuses.VALIDATING)
+    validate = invoke(
+        "Validate",
+        res.validate_fn,
+        "$.validation",
+        validation_fault,
+        _defer(scope, res, "validating", before_validation, validation_fault, failed),
+    )
+    transform = invoke(
+        "Transform",
+        res.transform_fn,
+        "$.transform",
+        transform_fault,
+        _defer(scope, res, "transforming", (statuses.VALIDATED,), transform_fault, failed),
+    )
     # A rejected file is a normal outcome, recorded and quarantined by the validate function and
     # counted by the files-rejected alarm; the execution fails only on faults.
     rejected = sfn.Succeed(scope, "Rejected", comment="The file broke the data contract: see its quarantine report")
@@ -478,11 +506,88 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
     )
 
 
+def _defer(
+    scope: Construct, res: Resources, step: str, deferrable: tuple[str, ...], fault: sfn.IChainable, failed: sfn.Fail
+) -> sfn.IChainable:
+    """Leave a file `step`'s function had no room for as DEFERRED, for the sweep to resume it; or fail it.
+
+    A burst past the functions' concurrency is throttled; the throttling budget (`throttle_retry`) waits
+    for room. When it runs out (under an EXPRESS machine's 5 minutes it runs out in a large burst) the
+    file is not at fault and must not fail: its item becomes DEFERRED, neither in progress nor final,
+    and the execution succeeds. The sweep's next run resumes the same attempt (`reprocess: deferred`;
+    a deferral is no attempt of its own), and `deferrals` counts them. Throttling:
+    https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html#throttling-behavior
+
+    Only while no output of this version can be visible: the item in `deferrable` (before validation
+    ends, or validated with the transform never started: it marks TRANSFORMING before it writes), and
+    not a new attempt of a COMPLETED version (its earlier output stays until this attempt withdraws or
+    replaces it). Otherwise `fault`, the step's failure path, which removes any output first. When the
+    write's condition fails, the item is read: DEFERRED by this execution already (a retry after a lost
+    reply) ends "Deferred"; anything else (a transform that ran before it was throttled, an item no
+    longer this execution's) takes `fault`, whose conditional writes change nothing not its own.
+    """
+    task = tasks.DynamoUpdateItem(
+        scope,
+        f"Defer {step}",
+        table=res.table,
+        key=_file_key(),
+        update_expression=(
+            "SET #status = :deferred, #updated = :now, deferred_at = :now, #error = :error, #cause = :cause"
+            " ADD deferrals :one"
+        ),
+        condition_expression=f"#status IN ({', '.join(f':s{i}' for i in range(len(deferrable)))})"
+        " AND #execution = :exec",
+        expression_attribute_names=_FAILURE_NAMES,
+        expression_attribute_values={
+            ":deferred": _lit(statuses.DEFERRED),
+            ":now": _s("$$.State.EnteredTime"),
+            ":error": _s("$.failure.Error"),
+            ":cause": _s("$.failure.Cause"),
+            ":exec": _s("$.execution"),
+            ":one": tasks.DynamoAttributeValue.from_number(1),
+            **{f":s{i}": _lit(s) for i, s in enumerate(deferrable)},
+        },
+        result_path=sfn.JsonPath.DISCARD,
+    )
+    res.retry_dynamodb(task)
+    deferred = sfn.Succeed(scope, f"Deferred {step}", comment="The sweep resumes the attempt when there is room")
+    look = _read_item(scope, f"Deferred {step} already?", res, ("status", "execution"), "$.deferred")
+    look.next(
+        sfn.Choice(scope, f"Deferred {step} by this execution?")
+        .when(
+            sfn.Condition.and_(
+                sfn.Condition.is_present("$.deferred.Item"),
+                sfn.Condition.string_equals("$.deferred.Item.status.S", statuses.DEFERRED),
+                sfn.Condition.string_equals_json_path("$.deferred.Item.execution.S", "$.execution"),
+            ),
+            deferred,
+        )
+        .otherwise(fault)
+    )
+    # The ledger out of reach: the item stays in progress, and the reconciler (or the sweep) settles it.
+    look.add_catch(failed, errors=["States.ALL"], result_path="$.defer_error")
+    task.add_catch(look, errors=[CONDITIONAL_CHECK_FAILED], result_path="$.not_deferred")
+    task.add_catch(failed, errors=["States.ALL"], result_path="$.defer_error")
+    task.next(deferred)
+    return (
+        sfn.Choice(scope, f"Earlier output before {step}?")
+        .when(
+            sfn.Condition.and_(
+                sfn.Condition.is_present("$.previous.Item.status.S"),
+                sfn.Condition.string_equals("$.previous.Item.status.S", statuses.COMPLETED),
+            ),
+            fault,
+        )
+        .otherwise(task)
+    )
+
+
 def _new_attempt(scope: Construct, res: Resources, validate: sfn.IChainable) -> sfn.IChainable:
     """Begin a new attempt of a version the ledger knows, then validate it as a first attempt would be.
 
-    The input is `{"bucket", "key", "version", "reprocess": "failed" | "any"}`: "failed" runs a
-    VALIDATION_FAILED or TRANSFORMATION_FAILED version again, "any" a COMPLETED one too. The item's
+    The input is `{"bucket", "key", "version", "reprocess": "failed" | "any" | "deferred"}`: "failed" runs a
+    VALIDATION_FAILED or TRANSFORMATION_FAILED version again, "any" a COMPLETED one too, "deferred" only a
+    DEFERRED one (the sweep's request: a version that failed meanwhile is not run again unasked). The item's
     last attempt moves into its `history` list and the attempt counter goes up, in one write conditional
     on the execution that owned the last attempt: of two requests for the same version, one begins an
     attempt and the other ends "Not begun". A version in progress is never taken over.
@@ -548,9 +653,43 @@ def _new_attempt(scope: Construct, res: Resources, validate: sfn.IChainable) -> 
     begin.add_catch(look, errors=[CONDITIONAL_CHECK_FAILED], result_path="$.not_begun")
     begin.add_catch(unreachable, errors=["States.ALL"], result_path="$.failure")
     begin.next(validate)
+    # A DEFERRED version goes on with its attempt (a deferral is no attempt of its own: the file was not at
+    # fault), taken over by this execution in one conditional write, as a new attempt would be.
+    resume = tasks.DynamoUpdateItem(
+        scope,
+        "Resume the deferred attempt",
+        table=res.table,
+        key=_file_key(),
+        update_expression=(
+            "SET #status = :received, #execution = :exec, #updated = :now, resumed_at = :now REMOVE #error, #cause"
+        ),
+        condition_expression="#execution = :last_exec AND #status = :deferred",
+        expression_attribute_names=_FAILURE_NAMES,
+        expression_attribute_values={
+            ":received": _lit(statuses.RECEIVED),
+            ":exec": _s("$.execution"),
+            ":now": _s("$$.State.EnteredTime"),
+            ":last_exec": _s("$.previous.Item.execution.S"),
+            ":deferred": _lit(statuses.DEFERRED),
+        },
+        result_path=sfn.JsonPath.DISCARD,
+    )
+    res.retry_dynamodb(resume)
+    resume.add_catch(look, errors=[CONDITIONAL_CHECK_FAILED], result_path="$.not_begun")
+    resume.add_catch(unreachable, errors=["States.ALL"], result_path="$.failure")
+    resume.next(validate)
     unknown = sfn.Succeed(scope, "Not in the ledger", comment="Only a version the ledger knows runs again")
     known = (
-        sfn.Choice(scope, "Known version?").when(sfn.Condition.is_present("$.previous.Item"), begin).otherwise(unknown)
+        sfn.Choice(scope, "Known version?")
+        .when(
+            sfn.Condition.and_(
+                sfn.Condition.is_present("$.previous.Item"),
+                sfn.Condition.string_equals("$.also", statuses.DEFERRED),
+            ),
+            resume,
+        )
+        .when(sfn.Condition.is_present("$.previous.Item"), begin)
+        .otherwise(unknown)
     )
     read.next(known)
 
@@ -564,7 +703,8 @@ def _new_attempt(scope: Construct, res: Resources, validate: sfn.IChainable) -> 
                 "version.$": "$.version",
                 "execution.$": "$$.Execution.Id",
                 "file_id.$": f"States.Format('{FILE_ID_FORMAT}', $.bucket, $.key, $.version)",
-                "also": also,  # a third status that may run again: COMPLETED, or none
+                # A third status that may run again: COMPLETED, or none; DEFERRED resumes instead.
+                "also": also,
             },
         )
 
@@ -572,7 +712,7 @@ def _new_attempt(scope: Construct, res: Resources, validate: sfn.IChainable) -> 
         scope,
         "Invalid request",
         error="InvalidReprocessRequest",
-        cause=f"{statuses.REPROCESS} must be 'failed' or 'any'",
+        cause=f"{statuses.REPROCESS} must be 'failed', 'any' or 'deferred'",
     )
     return (
         sfn.Choice(scope, "Which versions may run again?")
@@ -583,6 +723,10 @@ def _new_attempt(scope: Construct, res: Resources, validate: sfn.IChainable) -> 
         .when(
             sfn.Condition.string_equals(f"$.{statuses.REPROCESS}", statuses.REPROCESS_ANY),
             identify("Identify any final version", statuses.COMPLETED).next(read),
+        )
+        .when(
+            sfn.Condition.string_equals(f"$.{statuses.REPROCESS}", statuses.REPROCESS_DEFERRED),
+            identify("Identify a deferred version", statuses.DEFERRED).next(read),
         )
         .otherwise(invalid)
     )

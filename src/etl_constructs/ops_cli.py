@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
-from .statuses import ALL, FINAL
+from .statuses import ALL, DEFERRED, FINAL
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -60,10 +60,11 @@ def add_commands(commands: Any) -> dict[str, Command]:
 
     again = commands.add_parser(
         "reprocess",
-        help="run known file versions again, each as a new attempt (failed ones; COMPLETED with --force)",
+        help="run known file versions again, each as a new attempt (failed ones; COMPLETED with --force);"
+        " a DEFERRED one resumes its attempt",
     )
     again.add_argument("file_ids", nargs="*", metavar="FILE_ID", help="ledger keys to run again")
-    again.add_argument("--status", action="append", choices=FINAL, help="also every item in this status")
+    again.add_argument("--status", action="append", choices=(*FINAL, DEFERRED), help="also every item in this status")
     _since(again, "items (with --status) updated")
     again.add_argument("--force", action="store_true", help="run COMPLETED versions again too (new rules)")
     again.add_argument("--dry-run", action="store_true", help="say what would start; start nothing")

@@ -197,8 +197,9 @@ class EtlPipelineProps:
             once; the rest wait their turn on the throttling budget. Default: none (the account's pool).
         state_machine_type: STANDARD or EXPRESS (timeouts left unset are derived to fit). Default: STANDARD.
         retry: backoff of every task's faults. Default: RetryPolicy() (2 s doubling to 60 s, 5 retries).
-        throttle_retry: backoff for throttling, a budget of its own. Default: about 27 minutes of waits,
-            fewer when the execution timeout is shorter (see ValidateTransformWorkflowProps).
+        throttle_retry: backoff for throttling, a budget of its own; past it a file waits DEFERRED for the
+            sweep. Default: about 17 minutes of waits at each function step, fewer when the execution
+            timeout is shorter (see ValidateTransformWorkflowProps).
         vpc: run the validate and transform functions in your VPC. Default: none.
         vpc_subnets: subnets within `vpc`. Default: its private subnets.
         security_groups: for the functions in `vpc`. Default: one created by CDK.

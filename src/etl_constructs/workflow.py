@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Duration, Names, RemovalPolicy, Size
+from aws_cdk import Annotations, Duration, Names, RemovalPolicy, Size
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -158,9 +158,12 @@ class ValidateTransformWorkflowProps:
             (RawLanding.dead_letter_queue); the sweep starts them. Default: none (EtlPipeline sets it).
         retry: backoff for every task's faults. Default: RetryPolicy() (2 s doubling to 60 s, 5 retries).
         throttle_retry: backoff for throttling (`Lambda.TooManyRequestsException`, DynamoDB throttling), a
-            budget of its own: a burst must wait its turn, never fail a file. Its waits must stay under
-            `execution_timeout`. Default: RetryPolicy.for_throttling(execution_timeout): 5 s doubling to
-            60 s, 30 retries (about 27 minutes of waits) under the default hour, fewer under a shorter one.
+            budget of its own at each function step: a burst must wait its turn, never fail a file; past it
+            the file waits DEFERRED for the sweep. Its waits must stay under `execution_timeout` (refused
+            otherwise), and a warning says when both steps' waits and both functions' timeouts do not fit it.
+            Default: RetryPolicy.for_throttling(execution_timeout, validate_timeout + transform_timeout):
+            5 s doubling to 60 s, 20 retries (about 17 minutes of waits) under the default hour and
+            functions, 2 under EXPRESS.
         reserved_concurrency: reserved concurrent executions per function: the limit on how many files
             each step processes at once; files past it wait on the throttling budget. Default: none.
         vpc: run the functions in your VPC. Default: none.
@@ -304,6 +307,11 @@ class ValidateTransformWorkflowProps:
             )
 
 
+def _running(props: ValidateTransformWorkflowProps) -> Duration:
+    """The two functions' timeouts together: the most one execution spends running them."""
+    return Duration.seconds(props.validate_timeout.to_seconds() + props.transform_timeout.to_seconds())
+
+
 class ValidateTransformWorkflow(Construct):
     """The validate and transform functions, the processed bucket, the state machine and its reconciler."""
 
@@ -357,13 +365,25 @@ class ValidateTransformWorkflow(Construct):
             self, "ReconcilerDeadLetters", **dead_letter_queue_props(props.dead_letter_queue_props)
         )
         acknowledge_dead_letter_queue(self.reconciler_dead_letter_queue)
+        given = props.throttle_retry
+        if (
+            given is not None
+            and 2 * given.total_wait() + _running(props).to_seconds() > props.execution_timeout.to_seconds()
+        ):
+            Annotations.of(self).add_warning_v2(
+                "etl-constructs:throttle-budget",
+                f"throttle_retry waits up to {given.total_wait():.0f} s at each function step: a file throttled at"
+                " both, its functions running to their timeouts, would reach execution_timeout before it is"
+                " DEFERRED, and fail; give fewer max_attempts (RetryPolicy.for_throttling(execution_timeout,"
+                " validate_timeout + transform_timeout) fits)",
+            )
         resources = Resources(
             parking=self.reconciler_dead_letter_queue,
             table=props.ledger.table,
             validate_fn=self.validate_function,
             transform_fn=self.transform_function,
             retry=props.retry,
-            throttle_retry=props.throttle_retry or RetryPolicy.for_throttling(props.execution_timeout),
+            throttle_retry=props.throttle_retry or RetryPolicy.for_throttling(props.execution_timeout, _running(props)),
             suffix_variants=()
             if suffix_checked_by_rule(props.input_prefix)
             else tuple(suffix_variants(props.data.suffixes)),

@@ -72,6 +72,8 @@ def test_status_writes_grant_only_item_actions(template):
 
 
 def test_status_vocabulary_is_the_contracts():
+    # The contract's lifecycle, then DEFERRED: a file the functions had no room for waits, neither in
+    # progress nor final, until the sweep resumes it.
     assert statuses.ALL == (
         "RECEIVED",
         "VALIDATING",
@@ -80,7 +82,9 @@ def test_status_vocabulary_is_the_contracts():
         "COMPLETED",
         "VALIDATION_FAILED",
         "TRANSFORMATION_FAILED",
+        "DEFERRED",
     )
+    assert statuses.DEFERRED not in (*statuses.IN_PROGRESS, *statuses.FINAL)
     assert set(ProcessingLedger.FINAL_STATUSES) == {"COMPLETED", "VALIDATION_FAILED", "TRANSFORMATION_FAILED"}
 
 

@@ -80,6 +80,16 @@ def definition(template) -> dict:
     return _definition(template, "StateMachine")
 
 
+@pytest.fixture(scope="module")
+def express_definition(synthesize) -> dict:
+    def build(stack):
+        props = _props(stack, state_machine_type=sfn.StateMachineType.EXPRESS)
+        return ValidateTransformWorkflow(stack, "Workflow", props)
+
+    template, _ = synthesize(build)
+    return _definition(template, "StateMachine")
+
+
 def _tasks(definition: dict) -> dict:
     return {name: s for name, s in definition["States"].items() if s["Type"] == "Task"}
 
@@ -167,7 +177,8 @@ def test_every_task_retries_throttling_first_then_faults_with_backoff_max_delay_
             assert timeouts[0]["ErrorEquals"] == ["Sandbox.Timedout", "Lambda.Unknown"], name
             assert timeouts[0]["MaxAttempts"] == 2, name
         assert throttling["ErrorEquals"] in (LAMBDA_THROTTLE_ERRORS, DYNAMODB_THROTTLE_ERRORS), name
-        assert (throttling["IntervalSeconds"], throttling["MaxAttempts"]) == (5, 30), name
+        # 20: both function steps (5 and 15 minutes) and both budgets fit the hour (for_throttling).
+        assert (throttling["IntervalSeconds"], throttling["MaxAttempts"]) == (5, 20), name
         assert faults["MaxAttempts"] == 5, name
         for retry in (throttling, faults):
             assert retry["BackoffRate"] == 2, name
@@ -183,6 +194,30 @@ def test_the_throttling_budget_fits_the_execution_timeout():
     assert RetryPolicy.for_throttling(Duration.hours(1)).max_attempts == 30
     express = RetryPolicy.for_throttling(Duration.minutes(5))
     assert express.total_wait() <= 150 and express.max_attempts == 5
+    # Both function steps may spend their budget in one execution, running to their timeouts, and it must
+    # still reach its "Defer" state: half of what the functions leave, less a tenth.
+    standard = RetryPolicy.for_throttling(Duration.hours(1), Duration.minutes(20))
+    assert (standard.max_attempts, standard.total_wait()) == (20, 5 + 10 + 20 + 40 + 60 * 16)
+    assert 2 * standard.total_wait() + 20 * 60 <= 3600 * 0.95
+    fitted = RetryPolicy.for_throttling(Duration.minutes(5), Duration.minutes(4))
+    assert (fitted.max_attempts, fitted.total_wait()) == (2, 15)
+
+
+def test_the_default_throttling_budgets_fit_both_function_steps(definition, express_definition):
+    from etl_constructs import RetryPolicy
+
+    for states, timeout in ((definition["States"], 3600), (express_definition["States"], 300)):
+        waits = []
+        for name in ("Validate", "Transform"):
+            (throttle,) = [r for r in states[name]["Retry"] if r["ErrorEquals"] == ["Lambda.TooManyRequestsException"]]
+            policy = RetryPolicy(
+                interval=Duration.seconds(throttle["IntervalSeconds"]),
+                max_attempts=throttle["MaxAttempts"],
+                max_delay=Duration.seconds(throttle["MaxDelaySeconds"]),
+            )
+            waits.append(policy.total_wait())
+        running = sum(states[n].get("TimeoutSeconds", 0) for n in ("Validate", "Transform"))
+        assert sum(waits) + running < timeout, (waits, running)
 
 
 def test_a_throttling_budget_longer_than_the_execution_is_refused():
@@ -207,19 +242,66 @@ def test_every_task_has_a_catch(definition):
 
 def test_lambda_task_failures_lead_to_the_failure_record(definition):
     states = definition["States"]
-    for name, status in (("Validate", "VALIDATION_FAILED"), ("Transform", "TRANSFORMATION_FAILED")):
-        (catch,) = states[name]["Catch"]
+    for name, status, step in (
+        ("Validate", "VALIDATION_FAILED", "validating"),
+        ("Transform", "TRANSFORMATION_FAILED", "transforming"),
+    ):
+        throttled, catch = states[name]["Catch"]
+        # Throttled past its budget first: the file waits DEFERRED, as a burst must never fail a file.
+        assert throttled["ErrorEquals"] == ["Lambda.TooManyRequestsException"]
+        assert throttled["Next"] == f"Earlier output before {step}?"
         assert catch["ErrorEquals"] == ["States.ALL"]
         mark = states[catch["Next"]]
         assert mark["Result"] == {"status": status}
-        step = states[mark["Next"]]
+        step_ = states[mark["Next"]]
         # An uncommitted output goes first (or a new attempt's earlier output), unless the ledger shows the commit.
-        assert step["Parameters"]["Payload"]["action"] == "retract"
-        committed = states[step["Next"]]
+        assert step_["Parameters"]["Payload"]["action"] == "retract"
+        committed = states[step_["Next"]]
         assert committed["Choices"][0]["Variable"] == "$.retracted.committed"
-        step = states[committed["Default"]]
-        assert step["Resource"].endswith("lambda:invoke")
-        assert step["Parameters"]["Payload"]["action"] == "quarantine"
+        step_ = states[committed["Default"]]
+        assert step_["Resource"].endswith("lambda:invoke")
+        assert step_["Parameters"]["Payload"]["action"] == "quarantine"
+
+
+@pytest.mark.parametrize(
+    ("step", "task", "deferrable"),
+    [("validating", "Validate", ["RECEIVED", "VALIDATING"]), ("transforming", "Transform", ["VALIDATED"])],
+)
+def test_a_deferral_happens_only_while_no_output_can_be_visible_and_is_counted_once(definition, step, task, deferrable):
+    states = definition["States"]
+    fault = states[task]["Catch"][1]["Next"]  # the step's failure path, which removes any output first
+    # A new attempt of a COMPLETED version keeps its earlier output until it withdraws it: it fails instead.
+    earlier = states[f"Earlier output before {step}?"]
+    assert earlier["Choices"][0]["Next"] == fault and earlier["Default"] == f"Defer {step}"
+    defer = states[f"Defer {step}"]
+    values = defer["Parameters"]["ExpressionAttributeValues"]
+    # Before the transform began (it marks TRANSFORMING before it writes), and only this execution's item.
+    condition = defer["Parameters"]["ConditionExpression"]
+    assert condition.endswith("AND #execution = :exec")
+    assert [values[f":s{i}"]["S"] for i in range(len(deferrable))] == deferrable
+    assert f":s{len(deferrable)}" not in values and values[":deferred"] == {"S": "DEFERRED"}
+    assert "ADD deferrals :one" in defer["Parameters"]["UpdateExpression"]
+    assert states[defer["Next"]]["Type"] == "Succeed"
+    # A failed condition: DEFERRED by this execution already (a lost reply) ends deferred; else the fault path.
+    ccf, other = defer["Catch"]
+    assert ccf["ErrorEquals"] == ["DynamoDB.ConditionalCheckFailedException"]
+    assert states[other["Next"]]["Type"] == "Fail"
+    look = states[ccf["Next"]]
+    assert look["Parameters"]["ConsistentRead"] is True
+    choice = states[look["Next"]]
+    assert choice["Choices"][0]["Next"] == defer["Next"] and choice["Default"] == fault
+
+
+def test_a_deferred_version_resumes_its_attempt_only_when_asked_for_a_deferred_one(definition):
+    states = definition["States"]
+    resume = states["Resume the deferred attempt"]["Parameters"]
+    assert resume["ConditionExpression"] == "#execution = :last_exec AND #status = :deferred"
+    assert "history" not in resume["UpdateExpression"] and "attempt" not in resume["UpdateExpression"]
+    known = states["Known version?"]["Choices"]
+    assert known[0]["Next"] == "Resume the deferred attempt"
+    assert {"Variable": "$.also", "StringEquals": "DEFERRED"} in known[0]["And"]
+    assert states["Identify a deferred version"]["Parameters"]["also"] == "DEFERRED"
+    assert known[1]["Next"] == "Begin a new attempt"
 
 
 def test_received_is_conditional_so_a_repeat_delivery_stops(definition):

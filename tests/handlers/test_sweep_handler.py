@@ -122,6 +122,34 @@ def test_only_non_final_items_older_than_the_cutoff_go_to_the_reconciler(world):
         assert json.loads(event["detail"]["input"])["bucket"] == "raw"
 
 
+def test_deferred_items_are_begun_again_at_once_and_never_settled(world):
+    old = world.item("old", "DEFERRED", timedelta(days=2))  # however long it waited: it is not a dead execution
+    new = world.item("new", "DEFERRED", timedelta(seconds=1))
+    result = world.sweep().run()
+    assert result.unsettled == [] and result.resumed == [old, new]  # the longest waiting first
+    requests = world.inputs(world.data_path)
+    assert sorted(r["key"] for r in requests) == ["new", "old"]
+    assert {r["reprocess"] for r in requests} == {"deferred"}
+    assert world.inputs(world.reconciler) == []
+
+
+def test_a_deferral_is_begun_once_and_a_run_begins_a_bounded_number(world, monkeypatch):
+    monkeypatch.setattr(sweep_handler, "MAX_RESUMED_PER_RUN", 2)
+    for n in range(3):
+        world.item(f"d{n}", "DEFERRED", timedelta(minutes=n + 1))
+    first = world.sweep().run()
+    assert len(first.resumed) == 2 and first.more
+    # The first two began their attempts (RECEIVED now); the next run begins the third.
+    for file_id in first.resumed:
+        world.item(file_id.split("/")[-1].split("?")[0], "RECEIVED", timedelta(seconds=1))
+    second = world.sweep().run()
+    assert [r.split("/")[-1] for r in second.resumed] == ["d0?versionId=v1"] and not second.more
+    # The same deferral again (a run that died before the attempt began): the same name starts nothing new.
+    world.item("d0", "DEFERRED", timedelta(minutes=1))
+    world.sweep().run()
+    assert sorted(r["key"] for r in world.inputs(world.data_path)) == ["d0", "d1", "d2"]
+
+
 def test_the_cutoff_is_exact_to_the_millisecond_in_the_ledgers_time_format(world):
     world.item("just-past", "RECEIVED", timedelta(minutes=70, milliseconds=1))
     world.item("just-not", "RECEIVED", timedelta(minutes=70))

@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 from botocore.exceptions import ClientError
 
+from .. import statuses
 from ..ops.backfill import BackfillResult
 from ..ops.ledger_view import LEDGER_SNAPSHOT
 from ..ops.locate import DEFAULT_SUFFIXES, PipelineResources
@@ -47,6 +48,8 @@ class SweepFailed(RuntimeError):
 
 #: How long `wait` waits when the state machine states no timeout of its own (Step Functions' default is a year).
 _EXECUTION_TIMEOUT_S = 3600.0
+#: Sweeps a run makes at most while some of its files are DEFERRED (each sweep begins up to 200 of them).
+_RESUME_ROUNDS = 50
 #: The status of a file that started no workflow: it has no ledger item and no file id.
 NOT_STARTED = "NOT_STARTED"
 #: What the quarantine report adds to the quarantine copy's key.
@@ -456,7 +459,28 @@ class LocalPipeline:
                 list(started.values()), progress=None if progress is None else lambda n: progress(unmatched + n)
             )
             self.reconcile(ended)
+            self._resume_deferred(list(started))
         return LocalRun([self.report(upload, matched=upload in started) for upload in uploads])
+
+    def _resume_deferred(self, uploads: Sequence[Upload]) -> None:
+        """Run the sweep, as its schedule would, while some of `uploads` are DEFERRED (throttled past their
+        budget) and each run completes some; when one completes none (a function refusing every call, its
+        concurrency 0 say), they are left DEFERRED, as they would wait in AWS until there is room."""
+        if not self.pipeline.sweep_function:
+            return
+        waiting = self._deferred(uploads)
+        for _ in range(_RESUME_ROUNDS):
+            if not waiting:
+                return
+            self.sweep()
+            now = self._deferred(uploads)
+            if now >= waiting:
+                return
+            waiting = now
+
+    def _deferred(self, uploads: Sequence[Upload]) -> int:
+        items = (self.ledger_item(self.file_id(u)) for u in uploads)
+        return sum(1 for item in items if item is not None and item.get("status") == statuses.DEFERRED)
 
     def _dead_letter(self, rule: RuleTarget, event: dict[str, Any], exc: ClientError) -> None:
         """Put an event its target could not take into the target's dead-letter queue, as EventBridge does.

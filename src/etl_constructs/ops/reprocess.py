@@ -1,10 +1,11 @@
 """Run known file versions again: each run is a new attempt, begun by the state machine itself.
 
 The request is an execution of the data path with the input
-`{"bucket", "key", "version", "reprocess": "failed" | "any"}`. The state machine moves the item's
-last attempt into its `history` and begins the next one in a single conditional write, so of two
+`{"bucket", "key", "version", "reprocess": "failed" | "any" | "deferred"}`. The state machine moves the
+item's last attempt into its `history` and begins the next one in a single conditional write, so of two
 requests for the same version exactly one begins an attempt, and a version in progress is never
-taken over. Step Functions' own redrive replays a failed execution with the rules it had; a new
+taken over. A DEFERRED version (throttled past its budget) resumes its attempt instead, in the same kind
+of write. Step Functions' own redrive replays a failed execution with the rules it had; a new
 attempt runs the rules the pipeline has now, and so can follow a rules change.
 """
 
@@ -67,8 +68,9 @@ def reprocess(
     dry_run: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> list[ReprocessResult]:
-    """Ask for a new attempt of each version: a failed one (VALIDATION_FAILED, TRANSFORMATION_FAILED),
-    or, with `force`, a COMPLETED one too. A version in progress or unknown is skipped, with the reason."""
+    """Ask for a new attempt of each version: a failed one (VALIDATION_FAILED, TRANSFORMATION_FAILED) or a
+    DEFERRED one, or, with `force`, a COMPLETED one too. A version in progress or unknown is skipped, with
+    the reason."""
     results = []
     for done, file_id in enumerate(file_ids, start=1):
         results.append(_one(dynamodb, stepfunctions, resources, file_id, force, dry_run))
@@ -88,7 +90,8 @@ def _one(
         return ReprocessResult(file_id, "skipped", f"in progress ({status}): wait for it to end")
     if status == statuses.COMPLETED and not force:
         return ReprocessResult(file_id, "skipped", "COMPLETED: give force (--force) to run it again")
-    attempt = int(item.get("attempt", 1)) + 1
+    # A DEFERRED version goes on with its attempt; any other begins the next one.
+    attempt = int(item.get("attempt", 1)) + (status != statuses.DEFERRED)
     name = execution_name(file_id, attempt)
     if dry_run:
         return ReprocessResult(file_id, "would start", attempt=attempt, execution=name)
@@ -98,6 +101,8 @@ def _one(
         "version": item["version"],
         statuses.REPROCESS: statuses.REPROCESS_ANY if force else statuses.REPROCESS_FAILED,
     }
+    if status == statuses.DEFERRED:  # throttled past its budget: begun now rather than at the next sweep
+        request[statuses.REPROCESS] = statuses.REPROCESS_DEFERRED
     try:
         started = stepfunctions.start_execution(
             stateMachineArn=resources.state_machine, name=name, input=json.dumps(request)

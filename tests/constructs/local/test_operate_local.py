@@ -40,35 +40,51 @@ def _file(tmp_path: Path, name: str, text: str) -> Path:
     return path
 
 
-def _throttled(pipeline: LocalPipeline, tmp_path: Path) -> str:
-    """A file failed by throttling: every invocation of the validate step refused, the budget spent."""
+def _failed(pipeline: LocalPipeline, tmp_path: Path) -> str:
+    """A file failed by a fault: every invocation of the validate step refused by the Lambda service."""
     pipeline.inject(
-        Fault.error("lambda", "Invoke", caller="StateMachine", code="TooManyRequestsException", status=429, times=None)
+        Fault.error("lambda", "Invoke", caller="StateMachine", code="ServiceException", status=500, times=None)
     )
     (report,) = pipeline.run([_file(tmp_path, "march.csv", VALID)]).files
     pipeline.clear_faults()
     assert report.status == "VALIDATION_FAILED", report
-    assert "TooManyRequestsException" in report.errors[0]["message"]
+    assert "ServiceException" in report.errors[0]["message"]
     assert report.file_id is not None
     return report.file_id
 
 
-def test_a_file_failed_by_throttling_is_reprocessed_to_completed_as_attempt_two(pipeline, tmp_path):
-    file_id = _throttled(pipeline, tmp_path)
+def test_a_file_failed_by_a_fault_is_reprocessed_to_completed_as_attempt_two(pipeline, tmp_path):
+    file_id = _failed(pipeline, tmp_path)
     (result,) = pipeline.reprocess([file_id])
     assert (result.outcome, result.attempt) == ("started", 2)
     item = pipeline.ledger_items()[0]
     assert (item["status"], item["attempt"]) == ("COMPLETED", 2)
     first, second = attempts(item)
-    assert (first["attempt"], first["status"], first["error"]) == (
-        1,
-        "VALIDATION_FAILED",
-        "Lambda.TooManyRequestsException",
-    )
+    assert (first["attempt"], first["status"], first["error"]) == (1, "VALIDATION_FAILED", "Lambda.ServiceException")
     assert (second["attempt"], second["status"], second["rows_written"]) == (2, "COMPLETED", 1)
     assert first["execution"] != second["execution"]
     output = pipeline.clients["s3"].get_object(Bucket=item["output_bucket"], Key=item["output_key"])["Body"].read()
     assert json.loads(output)["transaction_id"] == "T-1"
+
+
+def test_a_file_throttled_past_its_budget_waits_deferred_and_a_reprocess_resumes_its_attempt(pipeline, tmp_path):
+    """No room for the file (its function refuses every call, as at concurrency 0): it is not at fault, so it
+    waits DEFERRED, not failed; the sweep (or a reprocess) resumes the same attempt once there is room."""
+    pipeline.inject(
+        Fault.error("lambda", "Invoke", caller="StateMachine", code="TooManyRequestsException", status=429, times=None)
+    )
+    (report,) = pipeline.run([_file(tmp_path, "may.csv", VALID)]).files
+    assert report.status == "DEFERRED" and "TooManyRequestsException" in report.errors[0]["message"]
+    item = pipeline.ledger_item(report.file_id)
+    assert item is not None and item["error"] == "Lambda.TooManyRequestsException"
+    assert item["deferrals"] >= 1 and item["deferred_at"] and "history" not in item
+    pipeline.clear_faults()
+    (result,) = pipeline.reprocess([report.file_id])
+    assert (result.outcome, result.attempt) == ("started", 1)  # the same attempt goes on
+    item = next(i for i in pipeline.ledger_items() if i["file_id"] == report.file_id)
+    assert (item["status"], item["attempt"], item["rows_written"]) == ("COMPLETED", 1, 1)
+    assert item["execution"] == result.execution and item["resumed_at"] and "error" not in item
+    assert "history" not in item
 
 
 def test_a_completed_file_runs_again_only_with_force_and_its_output_is_replaced(pipeline, tmp_path):
@@ -92,7 +108,7 @@ def test_a_completed_file_runs_again_only_with_force_and_its_output_is_replaced(
 
 
 def test_two_concurrent_reprocesses_of_one_file_start_one_attempt(pipeline, tmp_path):
-    file_id = _throttled(pipeline, tmp_path)
+    file_id = _failed(pipeline, tmp_path)
     sfn = pipeline.clients["stepfunctions"]
     item = pipeline.ledger_item(file_id)
     assert item is not None
@@ -249,7 +265,7 @@ def test_a_completed_file_rejected_under_new_rules_has_its_earlier_output_withdr
 def test_a_new_attempt_whose_write_fails_or_loses_its_reply_begins_once(pipeline, tmp_path, kind):
     """AWS may apply "Begin a new attempt" and lose its reply: the retry's condition then fails, and the
     execution must recognise its own write (not count it as another's) without appending history twice."""
-    file_id = _throttled(pipeline, tmp_path)
+    file_id = _failed(pipeline, tmp_path)
     fault = pipeline.inject(
         getattr(Fault, kind)(
             "dynamodb",

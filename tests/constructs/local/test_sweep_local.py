@@ -148,6 +148,7 @@ def test_a_sweep_of_an_empty_ledger_does_nothing(default_template_path, tmp_path
             "unsettled": [],
             "redriven": 0,
             "restarted": 0,
+            "resumed": [],
             "left_for_operator": 0,
             "executions": [],
             "failures": [],
