@@ -22,6 +22,7 @@ def no_credentials(monkeypatch, tmp_path):
         ["ledger", "list", "--table", "ledger", "--region", "eu-west-1"],
         ["ledger", "show", "--stack", "Payments", "--region", "eu-west-1", "s3://b/k?versionId=v"],
         ["reprocess", "--stack", "Payments", "--region", "eu-west-1", "s3://b/k?versionId=v"],
+        ["reprocess", "--stack", "Payments", "--region", "eu-west-1", "--status", "DEFERRED"],
         ["backfill", "--stack", "Payments", "--region", "eu-west-1", "--dry-run"],
     ],
 )

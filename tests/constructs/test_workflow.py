@@ -220,6 +220,20 @@ def test_the_default_throttling_budgets_fit_both_function_steps(definition, expr
         assert sum(waits) + running < timeout, (waits, running)
 
 
+def test_a_throttling_budget_that_cannot_reach_its_deferral_is_warned_of(find_warnings):
+    from etl_constructs import RetryPolicy
+
+    stack = cdk.Stack()
+    # 27 minutes at each step and 20 minutes of functions: over the hour before the second step defers.
+    ValidateTransformWorkflow(stack, "Workflow", _props(stack, throttle_retry=RetryPolicy.for_throttling()))
+    (warning,) = find_warnings(stack, "throttle_retry waits up to 1635 s")
+    assert "before it is DEFERRED" in warning
+    fitted = cdk.Stack()
+    policy = RetryPolicy.for_throttling(Duration.hours(1), Duration.minutes(20))
+    ValidateTransformWorkflow(fitted, "Workflow", _props(fitted, throttle_retry=policy))
+    assert find_warnings(fitted, "throttle_retry") == []
+
+
 def test_a_throttling_budget_longer_than_the_execution_is_refused():
     from etl_constructs import RetryPolicy
 

@@ -87,6 +87,31 @@ def test_a_file_throttled_past_its_budget_waits_deferred_and_a_reprocess_resumes
     assert "history" not in item
 
 
+def test_a_forced_attempt_throttled_past_its_budget_fails_and_withdraws_the_earlier_output(pipeline, tmp_path):
+    """Deferring it would leave the COMPLETED attempt's output visible beside a waiting item: it fails instead."""
+    (report,) = pipeline.run([_file(tmp_path, "june.csv", VALID)]).files
+    item = pipeline.ledger_items()[0]
+    output = (item["output_bucket"], item["output_key"])
+    pipeline.inject(
+        Fault.error(
+            "lambda",
+            "Invoke",
+            caller="StateMachine",
+            code="TooManyRequestsException",
+            status=429,
+            times=None,
+            match=lambda params: "Validate" in params.get("FunctionName", ""),
+        )
+    )
+    (forced,) = pipeline.reprocess([report.file_id], force=True)
+    pipeline.clear_faults()
+    item = pipeline.ledger_items()[0]
+    assert (forced.outcome, item["status"], item["attempt"]) == ("started", "VALIDATION_FAILED", 2)
+    assert item["error"] == "Lambda.TooManyRequestsException" and "deferrals" not in item
+    listed = pipeline.clients["s3"].list_objects_v2(Bucket=output[0], Prefix=output[1])
+    assert listed["KeyCount"] == 0
+
+
 def test_a_completed_file_runs_again_only_with_force_and_its_output_is_replaced(pipeline, tmp_path):
     (report,) = pipeline.run([_file(tmp_path, "april.csv", VALID)]).files
     (skipped,) = pipeline.reprocess([report.file_id])
