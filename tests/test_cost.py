@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 from etl_constructs import EtlPipeline, EtlPipelineProps, LandingOptions
 from etl_constructs.cli import main
-from etl_constructs.cost import SEED, count_transitions, estimate, shape_of
+from etl_constructs.cost import SEED, count_transitions, estimate, shape_of, xray_traces
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -93,3 +94,14 @@ def test_the_command_prints_a_table_and_json(capsys, example):
     assert report["assumptions"]["prices_date"] and report["assumptions"]["transitions_valid_file"] == 7
     assert main([*args, "--files-per-month", "1", "--mean-size", "1", "--region", "mars-1"]) == 2
     assert "no prices for mars-1" in capsys.readouterr().err
+
+
+def test_x_ray_records_one_trace_per_execution_sampled_by_the_default_rule(assembly):
+    shape = shape_of(assembly, pipeline="Plain")
+    assert shape.traced_machine
+    # Below a second's reservoir on average every execution is one trace (its functions' segments within it).
+    assert xray_traces(30_000, shape) == 30_000
+    # Past it, 5% of the rest: 3M a month is 2,592,000 in the reservoir and 5% of 408,000.
+    assert xray_traces(3_000_000, shape) == pytest.approx(2_592_000 + 0.05 * 408_000)
+    untraced = dataclasses.replace(shape, traced_machine=False)
+    assert xray_traces(30_000, untraced) == 60_000  # each traced function's invocation a root of its own

@@ -179,6 +179,26 @@ SEED = PipelineShape(
 )
 
 
+#: X-Ray's default sampling rule: the first request each second, then 5% of the others; the decision is
+#: made once, at the root of a trace, and the services downstream honour it ("parent-based").
+#: https://docs.aws.amazon.com/xray/latest/devguide/xray-console-sampling.html
+XRAY_RESERVOIR_PER_SECOND = 1.0
+XRAY_FIXED_RATE = 0.05
+SECONDS_PER_MONTH = 30 * 24 * 3600
+
+
+def xray_traces(executions: float, shape: PipelineShape) -> float:
+    """Traces recorded in a month under the default sampling rule, files arriving evenly (the most it records).
+
+    A traced state machine is the root: each execution is one trace, its functions' segments within it
+    (a function with active tracing honours the header Step Functions passes). Without it, each traced
+    function's invocation is a root of its own.
+    """
+    roots = executions if shape.traced_machine else executions * sum(1 for *_, traced in shape.functions if traced)
+    reservoir = XRAY_RESERVOIR_PER_SECOND * SECONDS_PER_MONTH
+    return min(roots, reservoir) + XRAY_FIXED_RATE * max(0.0, roots - reservoir)
+
+
 def estimate(
     shape: PipelineShape,
     files_per_month: float,
@@ -249,8 +269,7 @@ def estimate(
         log_bytes = n * 2 * LOG_BYTES_PER_INVOCATION + transitions * LOG_BYTES_PER_TRANSITION
         cost["CloudWatch Logs ingestion"] = log_bytes / 1024**3 * p["cloudwatch_logs_ingestion_per_gb"]
         cost["KMS keys"] = shape.keys * p["kms_key_per_month"]
-        traces = n * (1 if shape.traced_machine else 0) + sum(n for _, _, traced in shape.functions if traced)
-        cost["X-Ray traces"] = traces / 1e6 * p["xray_per_million_traces"]
+        cost["X-Ray traces"] = xray_traces(n, shape) / 1e6 * p["xray_per_million_traces"]
     breakdown = dict(sorted(((k, round(v, 2)) for k, v in cost.items()), key=lambda kv: -kv[1]))
     return CostReport(
         total=round(math.fsum(cost.values()), 2),
