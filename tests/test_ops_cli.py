@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from etl_constructs.cli import main
@@ -44,3 +49,21 @@ def test_without_credentials_the_command_exits_2_saying_so(no_credentials, capsy
 def test_bad_input_exits_2_naming_it(capsys, argv, message):
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_reader_that_goes_away_is_not_an_internal_error(tmp_path):
+    """`ledger list --json | head`: the pipe closes early, and the command ends quietly, exit 0."""
+    items = [
+        {"file_id": f"s3://b/f{i}.csv?versionId=v", "status": "COMPLETED", "updated_at": "2026-11-26T10:00:00.000Z",
+         "attempt": 1, "bucket": "b", "key": f"f{i}.csv", "version": "v"}
+        for i in range(3000)
+    ]  # fmt: skip
+    (tmp_path / "ledger.json").write_text(json.dumps({"table": "t", "items": items}))
+    cli = Path(sys.executable).parent / "etl-constructs"
+    run = subprocess.Popen(
+        [cli, "ledger", "list", "--out", tmp_path, "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert run.stdout is not None and run.stderr is not None
+    run.stdout.close()  # the reader went away before reading anything
+    err = run.stderr.read().decode()
+    assert run.wait() == 0 and "internal error" not in err, err

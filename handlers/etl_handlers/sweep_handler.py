@@ -150,19 +150,21 @@ class Sweep:
         return self._items(_NON_FINAL, cutoff)
 
     def deferred_items(self) -> Iterator[dict[str, Any]]:
-        """DEFERRED items, the longest waiting first, from the status index."""
-        return self._items((statuses.DEFERRED,), stamp(self.now))
+        """Every DEFERRED item, the longest waiting first, from the status index (one deferred this very
+        second too: the run's time has whole seconds)."""
+        return self._items((statuses.DEFERRED,), None)
 
-    def _items(self, of: tuple[str, ...], cutoff: str) -> Iterator[dict[str, Any]]:
+    def _items(self, of: tuple[str, ...], cutoff: str | None) -> Iterator[dict[str, Any]]:
         paginator = self.dynamodb.get_paginator("query")
+        values = {} if cutoff is None else {":cutoff": {"S": cutoff}}
         for status in of:
             pages = paginator.paginate(
                 TableName=self.settings.ledger_table,
                 IndexName=self.settings.status_index,
-                KeyConditionExpression="#status = :status AND updated_at < :cutoff",
+                KeyConditionExpression="#status = :status" + ("" if cutoff is None else " AND updated_at < :cutoff"),
                 # Every name through a placeholder: `bucket`, `key` and others are DynamoDB reserved words.
                 ExpressionAttributeNames={"#status": "status", **{f"#{n}": n for n in _PROJECTED}},
-                ExpressionAttributeValues={":status": {"S": status}, ":cutoff": {"S": cutoff}},
+                ExpressionAttributeValues={":status": {"S": status}, **values},
                 ProjectionExpression=", ".join(f"#{n}" for n in _PROJECTED),
             )
             for page in pages:

@@ -40,7 +40,8 @@ by name (not recursive; hidden files are skipped).
 
 exit status:
   0    every file ended COMPLETED
-  1    at least one file did not
+  1    at least one file did not (rejected, failed, not started, or DEFERRED:
+       throttled past its budget, and still refused when the sweep resumed it)
   2    usage error: a missing file or template, an empty directory, a template
        without the pipeline, no single --stack/--pipeline to pick, a bad --out
        or --concurrency (one line on stderr says which)
@@ -216,6 +217,13 @@ def _print_summary(result: LocalRun, log_path: Path) -> None:
             " definition's real back-off waits",
             file=sys.stderr,
         )
+    deferred = sum(1 for f in result.files if f.deferrals)
+    if deferred:
+        print(
+            f"etl-constructs: {deferred} file(s) throttled past their budget waited DEFERRED; the sweep, run as its"
+            " schedule would, resumed them",
+            file=sys.stderr,
+        )
 
 
 def _run_local(args: argparse.Namespace) -> int:
@@ -333,6 +341,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return USAGE_ERROR
         except KeyboardInterrupt:
             return _interrupted()
+        except BrokenPipeError:
+            # The reader went away (`| head`): not a bug. Point stdout at devnull so the exit does not fail again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
         except Exception as exc:  # a bug of ours, not a file's fault: never reported as "a file failed"
             return _interrupted() if interrupt.seen else _internal_error(exc)
 

@@ -61,7 +61,8 @@ def add_commands(commands: Any) -> dict[str, Command]:
     again = commands.add_parser(
         "reprocess",
         help="run known file versions again, each as a new attempt (failed ones; COMPLETED with --force);"
-        " a DEFERRED one resumes its attempt",
+        " a DEFERRED one (throttled past its budget) resumes the same attempt at once, without waiting for"
+        " the sweep",
     )
     again.add_argument("file_ids", nargs="*", metavar="FILE_ID", help="ledger keys to run again")
     again.add_argument("--status", action="append", choices=(*FINAL, DEFERRED), help="also every item in this status")

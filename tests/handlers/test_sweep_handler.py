@@ -125,10 +125,12 @@ def test_only_non_final_items_older_than_the_cutoff_go_to_the_reconciler(world):
 def test_deferred_items_are_begun_again_at_once_and_never_settled(world):
     old = world.item("old", "DEFERRED", timedelta(days=2))  # however long it waited: it is not a dead execution
     new = world.item("new", "DEFERRED", timedelta(seconds=1))
+    # Deferred within the run's second, after its whole-second time: resumed by this run all the same.
+    newest = world.item("newest", "DEFERRED", -timedelta(milliseconds=500))
     result = world.sweep().run()
-    assert result.unsettled == [] and result.resumed == [old, new]  # the longest waiting first
+    assert result.unsettled == [] and result.resumed == [old, new, newest]  # the longest waiting first
     requests = world.inputs(world.data_path)
-    assert sorted(r["key"] for r in requests) == ["new", "old"]
+    assert sorted(r["key"] for r in requests) == ["new", "newest", "old"]
     assert {r["reprocess"] for r in requests} == {"deferred"}
     assert world.inputs(world.reconciler) == []
 

@@ -75,6 +75,7 @@ class FileReport:
         errors: the error report's entries, or why it did not start. Default: none.
         attempts: function invocations tried for it, throttled ones included. Default: 0.
         throttles: invocations refused for want of concurrency. Default: 0.
+        deferrals: times it was throttled past its budget and waited DEFERRED for the sweep. Default: 0.
     """
 
     file: str
@@ -91,6 +92,8 @@ class FileReport:
     attempts: int = 0
     #: Invocations refused with `Lambda.TooManyRequestsException` (a concurrency limit).
     throttles: int = 0
+    #: Times it was throttled past its budget and left DEFERRED for the sweep (the ledger's `deferrals`).
+    deferrals: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The report's JSON object."""
@@ -744,6 +747,7 @@ class LocalPipeline:
             rows_rejected=item.get("rows_rejected"),
             attempts=seen.attempts[file_id],
             throttles=seen.throttles[file_id],
+            deferrals=int(item.get("deferrals", 0)),
         )
         if item.get("output_key"):
             report.output = self._download(item["output_bucket"], item["output_key"])

@@ -42,6 +42,7 @@ def test_a_burst_of_200_files_at_concurrency_5_is_throttled_retried_and_all_comp
     assert sum(f.throttles for f in result.files) == throttled > 0
     assert [f for f in result.files if f.throttles and f.attempts > 2], "throttled invocations succeeded on a retry"
     deferred = [i for i in items if i.get("deferrals")]
+    assert [f.deferrals for f in result.files] == [int(i.get("deferrals", 0)) for i in items]
     if mode == "EXPRESS":
         assert deferred, "the burst outran EXPRESS's throttling budget: some files were deferred"
         for item in deferred:  # resumed by the sweep: the same attempt went on, and nothing of the wait is an error

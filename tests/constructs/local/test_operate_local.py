@@ -78,6 +78,7 @@ def test_a_file_throttled_past_its_budget_waits_deferred_and_a_reprocess_resumes
     item = pipeline.ledger_item(report.file_id)
     assert item is not None and item["error"] == "Lambda.TooManyRequestsException"
     assert item["deferrals"] >= 1 and item["deferred_at"] and "history" not in item
+    assert report.deferrals == item["deferrals"]
     pipeline.clear_faults()
     (result,) = pipeline.reprocess([report.file_id])
     assert (result.outcome, result.attempt) == ("started", 1)  # the same attempt goes on
