@@ -47,9 +47,9 @@ def example(tmp_path_factory) -> Path:
 
 def test_transitions_are_counted_by_walking_the_definition(assembly):
     plain = shape_of(assembly, pipeline="Plain")
-    assert (plain.valid_transitions, plain.rejected_transitions) == (7, 7)
+    assert (plain.valid_transitions, plain.rejected_transitions) == (6, 6)
     prefixed = shape_of(assembly, pipeline="Prefixed")
-    assert prefixed.valid_transitions == 8  # "Accepted suffix?" checks the case-insensitive suffix
+    assert prefixed.valid_transitions == 7  # "Accepted suffix?" checks the case-insensitive suffix
     assert prefixed.archive and not plain.archive
     assert plain.functions == ((768, "arm64", True), (1024, "arm64", True))
     assert plain.sweep_per_month == 30 * 24 * 4
@@ -91,7 +91,7 @@ def test_the_command_prints_a_table_and_json(capsys, example):
     assert main([*args, "--files-per-month", "30000", "--mean-size", "0.1", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["total"] == pytest.approx(sum(report["breakdown"].values()), abs=0.05)
-    assert report["assumptions"]["prices_date"] and report["assumptions"]["transitions_valid_file"] == 7
+    assert report["assumptions"]["prices_date"] and report["assumptions"]["transitions_valid_file"] == 6
     assert main([*args, "--files-per-month", "1", "--mean-size", "1", "--region", "mars-1"]) == 2
     assert "no prices for mars-1" in capsys.readouterr().err
 

@@ -292,44 +292,61 @@ def _retract(scope: Construct, name: str, res: Resources) -> tasks.LambdaInvoke:
     return task
 
 
-def _identify(scope: Construct, name: str, base: str) -> sfn.Pass:
-    return sfn.Pass(
-        scope,
-        name,
-        parameters={
-            "bucket.$": f"{base}.bucket",
-            "key.$": f"{base}.key",
-            "version.$": f"{base}.version",
-            "execution.$": "$$.Execution.Id" if base == "$" else "$.execution",
-            "file_id.$": f"States.Format('{FILE_ID_FORMAT}', {base}.bucket, {base}.key, {base}.version)",
-        },
-    )
+def _of_input(base: str) -> dict[str, str]:
+    """The file reference the states read (`bucket`, `key`, `version`, `execution`, `file_id`), from `base`."""
+    return {
+        "bucket": sfn.JsonPath.string_at(f"{base}.bucket"),
+        "key": sfn.JsonPath.string_at(f"{base}.key"),
+        "version": sfn.JsonPath.string_at(f"{base}.version"),
+        "execution": sfn.JsonPath.string_at("$$.Execution.Id"),
+        "file_id": sfn.JsonPath.format(
+            FILE_ID_FORMAT,
+            sfn.JsonPath.string_at(f"{base}.bucket"),
+            sfn.JsonPath.string_at(f"{base}.key"),
+            sfn.JsonPath.string_at(f"{base}.version"),
+        ),
+    }
 
 
 def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
     """The main workflow's definition."""
-    identify = _identify(scope, "Identify object version", "$")
+    # The first state reads the rule's input as it is: `file_id` and the execution are written inline, and its
+    # result becomes the reference every later state reads. No Pass state to build it: one transition less
+    # a file (a Pass is billed as a transition, like any state). `$$.Execution.Input` is the same input; a
+    # ResultSelector is a Payload Template, which may read the Context Object and call intrinsic functions
+    # (https://states-language.net/spec.html#payload-template).
+    ref = _of_input("$")
     received = tasks.DynamoPutItem(
         scope,
         "Record RECEIVED",
         table=res.table,
         item={
-            **_version_item(statuses.RECEIVED),
+            "file_id": tasks.DynamoAttributeValue.from_string(ref["file_id"]),
+            "status": _lit(statuses.RECEIVED),
+            "bucket": tasks.DynamoAttributeValue.from_string(ref["bucket"]),
+            "key": tasks.DynamoAttributeValue.from_string(ref["key"]),
+            "version": tasks.DynamoAttributeValue.from_string(ref["version"]),
+            "execution": tasks.DynamoAttributeValue.from_string(ref["execution"]),
+            "received_at": _s("$$.State.EnteredTime"),
             "updated_at": _s("$$.State.EnteredTime"),
             "attempt": tasks.DynamoAttributeValue.from_number(1),
         },
         # A retry after a lost reply finds the item this execution wrote: its own write, not a repeat.
         condition_expression="attribute_not_exists(file_id) OR (#execution = :exec AND #status = :received)",
         expression_attribute_names={"#execution": "execution", "#status": "status"},
-        expression_attribute_values={":exec": _s("$.execution"), ":received": _lit(statuses.RECEIVED)},
-        result_path=sfn.JsonPath.DISCARD,
+        expression_attribute_values={
+            ":exec": tasks.DynamoAttributeValue.from_string(ref["execution"]),
+            ":received": _lit(statuses.RECEIVED),
+        },
+        result_selector=_of_input("$$.Execution.Input"),
+        result_path="$",
     )
     res.retry_dynamodb(received)
     repeat = tasks.DynamoUpdateItem(
         scope,
         "Record repeat delivery",
         table=res.table,
-        key=_file_key(),
+        key={"file_id": tasks.DynamoAttributeValue.from_string(ref["file_id"])},
         update_expression="ADD repeat_deliveries :one SET last_repeat_at = :now, last_repeat_execution = :exec",
         # Counted while an execution runs (a duplicate racing it); a delivery of a final version (a replay
         # from the archive, a backfill run twice) changes nothing.
@@ -338,7 +355,7 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
         expression_attribute_values={
             ":one": tasks.DynamoAttributeValue.from_number(1),
             ":now": _s("$$.State.EnteredTime"),
-            ":exec": _s("$.execution"),
+            ":exec": tasks.DynamoAttributeValue.from_string(ref["execution"]),
             **{f":s{i}": _lit(s) for i, s in enumerate(statuses.IN_PROGRESS)},
         },
         result_path=sfn.JsonPath.DISCARD,
@@ -489,7 +506,7 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
         valid.when(sfn.Condition.string_equals(outcome, CONTROL_PENDING), wait.next(validate))
     valid.otherwise(after_rejection)
     validate.next(valid)
-    body: sfn.IChainable = identify.next(received).next(validate)
+    body: sfn.IChainable = received.next(validate)
     if res.suffix_variants:
         accepted = sfn.Condition.or_(*(sfn.Condition.string_matches("$.key", "*" + v) for v in res.suffix_variants))
         body = (

@@ -318,6 +318,21 @@ def test_a_deferred_version_resumes_its_attempt_only_when_asked_for_a_deferred_o
     assert known[1]["Next"] == "Begin a new attempt"
 
 
+def test_the_first_state_reads_the_rules_input_as_it_is_no_pass_state_before_it(definition):
+    """A Pass state is billed as a transition: the reference the states read is RECEIVED's own result."""
+    received = definition["States"]["Record RECEIVED"]
+    assert not [n for n, s in definition["States"].items() if s["Type"] == "Pass" and "Identify object" in n]
+    file_id = "States.Format('s3://{}/{}?versionId={}', $.bucket, $.key, $.version)"
+    assert received["Parameters"]["Item"]["file_id"] == {"S.$": file_id}
+    assert received["Parameters"]["Item"]["execution"] == {"S.$": "$$.Execution.Id"}
+    assert received["ResultPath"] == "$"
+    selector = received["ResultSelector"]
+    assert selector["file_id.$"] == file_id.replace("$.", "$$.Execution.Input.")
+    assert (selector["bucket.$"], selector["execution.$"]) == ("$$.Execution.Input.bucket", "$$.Execution.Id")
+    repeat = definition["States"]["Record repeat delivery"]["Parameters"]
+    assert repeat["Key"]["file_id"] == {"S.$": file_id}  # after a failed put, the state is the rule's input
+
+
 def test_received_is_conditional_so_a_repeat_delivery_stops(definition):
     received = definition["States"]["Record RECEIVED"]
     # Or this execution's own RECEIVED, when a retry follows a lost reply.
@@ -371,7 +386,7 @@ def _after_new_attempt_choice(definition: dict) -> str:
 
 
 def test_without_prefix_the_rule_checks_the_suffix_and_the_definition_does_not(definition):
-    assert _after_new_attempt_choice(definition) == "Identify object version"
+    assert _after_new_attempt_choice(definition) == "Record RECEIVED"
 
 
 def test_state_machine_logs_without_execution_data_and_traces(template):
@@ -517,7 +532,7 @@ def test_with_a_prefix_the_first_state_accepts_every_case_of_each_suffix(synthes
     patterns = {c["StringMatches"] for c in choice["Or"]}
     assert len(patterns) == 8 + 16 and {"*.csv", "*.Csv", "*.CSV", "*.jSoN"} <= patterns
     assert definition["States"][first["Default"]]["Type"] == "Succeed"
-    assert choice["Next"] == "Identify object version"
+    assert choice["Next"] == "Record RECEIVED"
 
 
 @pytest.mark.parametrize(
