@@ -10,7 +10,7 @@ which no catch sees.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from aws_cdk import Duration
@@ -170,8 +170,9 @@ _FAILURE_NAMES = {
 }
 
 
-def _file_key() -> dict[str, tasks.DynamoAttributeValue]:
-    return {"file_id": _s("$.file_id")}
+def _file_key(file_id: str | None = None) -> dict[str, tasks.DynamoAttributeValue]:
+    """The ledger key of the file: `file_id` (a JsonPath value) or, by default, the state's `$.file_id`."""
+    return {"file_id": tasks.DynamoAttributeValue.from_string(file_id or sfn.JsonPath.string_at("$.file_id"))}
 
 
 def _read_item(
@@ -224,22 +225,21 @@ class Resources:
         self.retry.apply(task, DYNAMODB_RETRY_ERRORS)
 
 
-def _version_item(status: str) -> dict[str, tasks.DynamoAttributeValue]:
-    """A new ledger item for the object version in the state, in `status`, received now."""
-    return {
-        "file_id": _s("$.file_id"),
-        "status": _lit(status),
-        "bucket": _s("$.bucket"),
-        "key": _s("$.key"),
-        "version": _s("$.version"),
-        "execution": _s("$.execution"),
-        "received_at": _s("$$.State.EnteredTime"),
-    }
+def _version_item(status: str, ref: Mapping[str, str] | None = None) -> dict[str, tasks.DynamoAttributeValue]:
+    """A new ledger item for the object version in `status`, received now; the version as `ref` gives it
+    (default: the state's own reference, `_file_fields()`)."""
+    ref = ref or _file_fields()
+    item = {name: tasks.DynamoAttributeValue.from_string(ref[name]) for name in _FILE_FIELDS}
+    return {"file_id": item["file_id"], "status": _lit(status), **item, "received_at": _s("$$.State.EnteredTime")}
+
+
+#: The file reference the states carry, in the order items and payloads list it.
+_FILE_FIELDS = ("file_id", "bucket", "key", "version", "execution")
 
 
 def _file_fields() -> dict[str, str]:
     """The file reference every function payload carries, taken from the execution's state."""
-    return {name: sfn.JsonPath.string_at(f"$.{name}") for name in ("file_id", "bucket", "key", "version", "execution")}
+    return {name: sfn.JsonPath.string_at(f"$.{name}") for name in _FILE_FIELDS}
 
 
 def _quarantine(scope: Construct, name: str, res: Resources) -> tasks.LambdaInvoke:
@@ -321,13 +321,7 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
         "Record RECEIVED",
         table=res.table,
         item={
-            "file_id": tasks.DynamoAttributeValue.from_string(ref["file_id"]),
-            "status": _lit(statuses.RECEIVED),
-            "bucket": tasks.DynamoAttributeValue.from_string(ref["bucket"]),
-            "key": tasks.DynamoAttributeValue.from_string(ref["key"]),
-            "version": tasks.DynamoAttributeValue.from_string(ref["version"]),
-            "execution": tasks.DynamoAttributeValue.from_string(ref["execution"]),
-            "received_at": _s("$$.State.EnteredTime"),
+            **_version_item(statuses.RECEIVED, ref),
             "updated_at": _s("$$.State.EnteredTime"),
             "attempt": tasks.DynamoAttributeValue.from_number(1),
         },
@@ -346,7 +340,7 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
         scope,
         "Record repeat delivery",
         table=res.table,
-        key={"file_id": tasks.DynamoAttributeValue.from_string(ref["file_id"])},
+        key=_file_key(ref["file_id"]),
         update_expression="ADD repeat_deliveries :one SET last_repeat_at = :now, last_repeat_execution = :exec",
         # Counted while an execution runs (a duplicate racing it); a delivery of a final version (a replay
         # from the archive, a backfill run twice) changes nothing.

@@ -17,6 +17,7 @@ How values are read:
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from datetime import date, datetime
 from decimal import Decimal
 from itertools import compress
@@ -291,13 +292,9 @@ class ValueRule:
                 self._good_dates.update(unseen)
         elif any(self._shape_problem(v) for v in unseen):
             return False
-        if distinct and (self._minimum is not None or self._maximum is not None):
-            days = set(map(_DAY, distinct))
-            if self._minimum is not None and min(days) < self._minimum:
-                return False
-            if self._maximum is not None and max(days) > self._maximum:
-                return False
-        return True
+        if not distinct or (self._minimum is None and self._maximum is None):
+            return True
+        return _within(set(map(_DAY, distinct)), self._minimum, self._maximum)
 
     def _shapes_ok(self, values: list[str]) -> bool:
         """True when every value has a judged shape (see `_AS_ZEROS`) and its parts are in range; False
@@ -330,26 +327,19 @@ class ValueRule:
 
     def _strings_ok(self, texts: list[str]) -> bool:
         rule = self.rule
-        if texts and (rule.min_length is not None or rule.max_length is not None):
-            lengths = list(map(len, texts))
-            if rule.min_length is not None and min(lengths) < rule.min_length:
-                return False
-            if rule.max_length is not None and max(lengths) > rule.max_length:
-                return False
+        bounded = rule.min_length is not None or rule.max_length is not None
+        if bounded and texts and not _within(list(map(len, texts)), rule.min_length, rule.max_length):
+            return False
         if self._pattern is not None and not self._pattern.matches_all(texts):
             return False
         return self._enum is None or self._enum.issuperset(texts)
 
     def _bounds_ok(self, texts: list[str]) -> bool:
         """Decimals and integers alike, as Decimals: exact at any length."""
-        if texts and (self._minimum is not None or self._maximum is not None):
-            if self._far_inside(texts):
-                return self._enum is None or self._enum.issuperset(texts)
-            numbers = list(map(Decimal, texts))
-            if self._minimum is not None and min(numbers) < self._minimum:
-                return False
-            if self._maximum is not None and max(numbers) > self._maximum:
-                return False
+        low, high = self._minimum, self._maximum
+        bounded = texts and (low is not None or high is not None)
+        if bounded and not self._far_inside(texts) and not _within(list(map(Decimal, texts)), low, high):
+            return False
         return self._enum is None or self._enum.issuperset(texts)
 
     def _far_inside(self, texts: list[str]) -> bool:
@@ -366,6 +356,11 @@ class ValueRule:
             if not max(floats) < high - abs(high) * _FLOAT_MARGIN - _FLOAT_MARGIN:
                 return False
         return True
+
+
+def _within(values: Collection[Any], minimum: Any, maximum: Any) -> bool:
+    """True when no value is below `minimum` nor above `maximum` (None: no bound); `values` is not empty."""
+    return (minimum is None or min(values) >= minimum) and (maximum is None or max(values) <= maximum)
 
 
 def value_problem(rule: FieldRule, value: Any) -> str | None:

@@ -4,7 +4,7 @@
 documents both as unsafe while another thread reads the environment ("MT-Unsafe const:env",
 https://www.gnu.org/software/libc/manual/html_node/Environment-Access.html): `setenv` may move
 the array that `getenv` is walking. In a local run, moto's threads and the handlers' loggers call
-`time.localtime`, which reads `TZ` through `getenv`, at any moment; a test worker crashed that way.
+`time.localtime`, which reads `TZ` through `getenv`, at any moment.
 
 Everything the emulation and the handlers read (botocore, moto, Powertools, our settings) reads
 `os.environ`, Python's own mapping, so a change to that mapping alone is all they need. A child
