@@ -88,6 +88,45 @@ def test_a_file_throttled_past_its_budget_waits_deferred_and_a_reprocess_resumes
     assert "history" not in item
 
 
+def _updates(params: dict, attribute: str) -> bool:
+    return attribute in params.get("UpdateExpression", "")
+
+
+def test_a_deferral_and_a_resume_whose_replies_are_lost_are_each_applied_once(pipeline, tmp_path):
+    """AWS may apply "Defer" or "Resume" and lose the reply: the retry's condition fails, and the execution
+    must recognise its own write (deferred once, counted once; resumed by it, not "Not begun")."""
+    throttle = pipeline.inject(
+        Fault.error("lambda", "Invoke", caller="StateMachine", code="TooManyRequestsException", status=429, times=None)
+    )
+    lost_defer = pipeline.inject(
+        Fault.reply_lost(
+            "dynamodb",
+            "UpdateItem",
+            caller="StateMachine",
+            match=lambda p: "deferrals" in p.get("UpdateExpression", ""),
+        )
+    )
+    (report,) = pipeline.run([_file(tmp_path, "july.csv", VALID)]).files
+    assert lost_defer.hits == 1 and throttle.hits > 0
+    item = next(i for i in pipeline.ledger_items() if i["file_id"] == report.file_id)
+    # Two deferrals, each counted once: the first execution's (its reply lost), and that of the resume the
+    # run's sweep started while the function still refused every call (the run then stops sweeping).
+    assert (report.status, item["deferrals"], report.quarantine) == ("DEFERRED", 2, None)
+    pipeline.clear_faults()
+    lost_resume = pipeline.inject(
+        Fault.reply_lost(
+            "dynamodb",
+            "UpdateItem",
+            caller="StateMachine",
+            match=lambda p: "resumed_at" in p.get("UpdateExpression", ""),
+        )
+    )
+    (result,) = pipeline.reprocess([report.file_id])
+    assert lost_resume.hits == 1
+    item = next(i for i in pipeline.ledger_items() if i["file_id"] == report.file_id)
+    assert (item["status"], item["attempt"], item["execution"]) == ("COMPLETED", 1, result.execution)
+
+
 def test_a_forced_attempt_throttled_past_its_budget_fails_and_withdraws_the_earlier_output(pipeline, tmp_path):
     """Deferring it would leave the COMPLETED attempt's output visible beside a waiting item: it fails instead."""
     (report,) = pipeline.run([_file(tmp_path, "june.csv", VALID)]).files
