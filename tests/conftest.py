@@ -106,6 +106,8 @@ def find_warnings() -> Callable[[cdk.Stack, str], list[str]]:
 # A test worker that crashes (a segmentation fault) takes its traceback with it: xdist reports only that
 # it crashed. Each worker writes Python's fault traceback to a file, and the run's summary prints any.
 _FAULTS = REPO / ".pytest_cache" / "faults"
+#: The worker's open fault file, held by its config for the whole session (faulthandler keeps only its fd).
+_fault_sink = pytest.StashKey[Any]()
 
 
 @pytest.hookimpl(trylast=True)
@@ -122,9 +124,6 @@ def pytest_configure(config: pytest.Config) -> None:
     sink = (_FAULTS / f"{worker}-{os.getpid()}.log").open("w")
     config.stash[_fault_sink] = sink
     faulthandler.enable(file=sink, all_threads=True)
-
-
-_fault_sink = pytest.StashKey[Any]()
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
