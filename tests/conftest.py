@@ -51,25 +51,26 @@ def of_type() -> Callable[[Template, str], dict[str, dict[str, Any]]]:
 
 @pytest.fixture(scope="session")
 def default_template_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A default EtlPipeline synthesized to disk once per session, with its assets (for run-local)."""
+    """A default EtlPipeline (EXPRESS, its STANDARD twin for large files) synthesized to disk once per session,
+    with its assets (for run-local)."""
     from etl_constructs.local import synthesize_default
 
     return synthesize_default(tmp_path_factory.mktemp("default-pipeline"))
 
 
 @pytest.fixture(scope="session")
-def express_template_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An EtlPipeline with an EXPRESS data path (its timeouts derived), synthesized once per session."""
+def standard_template_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An EtlPipeline with a STANDARD data path (every file on one STANDARD machine), synthesized once per session."""
     from aws_cdk import aws_stepfunctions as sfn
 
     from etl_constructs import EtlPipeline, EtlPipelineProps
 
-    out = tmp_path_factory.mktemp("express-pipeline")
+    out = tmp_path_factory.mktemp("standard-pipeline")
     app = cdk.App(outdir=str(out))
-    stack = cdk.Stack(app, "EtlConstructsExpress")
-    EtlPipeline(stack, "Pipeline", EtlPipelineProps(state_machine_type=sfn.StateMachineType.EXPRESS))
+    stack = cdk.Stack(app, "EtlConstructsStandard")
+    EtlPipeline(stack, "Pipeline", EtlPipelineProps(state_machine_type=sfn.StateMachineType.STANDARD))
     app.synth()
-    return out / "EtlConstructsExpress.template.json"
+    return out / "EtlConstructsStandard.template.json"
 
 
 def warnings_of(stack: cdk.Stack, pattern: str) -> list[str]:

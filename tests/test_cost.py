@@ -9,6 +9,7 @@ from pathlib import Path
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_stepfunctions as sfn
 
 from etl_constructs import EtlPipeline, EtlPipelineProps, LandingOptions
 from etl_constructs.cli import main
@@ -19,15 +20,21 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def assembly(tmp_path_factory) -> Path:
-    """Two pipelines: the default, and one whose input prefix makes the definition check the suffix too."""
+    """The default (EXPRESS, its STANDARD twin for large files); a STANDARD one; and a STANDARD one whose input
+    prefix makes the definition check the suffix too."""
     out = tmp_path_factory.mktemp("cost") / "cdk.out"
     app = cdk.App(outdir=str(out))
     stack = cdk.Stack(app, "Priced")
     EtlPipeline(stack, "Plain")
+    EtlPipeline(stack, "Standard", EtlPipelineProps(state_machine_type=sfn.StateMachineType.STANDARD))
     EtlPipeline(
         stack,
         "Prefixed",
-        EtlPipelineProps(input_prefix="in/", landing=LandingOptions(archive_retention=cdk.Duration.days(30))),
+        EtlPipelineProps(
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            input_prefix="in/",
+            landing=LandingOptions(archive_retention=cdk.Duration.days(30)),
+        ),
     )
     app.synth()
     return out
@@ -46,8 +53,13 @@ def example(tmp_path_factory) -> Path:
 
 
 def test_transitions_are_counted_by_walking_the_definition(assembly):
-    plain = shape_of(assembly, pipeline="Plain")
-    assert (plain.valid_transitions, plain.rejected_transitions) == (6, 6)
+    standard = shape_of(assembly, pipeline="Standard")
+    assert (standard.valid_transitions, standard.rejected_transitions) == (6, 6)
+    assert standard.state_machine_type == "STANDARD" and standard.large_file_bytes is None
+    plain = shape_of(assembly, pipeline="Plain")  # "Large file?" first, then the same 6
+    assert (plain.state_machine_type, plain.valid_transitions, plain.rejected_transitions) == ("EXPRESS", 7, 7)
+    assert plain.large_file_bytes == 256 * 1024 * 1024
+    assert (plain.large_valid_transitions, plain.large_rejected_transitions, plain.hand_over_transitions) == (6, 6, 3)
     prefixed = shape_of(assembly, pipeline="Prefixed")
     assert prefixed.valid_transitions == 7  # "Accepted suffix?" checks the case-insensitive suffix
     assert prefixed.archive and not plain.archive
@@ -56,10 +68,24 @@ def test_transitions_are_counted_by_walking_the_definition(assembly):
 
 
 def test_a_change_to_the_definition_changes_the_price(assembly):
-    plain, prefixed = (estimate(shape_of(assembly, pipeline=p), 3_000_000, 1.0) for p in ("Plain", "Prefixed"))
+    plain, prefixed = (estimate(shape_of(assembly, pipeline=p), 3_000_000, 1.0) for p in ("Standard", "Prefixed"))
     transitions = "Step Functions state transitions"
     assert prefixed.breakdown[transitions] - plain.breakdown[transitions] == pytest.approx(75.0, abs=0.01)
     assert prefixed.total > plain.total
+
+
+def test_the_default_prices_express_below_the_size_and_the_standard_twin_above(assembly):
+    shape = shape_of(assembly, pipeline="Plain")
+    small = estimate(shape, 3_000_000, 1.0)
+    assert "Step Functions state transitions" not in small.breakdown
+    assert small.assumptions["state_machine_type"] == "EXPRESS"
+    large = estimate(shape, 300, 1024.0)
+    assert large.assumptions["state_machine_type"] == "STANDARD (handed over by size)"
+    # The twin's 6 transitions a file, at $0.025 a thousand; and the hand-over's EXPRESS request.
+    assert large.breakdown["Step Functions state transitions"] == pytest.approx(300 * 6 * 0.025 / 1000, abs=0.01)
+    assert "Step Functions Express requests" in large.breakdown
+    standard = estimate(shape_of(assembly, pipeline="Standard"), 3_000_000, 1.0)
+    assert small.total < standard.total * 0.75
 
 
 def test_a_loop_or_a_choice_is_followed_as_named():
@@ -91,7 +117,7 @@ def test_the_command_prints_a_table_and_json(capsys, example):
     assert main([*args, "--files-per-month", "30000", "--mean-size", "0.1", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["total"] == pytest.approx(sum(report["breakdown"].values()), abs=0.05)
-    assert report["assumptions"]["prices_date"] and report["assumptions"]["transitions_valid_file"] == 6
+    assert report["assumptions"]["prices_date"] and report["assumptions"]["transitions_valid_file"] == 7
     assert main([*args, "--files-per-month", "1", "--mean-size", "1", "--region", "mars-1"]) == 2
     assert "no prices for mars-1" in capsys.readouterr().err
 

@@ -88,6 +88,8 @@ class EtlAlarmsProps:
     Attributes:
         functions: Lambda functions to watch (errors, throttles, duration near timeout).
         state_machine: the workflow (failed, timed-out, throttled executions).
+        large_file_state_machine: the workflow's STANDARD twin for large files, if any; its executions
+            count in the same three alarms. Default: none.
         reconciler: the state machine that settles unsuccessful executions; its failures and time-outs
             leave ledger items non-final, so each one alarms. Default: none.
         sweep: the scheduled sweep function (ValidateTransformWorkflow.sweep_function); its errors alarm,
@@ -117,6 +119,7 @@ class EtlAlarmsProps:
 
     functions: Sequence[lambda_.IFunction] = ()
     state_machine: sfn.IStateMachine | None = None
+    large_file_state_machine: sfn.IStateMachine | None = None
     reconciler: sfn.IStateMachine | None = None
     sweep: lambda_.IFunction | None = None
     sweep_interval: Duration = field(default_factory=lambda: Duration.minutes(15))
@@ -193,31 +196,31 @@ class EtlAlarms(Construct):
                     left=[fn.metric_invocations(), fn.metric_errors(), fn.metric_throttles()],
                 )
             )
-        sm = props.state_machine
-        if sm is not None:
-            self._alarm("ExecutionsFailed", sm.metric_failed(), t.executions_failed, "executions failed")
-            self._alarm("ExecutionsTimedOut", sm.metric_timed_out(), t.executions_timed_out, "executions timed out")
-            self._alarm("ExecutionsThrottled", sm.metric_throttled(), t.executions_throttled, "executions throttled")
-            widgets.append(
-                cloudwatch.GraphWidget(
-                    title="Executions",
-                    left=[
-                        sm.metric_started(),
-                        sm.metric_succeeded(),
-                        sm.metric_failed(),
-                        sm.metric_timed_out(),
-                    ],
+        machines = [m for m in (props.state_machine, props.large_file_state_machine) if m is not None]
+        if machines:
+            failed = _summed([m.metric_failed() for m in machines], "executions failed")
+            timed_out = _summed([m.metric_timed_out() for m in machines], "executions timed out")
+            throttled = _summed([m.metric_throttled() for m in machines], "executions throttled")
+            self._alarm("ExecutionsFailed", failed, t.executions_failed, "executions failed")
+            self._alarm("ExecutionsTimedOut", timed_out, t.executions_timed_out, "executions timed out")
+            self._alarm("ExecutionsThrottled", throttled, t.executions_throttled, "executions throttled")
+            for index, sm in enumerate(machines):
+                widgets.append(
+                    cloudwatch.GraphWidget(
+                        title="Executions" if index == 0 else "Executions of large files (STANDARD)",
+                        left=[
+                            sm.metric_started(),
+                            sm.metric_succeeded(),
+                            sm.metric_failed(),
+                            sm.metric_timed_out(),
+                        ],
+                    )
                 )
-            )
         if props.reconciler is not None:
             rc = props.reconciler
             self._alarm(
                 "ReconcilerFailed",
-                cloudwatch.MathExpression(
-                    expression="failed + timedOut",
-                    using_metrics={"failed": rc.metric_failed(), "timedOut": rc.metric_timed_out()},
-                    period=Duration.minutes(5),
-                ),
+                _summed([rc.metric_failed(), rc.metric_timed_out()], "reconciler executions failed or timed out"),
                 t.executions_failed,
                 "the reconciler failed to settle an execution's ledger item",
             )
@@ -317,3 +320,21 @@ class EtlAlarms(Construct):
         alarm.add_alarm_action(actions.SnsAction(self.topic))
         alarm.add_ok_action(actions.SnsAction(self.topic))
         self.alarms.append(alarm)
+
+
+def _summed(metrics: Sequence[cloudwatch.IMetric], label: str) -> cloudwatch.IMetric:
+    """The sum of `metrics` over 5 minutes, each missing point counted as 0; the metric itself when alone.
+
+    Step Functions publishes a count only when it is not zero, and metric math computes no value where a
+    term has none, so `a + b` alone would miss every period in which only one of them happened
+    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html, FILL).
+    """
+    if len(metrics) == 1:
+        return metrics[0]
+    using = {f"m{i}": m for i, m in enumerate(metrics)}
+    return cloudwatch.MathExpression(
+        expression=" + ".join(f"FILL({name}, 0)" for name in using),
+        using_metrics=using,
+        label=label,
+        period=Duration.minutes(5),
+    )

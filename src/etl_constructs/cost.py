@@ -30,6 +30,8 @@ from .local.template import Template
 VALID_PATH: dict[str, str | int] = {"New attempt requested?": "default", "Accepted suffix?": 0, "Valid?": 0}
 #: And the branch a rejected file takes.
 REJECTED_PATH: dict[str, str | int] = {**VALID_PATH, "Valid?": "default", "A new attempt?": "default"}
+#: The Choice of an EXPRESS machine that hands large files to its STANDARD twin (its first branch does).
+LARGE_FILE_CHOICE = "Large file?"
 _MB = 1024 * 1024
 _SECONDS_PER_MONTH = 30 * 24 * 3600
 #: Bytes the functions and the state machine log per file (Powertools JSON lines and EMF metrics per
@@ -88,6 +90,10 @@ class PipelineShape:
         sweep_per_month: scheduled sweep invocations a month.
         archive: whether an event archive keeps the matched events.
         traced_machine: whether the state machine sends X-Ray traces.
+        large_file_bytes: files larger than this are handed to a STANDARD twin, if the machine has one.
+        large_valid_transitions: states a valid file's execution enters on the twin.
+        large_rejected_transitions: states a rejected file's execution enters on the twin.
+        hand_over_transitions: states the rule's machine enters to hand a file over.
     """
 
     state_machine_type: str
@@ -100,6 +106,10 @@ class PipelineShape:
     sweep_per_month: int = 0
     archive: bool = False
     traced_machine: bool = False
+    large_file_bytes: int | None = None
+    large_valid_transitions: int = 0
+    large_rejected_transitions: int = 0
+    hand_over_transitions: int = 0
 
 
 def shape_of(path: Path | str, stack: str | None = None, pipeline: str | None = None) -> PipelineShape:
@@ -137,7 +147,19 @@ def shape_of(path: Path | str, stack: str | None = None, pipeline: str | None = 
         if found:
             unit = {"minute": 60, "hour": 3600, "day": 86400}[found.group(2).rstrip("s")]
             sweeps += _SECONDS_PER_MONTH // (int(found.group(1)) * unit)
+    twin: dict[str, Any] = {}
+    if spec.large_file_machine_id:
+        twin_definition = json.loads(
+            template.resolve(template.resources[spec.large_file_machine_id]["Properties"]["DefinitionString"])
+        )
+        twin = {
+            "large_file_bytes": _size_threshold(definition),
+            "large_valid_transitions": count_transitions(twin_definition, VALID_PATH),
+            "large_rejected_transitions": count_transitions(twin_definition, REJECTED_PATH),
+            "hand_over_transitions": count_transitions(definition, {LARGE_FILE_CHOICE: 0}),
+        }
     return PipelineShape(
+        **twin,
         state_machine_type=str(machine.get("StateMachineType", "STANDARD")),
         valid_transitions=count_transitions(definition, VALID_PATH),
         rejected_transitions=count_transitions(definition, REJECTED_PATH),
@@ -149,6 +171,14 @@ def shape_of(path: Path | str, stack: str | None = None, pipeline: str | None = 
         archive=bool(owned("AWS::Events::Archive")),
         traced_machine=bool((machine.get("TracingConfiguration") or {}).get("Enabled")),
     )
+
+
+def _size_threshold(definition: Mapping[str, Any]) -> int | None:
+    """The size (bytes) above which the definition's first Choice hands a file over, if it has one."""
+    state = definition["States"].get(LARGE_FILE_CHOICE, {})
+    text = json.dumps(state.get("Choices", []))
+    found = re.search(r'"Variable": "\$\.size", "NumericGreaterThan": (\d+)', text)
+    return int(found.group(1)) if found else None
 
 
 def count_transitions(definition: Mapping[str, Any], path: Mapping[str, str | int]) -> int:
@@ -238,7 +268,17 @@ def estimate(
     cost["Lambda requests"] = invocations / 1e6 * p["lambda_per_million_requests"]
 
     transitions = valid * shape.valid_transitions + rejected * shape.rejected_transitions
-    if shape.state_machine_type == "EXPRESS":
+    handed_over = shape.large_file_bytes is not None and size * _MB > shape.large_file_bytes
+    if handed_over:
+        # The rule's EXPRESS machine hands each file over in a moment; the STANDARD twin runs it.
+        transitions = valid * shape.large_valid_transitions + rejected * shape.large_rejected_transitions
+        seconds = 0.2 * shape.hand_over_transitions
+        cost["Step Functions Express requests"] = n / 1e6 * p["step_functions_express_per_million_requests"]
+        cost["Step Functions Express duration"] = n * seconds * 64 / 1024 * p["step_functions_express_per_gb_second"]
+        cost["Step Functions state transitions"] = (
+            transitions / 1000 * p["step_functions_standard_per_1000_transitions"]
+        )
+    elif shape.state_machine_type == "EXPRESS":
         seconds = sum(durations) + 0.2 * shape.valid_transitions
         cost["Step Functions Express requests"] = n / 1e6 * p["step_functions_express_per_million_requests"]
         cost["Step Functions Express duration"] = n * seconds * 64 / 1024 * p["step_functions_express_per_gb_second"]
@@ -280,7 +320,7 @@ def estimate(
             "files_per_month": n,
             "mean_size_mb": size,
             "rejected_share": rejected_share,
-            "state_machine_type": shape.state_machine_type,
+            "state_machine_type": "STANDARD (handed over by size)" if handed_over else shape.state_machine_type,
             "transitions_valid_file": shape.valid_transitions,
             "transitions_rejected_file": shape.rejected_transitions,
             "function_seconds": [round(d, 3) for d in durations],

@@ -55,6 +55,13 @@ DYNAMODB_THROTTLE_ERRORS = [
 CONDITIONAL_CHECK_FAILED = "DynamoDB.ConditionalCheckFailedException"
 #: Errors of an SQS task worth retrying: any (a message sent twice is redriven twice, which the ledger makes harmless).
 SQS_RETRY_ERRORS = ["States.TaskFailed"]
+#: A hand-over whose execution name the STANDARD machine already holds (closed, or given another input): a repeat
+#: delivery, handed over once. The integration names an API error `StepFunctions.<code>Exception`; the bare code
+#: is caught too. See the errors of
+#: https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html
+EXECUTION_EXISTS = ["StepFunctions.ExecutionAlreadyExistsException", "StepFunctions.ExecutionAlreadyExists"]
+#: Errors of a hand-over worth retrying: any other (a start refused now may be accepted later).
+HAND_OVER_RETRY_ERRORS = ["States.TaskFailed"]
 #: The `detail.status` of the events the sweep gives the reconciler for items left unsettled.
 UNSETTLED = "UNSETTLED"
 
@@ -210,6 +217,13 @@ class Resources:
     parking: sqs.IQueue | None = None
     #: With control totals: the seconds a data file waits before it looks again for its control record.
     control_interval: int | None = None
+    #: The limit of each function step's wait for its function, when the functions may run longer than
+    #: the machine allows (an EXPRESS entry whose functions serve a STANDARD twin too). Default: none.
+    step_timeout: Duration | None = None
+    #: Files larger than this go to `large_file_machine` first thing. Default: none.
+    large_file_bytes: int | None = None
+    #: The STANDARD machine large files are handed to.
+    large_file_machine: sfn.IStateMachine | None = None
 
     def retry_lambda(self, task: sfn.TaskStateBase) -> None:
         """Throttling first, on its own budget; then the service's faults and TransientError; then timeouts."""
@@ -445,6 +459,9 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
             retry_on_service_exceptions=False,  # replaced by the explicit policy below
             result_selector={"outcome.$": "$.Payload"},
             result_path=result_path,
+            # States.Timeout is caught as a fault; the function, still running, finds the item moved on
+            # when it records, and removes what it published (see transform_handler).
+            task_timeout=sfn.Timeout.duration(res.step_timeout) if res.step_timeout else None,
         )
         res.retry_lambda(task)
         # Throttled past its budget: no room for the file now, which is no fault of the file's.
@@ -508,12 +525,66 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
             .when(accepted, body)
             .otherwise(sfn.Succeed(scope, "Not accepted", comment="No accepted suffix: nothing is recorded"))
         )
-    return (
+    entry = (
         sfn.Choice(
             scope, "New attempt requested?", comment=f"An input with {statuses.REPROCESS!r} runs a known version again"
         )
         .when(sfn.Condition.is_present(f"$.{statuses.REPROCESS}"), _new_attempt(scope, res, validate))
         .otherwise(body)
+    )
+    return entry if res.large_file_machine is None else _route_large_files(scope, res, entry)
+
+
+def _route_large_files(scope: Construct, res: Resources, rest: sfn.IChainable) -> sfn.IChainable:
+    """Hand a file larger than `res.large_file_bytes` (the S3 event's object size, in the rule's input) to
+    the STANDARD machine, before anything is recorded; run the others here.
+
+    The execution is named after the object version, so a repeat delivery (EXPRESS runs at least once, and
+    EventBridge delivers at least once) is handed over once: the STANDARD machine refuses a name it holds
+    (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html). A hand-over that
+    still fails after its retries leaves the input for the sweep, as an unrecorded RECEIVED does.
+    """
+    assert res.large_file_machine is not None and res.large_file_bytes is not None
+    name = sfn.JsonPath.format(
+        "large-{}",
+        sfn.JsonPath.hash(
+            sfn.JsonPath.format(
+                "{}/{}/{}",
+                sfn.JsonPath.string_at("$.bucket"),
+                sfn.JsonPath.string_at("$.key"),
+                sfn.JsonPath.string_at("$.version"),
+            ),
+            "SHA-256",
+        ),
+    )
+    hand_over = tasks.StepFunctionsStartExecution(
+        scope,
+        "Hand over to STANDARD",
+        state_machine=res.large_file_machine,
+        integration_pattern=sfn.IntegrationPattern.REQUEST_RESPONSE,
+        name=name,
+        input=sfn.TaskInput.from_json_path_at("$"),
+        result_path=sfn.JsonPath.DISCARD,
+    )
+    res.retry.apply(hand_over, HAND_OVER_RETRY_ERRORS)
+    handed = sfn.Succeed(scope, "Handed over", comment="The STANDARD machine runs the file")
+    hand_over.add_catch(handed, errors=EXECUTION_EXISTS, result_path=sfn.JsonPath.DISCARD)
+    unavailable = sfn.Fail(scope, "Not handed over", error="HandOverFailed", cause="See the task's error")
+    if res.parking is not None:
+        park = _park(scope, res, "Leave the large file for the sweep")
+        park.add_catch(unavailable, errors=["States.ALL"], result_path="$.park_error")
+        hand_over.add_catch(park.next(unavailable), errors=["States.ALL"], result_path="$.failure")
+    else:
+        hand_over.add_catch(unavailable, errors=["States.ALL"], result_path="$.failure")
+    large = sfn.Condition.and_(
+        sfn.Condition.is_present("$.size"),
+        sfn.Condition.is_numeric("$.size"),
+        sfn.Condition.number_greater_than("$.size", res.large_file_bytes),
+    )
+    return (
+        sfn.Choice(scope, "Large file?", comment=f"Over {res.large_file_bytes} bytes: the STANDARD machine runs it")
+        .when(large, hand_over.next(handed))
+        .otherwise(rest)
     )
 
 
@@ -743,7 +814,7 @@ def _new_attempt(scope: Construct, res: Resources, validate: sfn.IChainable) -> 
     )
 
 
-def _park(scope: Construct, res: Resources) -> tasks.SqsSendMessage:
+def _park(scope: Construct, res: Resources, name: str = "Leave the file for the sweep") -> tasks.SqsSendMessage:
     """Leave this execution's input for the sweep, as the status-change event its failure would send.
 
     No ledger item records a file whose RECEIVED could not be written, and an EXPRESS execution sends
@@ -754,7 +825,7 @@ def _park(scope: Construct, res: Resources) -> tasks.SqsSendMessage:
     assert res.parking is not None
     task = tasks.SqsSendMessage(
         scope,
-        "Leave the file for the sweep",
+        name,
         queue=res.parking,
         message_body=sfn.TaskInput.from_object(
             {

@@ -237,7 +237,8 @@ class RawLanding(Construct):
     def connect(self, state_machine: sfn.IStateMachine) -> None:
         """Start `state_machine` for each matched object, with retries and the dead-letter queue.
 
-        The execution input is `{"bucket", "key", "version"}` taken from the event.
+        The execution input is `{"bucket", "key", "version", "size"}` taken from the event (the size, in
+        bytes, routes a large file to a STANDARD twin).
         """
         self.rule.add_target(
             targets.SfnStateMachine(
@@ -247,6 +248,7 @@ class RawLanding(Construct):
                         "bucket": events.EventField.from_path("$.detail.bucket.name"),
                         "key": events.EventField.from_path("$.detail.object.key"),
                         "version": events.EventField.from_path("$.detail.object.version-id"),
+                        "size": events.EventField.from_path("$.detail.object.size"),
                     }
                 ),
                 dead_letter_queue=self.dead_letter_queue,

@@ -30,7 +30,8 @@ class EtlPipeline(Construct):
     """The whole ingestion pipeline: RawLanding -> ValidateTransformWorkflow, ProcessingLedger, EtlAlarms.
 
     Reach into the parts through `landing`, `ledger`, `workflow` and `alarms`, or the shortcuts
-    `raw_bucket`, `processed_bucket`, `quarantine_bucket`, `table`, `state_machine` and `alarm_topic`.
+    `raw_bucket`, `processed_bucket`, `quarantine_bucket`, `table`, `state_machine`, `large_file_state_machine`
+    and `alarm_topic`.
     """
 
     def __init__(
@@ -61,6 +62,7 @@ class EtlPipeline(Construct):
                 **props.alarms_settings(),
                 functions=self.workflow.functions,
                 state_machine=self.workflow.state_machine,
+                large_file_state_machine=self.workflow.large_file_state_machine,
                 reconciler=self.workflow.reconciler,
                 sweep=self.workflow.sweep_function,
                 dead_letter_queues=(
@@ -93,8 +95,14 @@ class EtlPipeline(Construct):
 
     @property
     def state_machine(self) -> sfn.StateMachine:
-        """The workflow's state machine."""
+        """The workflow's state machine: the one each landed file starts (EXPRESS by default)."""
         return self.workflow.state_machine
+
+    @property
+    def large_file_state_machine(self) -> sfn.StateMachine | None:
+        """The STANDARD twin that runs large files and every restart, or None (a STANDARD data path, or
+        EXPRESS with `large_file_mb=None`)."""
+        return self.workflow.large_file_state_machine
 
     @property
     def alarm_topic(self) -> sns.ITopic:

@@ -77,6 +77,8 @@ class WorkflowOptions:
             Default: 15 minutes.
         metrics_namespace: CloudWatch namespace of the functions' metrics. Default: "EtlPipeline".
         service_name: Powertools service name (metric dimension, log key). Default: the workflow's path.
+        large_file_mb: with an EXPRESS data path, files larger than this run on a STANDARD twin, with the
+            full timeouts; None runs every file on EXPRESS (5 minutes at most). Default: 256.
     """
 
     output_prefix: str = _like(ValidateTransformWorkflowProps, "output_prefix")
@@ -87,6 +89,7 @@ class WorkflowOptions:
     sweep_interval: Duration = _like(ValidateTransformWorkflowProps, "sweep_interval")
     metrics_namespace: str = _like(ValidateTransformWorkflowProps, "metrics_namespace")
     service_name: str | None = _like(ValidateTransformWorkflowProps, "service_name")
+    large_file_mb: int | None = _like(ValidateTransformWorkflowProps, "large_file_mb")
 
 
 #: Each part's fields and where EtlPipelineProps takes them from: a field of its own (a dotted path
@@ -133,6 +136,7 @@ WORKFLOW_SOURCES: dict[str, str | None] = {
     "log_retention": "log_retention",
     "execution_timeout": "execution_timeout",
     "state_machine_type": "state_machine_type",
+    "large_file_mb": "workflow.large_file_mb",
     "include_execution_data": "workflow.include_execution_data",
     "function_props": "function_props",
     "state_machine_props": "state_machine_props",
@@ -152,6 +156,7 @@ WORKFLOW_SOURCES: dict[str, str | None] = {
 ALARMS_SOURCES: dict[str, str | None] = {
     "functions": WIRED,
     "state_machine": WIRED,
+    "large_file_state_machine": WIRED,
     "reconciler": WIRED,
     "sweep": WIRED,
     "sweep_interval": "workflow.sweep_interval",
@@ -189,13 +194,16 @@ class EtlPipelineProps:
         existing_logs_bucket: your bucket for S3 server access logs. Default: a new logs bucket.
         validate_memory_mb: the validate function's memory. Default: 768.
         transform_memory_mb: the transform function's memory. Default: 1024.
-        validate_timeout: Default: 5 minutes (2 with EXPRESS).
-        transform_timeout: Default: 15 minutes (2 with EXPRESS).
-        execution_timeout: the whole execution's limit. Default: 1 hour (5 minutes with EXPRESS).
+        validate_timeout: Default: 5 minutes (2 with an EXPRESS data path without its STANDARD twin).
+        transform_timeout: Default: 15 minutes (2 likewise).
+        execution_timeout: the whole execution's limit (the STANDARD machine's, when files are routed by
+            size). Default: 1 hour (5 minutes likewise).
         log_retention: retention of every log group. Default: one year.
         reserved_concurrency: each function's reserved concurrency: how many files a step processes at
             once; the rest wait their turn on the throttling budget. Default: none (the account's pool).
-        state_machine_type: STANDARD or EXPRESS (timeouts left unset are derived to fit). Default: STANDARD.
+        state_machine_type: EXPRESS (files larger than `workflow.large_file_mb` handed to a STANDARD twin)
+            or STANDARD (every file on one STANDARD machine). Default: EXPRESS, or STANDARD with
+            `data.control_totals` (a file may wait for its control record longer than EXPRESS runs).
         retry: backoff of every task's faults. Default: RetryPolicy() (2 s doubling to 60 s, 5 retries).
         throttle_retry: backoff for throttling, a budget of its own; past it a file waits DEFERRED for the
             sweep. Default: about 17 minutes of waits at each function step, fewer when the execution
@@ -241,7 +249,7 @@ class EtlPipelineProps:
     execution_timeout: Duration = _like(ValidateTransformWorkflowProps, "execution_timeout")
     log_retention: logs.RetentionDays = _like(ValidateTransformWorkflowProps, "log_retention")
     reserved_concurrency: int | None = None
-    state_machine_type: sfn.StateMachineType = _like(ValidateTransformWorkflowProps, "state_machine_type")
+    state_machine_type: sfn.StateMachineType | None = _like(ValidateTransformWorkflowProps, "state_machine_type")
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     throttle_retry: RetryPolicy | None = None
     vpc: ec2.IVpc | None = None

@@ -64,6 +64,9 @@ SWEEP_GRACE = Duration.minutes(10)
 _SWEEP_TIMEOUT = Duration.minutes(5)
 _SAFE_PREFIX = frozenset("{}'\\\"")
 _EXPRESS_LIMIT = Duration.minutes(5)
+#: How long an EXPRESS entry's function step waits for its function, when the functions' own timeouts are the
+#: STANDARD twin's: two steps and the throttling waits fit the 5 minutes.
+_EXPRESS_STEP = Duration.minutes(2)
 #: The timeouts' defaults, one object each: a field holding that very object was left unset, so EXPRESS
 #: may derive it; a Duration you give (even an equal one) is kept, and refused if it cannot fit.
 _UNSET_TIMEOUTS = {
@@ -133,14 +136,27 @@ class ValidateTransformWorkflowProps:
         ephemeral_storage_mb: /tmp of both functions, where the duplicate-id check spills its ids:
             under twice the file's size in the worst case (CSV ids of backslashes), about 530 MB for
             14 million UUID ids, past Lambda's default 512 MB. Default: 2048 (a 1 GB file at worst).
-        validate_timeout: Default: 5 minutes.
-        transform_timeout: Default: 15 minutes.
+        validate_timeout: the validate function's timeout. Default: 5 minutes.
+        transform_timeout: the transform function's timeout. Default: 15 minutes.
         log_retention: retention of every log group. Default: one year.
-        execution_timeout: the whole execution's limit. Default: 1 hour.
-        state_machine_type: STANDARD, or EXPRESS (5 minutes at most; EXPRESS emits no status-change
-            events, so an execution that ends without settling its item is settled by the sweep, not
-            the reconciler). With EXPRESS, timeouts left unset become 5 minutes for the execution and
-            2 for each function. Default: STANDARD.
+        execution_timeout: the whole execution's limit: the STANDARD machine's (the twin's, when files are
+            routed by size). Default: 1 hour.
+        state_machine_type: EXPRESS or STANDARD. EXPRESS bills a file's execution by its duration, not by
+            its 6 or more state transitions (a third of the cost at 1 MB files, see the README); it runs 5
+            minutes at most, at least once, and emits no status-change events, so an execution that ends
+            without settling its item is settled by the sweep, not the reconciler. Files larger than
+            `large_file_mb` are handed to a STANDARD twin, which has every timeout above; on the EXPRESS
+            machine each function step waits 2 minutes at most (the function's timeout, if shorter). With
+            `large_file_mb=None`, every file runs on EXPRESS, and timeouts left unset become 5 minutes for
+            the execution and 2 for each function. Default: EXPRESS, or STANDARD with `data.control_totals`
+            (a file may wait for its control record longer than EXPRESS runs).
+        large_file_mb: with EXPRESS, files larger than this (the S3 event's object size, in MiB) run on the
+            STANDARD twin. At their default memory the streaming functions validate about 13 MB/s and
+            transform about 16 MB/s of CSV (the CPU seconds per MB of bench/README.md, at the share of a
+            vCPU the memory buys): 256 MiB takes about 20 seconds a step, a sixth of the 2 minutes an
+            EXPRESS step may wait, leaving room for a slower format, a slow S3 and throttling waits.
+            Reprocessing, backfills and the sweep's restarts start the twin, whatever the size.
+            None: no twin. Default: 256.
         include_execution_data: log the data passing through states (it is financial data). Default: False.
         function_props: `lambda_.Function` keyword arguments over the validate and transform functions'
             defaults (for example `architecture`, `description`, `layers`, `environment_encryption`). What
@@ -199,7 +215,8 @@ class ValidateTransformWorkflowProps:
     reserved_concurrency: int | None = None
     log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR
     execution_timeout: Duration = field(default_factory=lambda: _UNSET_TIMEOUTS["execution_timeout"])
-    state_machine_type: sfn.StateMachineType = sfn.StateMachineType.STANDARD
+    state_machine_type: sfn.StateMachineType | None = None
+    large_file_mb: int | None = 256
     include_execution_data: bool = False
     function_props: Mapping[str, Any] | None = None
     state_machine_props: Mapping[str, Any] | None = None
@@ -243,7 +260,14 @@ class ValidateTransformWorkflowProps:
         check_dead_letter_queue_props("dead_letter_queue_props", self.dead_letter_queue_props)
         check_bucket_props("processed_bucket_props", self.processed_bucket_props)
         refuse_snapshot("ValidateTransformWorkflow", self.removal_policy, "S3 buckets and log groups")
-        if self.state_machine_type == sfn.StateMachineType.EXPRESS:
+        if self.state_machine_type is None:
+            chosen = sfn.StateMachineType.STANDARD if self.data.control_totals else sfn.StateMachineType.EXPRESS
+            object.__setattr__(self, "state_machine_type", chosen)
+        if self.large_file_mb is not None and self.large_file_mb < 0:
+            raise ConfigurationError(
+                f"large_file_mb must be 0 or more (or None: no STANDARD twin): {self.large_file_mb}"
+            )
+        if self.state_machine_type == sfn.StateMachineType.EXPRESS and self.large_file_mb is None:
             self._fit_express()
         for name in ("validate_timeout", "transform_timeout"):
             seconds = getattr(self, name).to_seconds()
@@ -266,6 +290,13 @@ class ValidateTransformWorkflowProps:
                     f" ({self.execution_timeout.to_seconds():.0f} s): give a shorter control_wait or a longer"
                     " execution_timeout (a STANDARD state machine, for a wait beyond minutes)"
                 )
+        if data.control_totals and self.routes_large_files:
+            wait = data.control_wait.to_milliseconds() / 1000
+            if wait + 2 * _EXPRESS_STEP.to_seconds() >= _EXPRESS_LIMIT.to_seconds():
+                raise ConfigurationError(
+                    f"data.control_wait ({wait:.0f} s) and two 2-minute steps do not fit an EXPRESS execution's"
+                    " 5 minutes: leave state_machine_type unset (STANDARD with control totals) or give STANDARD"
+                )
         if not 300 <= self.sweep_interval.to_seconds() <= 86400:
             raise ConfigurationError("sweep_interval must be between 5 minutes and 1 day")
         if self.reserved_concurrency is not None and self.reserved_concurrency < 1:
@@ -284,6 +315,11 @@ class ValidateTransformWorkflowProps:
             raise ConfigurationError("auto_delete_objects needs removal_policy=RemovalPolicy.DESTROY")
         if self.vpc is None and (self.vpc_subnets is not None or self.security_groups):
             raise ConfigurationError("vpc_subnets and security_groups need vpc")
+
+    @property
+    def routes_large_files(self) -> bool:
+        """True when files run on EXPRESS and the large ones on a STANDARD twin."""
+        return self.state_machine_type == sfn.StateMachineType.EXPRESS and self.large_file_mb is not None
 
     def _fit_express(self) -> None:
         """EXPRESS runs 5 minutes at most: the timeouts left at their defaults are derived to fit
@@ -389,15 +425,51 @@ class ValidateTransformWorkflow(Construct):
             else tuple(suffix_variants(props.data.suffixes)),
             control_interval=int(props.data.control_check_interval.to_seconds()) if props.data.control_totals else None,
         )
+        #: The STANDARD twin that runs large files (and every restart), when files are routed by size.
+        self.large_file_state_machine: sfn.StateMachine | None = None
+        entry_resources, entry_timeout = resources, props.execution_timeout
+        if props.routes_large_files:
+            assert props.large_file_mb is not None
+            self.large_file_state_machine = sfn.StateMachine(
+                self,
+                "LargeFileStateMachine",
+                definition_body=sfn.DefinitionBody.from_chainable(
+                    data_path(Construct(self, "LargeFileSteps"), resources)
+                ),
+                state_machine_type=sfn.StateMachineType.STANDARD,
+                timeout=props.execution_timeout,
+                tracing_enabled=True,
+                logs=sfn.LogOptions(
+                    destination=self._log_group("LargeFileStateMachineLogs", STATES_LOG_PREFIX),
+                    level=sfn.LogLevel.ALL,
+                    include_execution_data=props.include_execution_data,
+                ),
+            )
+            step = Duration.seconds(
+                min(
+                    _EXPRESS_STEP.to_seconds(),
+                    max(props.validate_timeout.to_seconds(), props.transform_timeout.to_seconds()),
+                )
+            )
+            entry_timeout = _EXPRESS_LIMIT
+            entry_resources = replace(
+                resources,
+                throttle_retry=RetryPolicy.for_throttling(_EXPRESS_LIMIT, Duration.seconds(2 * step.to_seconds())),
+                step_timeout=step,
+                large_file_bytes=props.large_file_mb * 1024 * 1024,
+                large_file_machine=self.large_file_state_machine,
+            )
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
             **{
                 "tracing_enabled": True,
                 **(props.state_machine_props or {}),
-                "definition_body": sfn.DefinitionBody.from_chainable(data_path(Construct(self, "Steps"), resources)),
+                "definition_body": sfn.DefinitionBody.from_chainable(
+                    data_path(Construct(self, "Steps"), entry_resources)
+                ),
                 "state_machine_type": props.state_machine_type,
-                "timeout": props.execution_timeout,
+                "timeout": entry_timeout,
                 "logs": sfn.LogOptions(
                     destination=self._log_group("StateMachineLogs", STATES_LOG_PREFIX),
                     level=sfn.LogLevel.ALL,
@@ -424,7 +496,7 @@ class ValidateTransformWorkflow(Construct):
                 include_execution_data=props.include_execution_data,
             ),
         )
-        for machine in (self.state_machine, self.reconciler):
+        for machine in (*self.data_machines, self.reconciler):
             acknowledge(machine, "AwsSolutions::AwsSolutions-IAM5[Resource::*]", XRAY_AND_LOG_DELIVERY)
             acknowledge_own_policies(machine)
             acknowledge_wildcard(
@@ -443,7 +515,7 @@ class ValidateTransformWorkflow(Construct):
         self.unsettled_rule = self._ended_without_success(
             "ExecutionUnsettled",
             "Executions that ended without success: settle their ledger items if no catch did",
-            self.state_machine,
+            self.data_machines,
             targets.SfnStateMachine(
                 self.reconciler, dead_letter_queue=self.reconciler_dead_letter_queue, retry_attempts=10
             ),
@@ -451,7 +523,7 @@ class ValidateTransformWorkflow(Construct):
         self.reconciler_failed_rule = self._ended_without_success(
             "ReconcilerUnsettled",
             "Reconciler executions that ended without success: park their event for the sweep",
-            self.reconciler,
+            (self.reconciler,),
             targets.SqsQueue(self.reconciler_dead_letter_queue, retry_attempts=10),
         )
         acknowledge(
@@ -469,14 +541,29 @@ class ValidateTransformWorkflow(Construct):
             )
 
     @property
+    def data_machines(self) -> tuple[sfn.StateMachine, ...]:
+        """The data path's state machines: the one the rule starts, and its STANDARD twin if any."""
+        twin = self.large_file_state_machine
+        return (self.state_machine,) if twin is None else (self.state_machine, twin)
+
+    @property
+    def restart_machine(self) -> sfn.StateMachine:
+        """The machine that runs restarts (reprocessing, backfills, the sweep's): the STANDARD twin if any."""
+        return self.large_file_state_machine or self.state_machine
+
+    @property
     def functions(self) -> tuple[lambda_.Function, lambda_.Function]:
         """The validate and transform functions."""
         return (self.validate_function, self.transform_function)
 
     def _ended_without_success(
-        self, construct_id: str, description: str, machine: sfn.IStateMachine, target: events.IRuleTarget
+        self,
+        construct_id: str,
+        description: str,
+        machines: Sequence[sfn.IStateMachine],
+        target: events.IRuleTarget,
     ) -> events.Rule:
-        """A rule sending `target` the status-change events of `machine`'s executions that did not succeed.
+        """A rule sending `target` the status-change events of `machines`' executions that did not succeed.
 
         FAILED too: an execution whose own failure path failed, or that hit a runtime error.
         """
@@ -487,7 +574,10 @@ class ValidateTransformWorkflow(Construct):
             event_pattern=events.EventPattern(
                 source=["aws.states"],
                 detail_type=["Step Functions Execution Status Change"],
-                detail={"status": ["FAILED", "TIMED_OUT", "ABORTED"], "stateMachineArn": [machine.state_machine_arn]},
+                detail={
+                    "status": ["FAILED", "TIMED_OUT", "ABORTED"],
+                    "stateMachineArn": [m.state_machine_arn for m in machines],
+                },
             ),
             targets=[target],
         )
@@ -501,7 +591,7 @@ class ValidateTransformWorkflow(Construct):
             "UNSETTLED_AFTER_SECONDS": str(int(props.execution_timeout.to_seconds() + SWEEP_GRACE.to_seconds())),
             "RECONCILER_ARN": self.reconciler.state_machine_arn,
             "RECONCILER_QUEUE_URL": self.reconciler_dead_letter_queue.queue_url,
-            "STATE_MACHINE_ARN": self.state_machine.state_machine_arn,
+            "STATE_MACHINE_ARN": self.restart_machine.state_machine_arn,
         }
         if props.ingest_dead_letter_queue is not None:
             environment["INGEST_QUEUE_URL"] = props.ingest_dead_letter_queue.queue_url
@@ -524,7 +614,7 @@ class ValidateTransformWorkflow(Construct):
         )
         self._grant_ledger_key(fn)
         self.reconciler.grant_start_execution(fn)
-        self.state_machine.grant_start_execution(fn)
+        self.restart_machine.grant_start_execution(fn)
         for queue in (self.reconciler_dead_letter_queue, props.ingest_dead_letter_queue):
             if queue is not None:
                 queue.grant_consume_messages(fn)

@@ -10,7 +10,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
-from etl_constructs import ConfigurationError, DataSettings, EtlPipeline, EtlPipelineProps
+from etl_constructs import ConfigurationError, DataSettings, EtlPipeline, EtlPipelineProps, WorkflowOptions
 from etl_handlers.core.schema import Schema
 
 SCHEMA = {
@@ -131,14 +131,31 @@ def test_any_currency_accepts_a_code_outside_the_table():
     assert DataSettings(default_currency="XYZ", any_currency=True).config.default_currency == "XYZ"
 
 
-def test_an_express_machine_refuses_a_wait_it_cannot_hold():
+@pytest.mark.parametrize(
+    ("large_file_mb", "message"),
+    [
+        (None, r"control_wait .* do not fit execution_timeout"),
+        (256, r"control_wait .* do not fit an EXPRESS execution's 5 minutes: leave state_machine_type unset"),
+    ],
+    ids=["express-alone", "with-twin"],
+)
+def test_an_express_machine_refuses_a_wait_it_cannot_hold(large_file_mb, message):
     app = cdk.App()
-    with pytest.raises(ConfigurationError, match=r"control_wait .* do not fit execution_timeout"):
+    with pytest.raises(ConfigurationError, match=message):
         EtlPipeline(
             cdk.Stack(app, "Express"),
             "Pipeline",
             EtlPipelineProps(
                 state_machine_type=cdk.aws_stepfunctions.StateMachineType.EXPRESS,
                 data=DataSettings(control_totals=True),
+                workflow=WorkflowOptions(large_file_mb=large_file_mb),
             ),
         )
+
+
+def test_control_totals_make_the_default_machine_standard():
+    pipeline = EtlPipeline(
+        cdk.Stack(cdk.App(), "Totals"), "Pipeline", EtlPipelineProps(data=DataSettings(control_totals=True))
+    )
+    assert pipeline.workflow.props.state_machine_type == cdk.aws_stepfunctions.StateMachineType.STANDARD
+    assert pipeline.large_file_state_machine is None

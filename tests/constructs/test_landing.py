@@ -106,10 +106,15 @@ def test_rule_target_has_retry_policy_and_dead_letter_queue(template):
     assert "Arn" in target["DeadLetterConfig"]
 
 
-def test_rule_target_input_is_bucket_key_and_version(template):
+def test_rule_target_input_is_bucket_key_version_and_size(template):
     (rule,) = template.find_resources("AWS::Events::Rule").values()
     paths = rule["Properties"]["Targets"][0]["InputTransformer"]["InputPathsMap"]
-    assert sorted(paths.values()) == ["$.detail.bucket.name", "$.detail.object.key", "$.detail.object.version-id"]
+    assert sorted(paths.values()) == [
+        "$.detail.bucket.name",
+        "$.detail.object.key",
+        "$.detail.object.size",
+        "$.detail.object.version-id",
+    ]
 
 
 def test_dead_letter_queue_is_encrypted_and_tls_only(template):

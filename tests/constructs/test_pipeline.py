@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import aws_cdk as cdk
 import pytest
 from aws_cdk import RemovalPolicy
@@ -80,10 +82,25 @@ def test_a_reconciler_that_fails_or_times_out_alarms(template):
         if a["Properties"].get("AlarmDescription", "").startswith("ETL pipeline: the reconciler")
     ]
     metrics = alarm["Properties"]["Metrics"]
-    assert [m["Expression"] for m in metrics if "Expression" in m] == ["failed + timedOut"]
+    # Each missing point counted as 0: Step Functions publishes a count only when it is not zero.
+    assert [m["Expression"] for m in metrics if "Expression" in m] == ["FILL(m0, 0) + FILL(m1, 0)"]
     names = {m["MetricStat"]["Metric"]["MetricName"] for m in metrics if "MetricStat" in m}
     assert names == {"ExecutionsFailed", "ExecutionsTimedOut"}
     assert alarm["Properties"]["AlarmActions"]
+
+
+def test_both_data_path_machines_count_in_one_alarm_each(template):
+    by_name = {
+        a["Properties"]["AlarmDescription"]: a["Properties"]
+        for a in template.find_resources("AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("AlarmDescription", "").startswith("ETL pipeline: executions")
+    }
+    assert len(by_name) == 3  # failed, timed out, throttled
+    for alarm in by_name.values():
+        metrics = alarm["Metrics"]
+        assert [m["Expression"] for m in metrics if "Expression" in m] == ["FILL(m0, 0) + FILL(m1, 0)"]
+        machines = {json.dumps(m["MetricStat"]["Metric"]["Dimensions"]) for m in metrics if "MetricStat" in m}
+        assert len(machines) == 2
 
 
 def test_the_sweep_alarms_when_it_fails_and_when_it_finds_unsettled_files(template):
@@ -136,4 +153,4 @@ def test_two_pipelines_fit_in_one_stack(synthesize):
         EtlPipeline(stack, "Wires")
 
     template, _ = synthesize(build)
-    assert len(template.find_resources("AWS::StepFunctions::StateMachine")) == 4
+    assert len(template.find_resources("AWS::StepFunctions::StateMachine")) == 6  # each: EXPRESS, twin, reconciler

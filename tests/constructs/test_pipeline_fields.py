@@ -157,8 +157,9 @@ def _own(stack: cdk.Stack) -> EtlPipelineProps:
 
 
 def _express(stack: cdk.Stack) -> EtlPipelineProps:
+    """The pipeline given a type: STANDARD, now that EXPRESS is the default."""
     return EtlPipelineProps(
-        state_machine_type=sfn.StateMachineType.EXPRESS,
+        state_machine_type=sfn.StateMachineType.STANDARD,
         create_dashboard=False,
         ledger=ProcessingLedgerProps(
             encryption_key=kms.Key(stack, "LedgerKey", enable_key_rotation=True),
@@ -184,6 +185,7 @@ def _in_vpc(stack: cdk.Stack) -> EtlPipelineProps:
         vpc=vpc,
         vpc_subnets=ec2.SubnetSelection(subnet_group_name="app"),
         security_groups=[group],
+        workflow=WorkflowOptions(large_file_mb=512),  # EXPRESS, the default (Everything has control totals)
     )
 
 
@@ -325,7 +327,8 @@ CHECKS: dict[str, Check] = {
         and _function(t, "Everything", "transform")["ReservedConcurrentExecutions"] == 7
     ),
     "EtlPipelineProps.state_machine_type": lambda t: (
-        _machine(t, "Express")["Properties"]["StateMachineType"] == "EXPRESS"
+        _machine(t, "Express")["Properties"]["StateMachineType"] == "STANDARD"
+        and not _of(t, "AWS::StepFunctions::StateMachine", "Express", "WorkflowLargeFile")
     ),
     "EtlPipelineProps.retry": lambda t: {r["MaxAttempts"] for r in _retriers(t, "Everything", "TransientError")} == {4},
     "EtlPipelineProps.throttle_retry": lambda t: (
@@ -449,6 +452,10 @@ CHECKS: dict[str, Check] = {
         and _alarm(t, "Everything", "FilesRejected")[0]["Namespace"] == "Payments"
     ),
     "WorkflowOptions.service_name": lambda t: _env(t, "Everything")["POWERTOOLS_SERVICE_NAME"] == "everything",
+    "WorkflowOptions.large_file_mb": lambda t: (
+        {"Variable": "$.size", "NumericGreaterThan": 512 * 1024 * 1024}
+        in _definition(t, "InVpc")["States"]["Large file?"]["Choices"][0]["And"]
+    ),
     # AlarmThresholds, through `alarm_thresholds`
     "AlarmThresholds.function_errors": lambda t: (
         {a["Threshold"] for a in _alarm(t, "Everything", "ValidateErrors")} == {2}

@@ -18,6 +18,7 @@ from etl_constructs import (
     LandingOptions,
     ProcessingLedgerProps,
     RetryPolicy,
+    WorkflowOptions,
 )
 
 
@@ -162,19 +163,24 @@ def test_two_keys_are_refused():
         EtlPipelineProps(encryption_key=one, ledger=ProcessingLedgerProps(encryption_key=other))
 
 
-def test_express_takes_one_step_with_the_timeouts_derived():
+def test_express_alone_takes_one_step_with_the_timeouts_derived():
     from etl_constructs import ValidateTransformWorkflowProps
 
     stack = cdk.Stack(cdk.App(), "Express")
-    pipeline = EtlPipeline(stack, "Pipeline", EtlPipelineProps(state_machine_type=sfn.StateMachineType.EXPRESS))
+    pipeline = EtlPipeline(
+        stack,
+        "Pipeline",
+        EtlPipelineProps(state_machine_type=sfn.StateMachineType.EXPRESS, workflow=WorkflowOptions(large_file_mb=None)),
+    )
     props: ValidateTransformWorkflowProps = pipeline.workflow.props
     assert (props.execution_timeout.to_seconds(), props.validate_timeout.to_seconds()) == (300, 120)
     assert props.transform_timeout.to_seconds() == 120
 
 
-def test_express_with_timeouts_that_cannot_fit_names_each_in_one_error():
+def test_express_alone_with_timeouts_that_cannot_fit_names_each_in_one_error():
     props = EtlPipelineProps(
         state_machine_type=sfn.StateMachineType.EXPRESS,
+        workflow=WorkflowOptions(large_file_mb=None),
         execution_timeout=cdk.Duration.minutes(10),
         transform_timeout=cdk.Duration.minutes(6),
     )
@@ -184,6 +190,13 @@ def test_express_with_timeouts_that_cannot_fit_names_each_in_one_error():
     assert "execution_timeout to 5 minutes at most (now 600 s)" in message
     assert "transform_timeout below 300 s (now 360 s)" in message
     assert "validate_timeout" not in message  # left unset: derived
+
+
+def test_with_its_standard_twin_express_keeps_the_timeouts_given():
+    props = EtlPipelineProps(execution_timeout=cdk.Duration.minutes(90), transform_timeout=cdk.Duration.minutes(10))
+    pipeline = EtlPipeline(cdk.Stack(cdk.App(), "Express"), "Pipeline", props)
+    assert pipeline.state_machine is not pipeline.large_file_state_machine is not None
+    assert pipeline.workflow.props.execution_timeout.to_seconds() == 5400  # the twin's
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,8 @@
-"""ValidateTransformWorkflow alone: functions, processed bucket, state machine, reconciler, privileges."""
+"""ValidateTransformWorkflow alone: functions, processed bucket, state machine, reconciler, privileges.
+
+The module's workflow is STANDARD (every file on one machine): the default, an EXPRESS machine with a
+STANDARD twin of the same definition for large files, is in test_workflow_large_files.py.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +35,7 @@ def _props(stack: cdk.Stack, **overrides) -> ValidateTransformWorkflowProps:
 
 
 def _build(stack):
-    return ValidateTransformWorkflow(stack, "Workflow", _props(stack))
+    return ValidateTransformWorkflow(stack, "Workflow", _props(stack, state_machine_type=sfn.StateMachineType.STANDARD))
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +87,7 @@ def definition(template) -> dict:
 @pytest.fixture(scope="module")
 def express_definition(synthesize) -> dict:
     def build(stack):
-        props = _props(stack, state_machine_type=sfn.StateMachineType.EXPRESS)
+        props = _props(stack, state_machine_type=sfn.StateMachineType.EXPRESS, large_file_mb=None)
         return ValidateTransformWorkflow(stack, "Workflow", props)
 
     template, _ = synthesize(build)
@@ -475,6 +479,7 @@ def test_express_option(synthesize):
             _props(
                 stack,
                 state_machine_type=sfn.StateMachineType.EXPRESS,
+                large_file_mb=None,
                 execution_timeout=cdk.Duration.minutes(5),
                 validate_timeout=cdk.Duration.minutes(1),
                 transform_timeout=cdk.Duration.minutes(2),
@@ -492,7 +497,11 @@ def test_express_option(synthesize):
         ({"transform_timeout": cdk.Duration.minutes(16)}, "transform_timeout"),
         ({"execution_timeout": cdk.Duration.minutes(10)}, "execution_timeout must be longer"),
         (
-            {"state_machine_type": sfn.StateMachineType.EXPRESS, "execution_timeout": cdk.Duration.minutes(10)},
+            {
+                "state_machine_type": sfn.StateMachineType.EXPRESS,
+                "large_file_mb": None,
+                "execution_timeout": cdk.Duration.minutes(10),
+            },
             "EXPRESS state machine runs 5 minutes at most; set execution_timeout",
         ),
         ({"output_prefix": "out"}, "must end with '/'"),
@@ -522,7 +531,14 @@ def test_fee_rate_is_kept_exact():
 def test_with_a_prefix_the_first_state_accepts_every_case_of_each_suffix(synthesize):
     template, _ = synthesize(
         lambda stack: ValidateTransformWorkflow(
-            stack, "Workflow", _props(stack, input_prefix="in/", data=DataSettings(suffixes=(".csv", ".json")))
+            stack,
+            "Workflow",
+            _props(
+                stack,
+                input_prefix="in/",
+                data=DataSettings(suffixes=(".csv", ".json")),
+                state_machine_type=sfn.StateMachineType.STANDARD,
+            ),
         )
     )
     definition = _definition(template, "StateMachine")

@@ -61,7 +61,7 @@ def test_the_pipeline_named_is_found_with_its_physical_names(body):
     stubber.assert_no_pending_responses()
     assert found.table.startswith("phys-cardsledgertable")
     assert found.state_machine.endswith(":stateMachine:" + found.state_machine.rsplit(":", 1)[1])
-    assert "CardsWorkflowStateMachine" in found.state_machine
+    assert "CardsWorkflowLargeFileStateMachine" in found.state_machine  # restarts run on the STANDARD twin
     assert found.raw_bucket.startswith("phys-cardslandingraw")
     assert (found.input_prefix, found.suffixes) == ("in coming/", (".csv",))
 

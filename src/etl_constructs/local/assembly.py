@@ -180,6 +180,13 @@ class PipelineSpec:
     rule_id: str
     state_machine_id: str
     function_ids: tuple[str, ...]
+    #: The STANDARD twin the rule's machine hands large files to, if any: it runs every restart too.
+    large_file_machine_id: str | None = None
+
+    @property
+    def restart_machine_id(self) -> str:
+        """The machine reprocessing, backfills and the sweep start: the twin if any, else the rule's."""
+        return self.large_file_machine_id or self.state_machine_id
 
     @property
     def construct_id(self) -> str:
@@ -208,9 +215,27 @@ def find_pipelines(template: Template) -> list[PipelineSpec]:
     stack_path, paths = construct_paths(template)
     parts = [(paths.get(rule, ""), paths.get(machine, "")) for rule, machine, _ in pairs]
     return [
-        PipelineSpec(_pipeline_path(rule, parts, i, stack_path), rule, machine, functions)
+        PipelineSpec(
+            _pipeline_path(rule, parts, i, stack_path), rule, machine, functions, started_machine(template, machine)
+        )
         for i, (rule, machine, functions) in enumerate(pairs)
     ]
+
+
+def started_machine(template: Template, machine_id: str) -> str | None:
+    """The state machine (logical id) whose executions `machine_id`'s definition starts, if any."""
+    definition = template.resolve(template.resources[machine_id].get("Properties", {}).get("DefinitionString"))
+    try:
+        states = json.loads(definition).get("States", {}) if isinstance(definition, str) else {}
+    except ValueError:
+        return None
+    arns = {
+        str(state.get("Parameters", {}).get("StateMachineArn"))
+        for state in states.values()
+        if str(state.get("Resource", "")).endswith(":states:startExecution")
+    }
+    found = [lid for lid in template.of_type("AWS::StepFunctions::StateMachine") if template.ref(lid) in arns]
+    return found[0] if len(found) == 1 else None
 
 
 def invoked_functions(template: Template, machine_id: str) -> tuple[str, ...]:

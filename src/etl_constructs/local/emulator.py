@@ -67,6 +67,18 @@ class Pipeline:
     sweep_function: str = ""
     #: Rules sending the status changes of the pipeline's state machines to a queue.
     queue_rules: list[QueueRule] = field(default_factory=list)
+    #: The STANDARD twin the rule's machine hands large files to, if any.
+    large_file_state_machine_arn: str = ""
+
+    @property
+    def restart_machine_arn(self) -> str:
+        """The machine reprocessing, backfills and the sweep start: the twin if any, else the rule's."""
+        return self.large_file_state_machine_arn or self.state_machine_arn
+
+    @property
+    def data_machine_arns(self) -> set[str]:
+        """The data path's machines: the rule's and its twin."""
+        return {self.state_machine_arn, self.restart_machine_arn}
 
 
 @dataclass(frozen=True)
@@ -128,6 +140,7 @@ def build(template: Template, clients: dict[str, Any], pipeline: str | None = No
         path=spec.path,
         sweep_function=template.names[sweeps[0]] if sweeps else "",
         queue_rules=_queue_rules(template, {r.state_machine_arn for r in (main, *others)}),
+        large_file_state_machine_arn=template.ref(spec.large_file_machine_id) if spec.large_file_machine_id else "",
     )
 
 

@@ -14,6 +14,11 @@ Step Functions gives `$$.State.EnteredTime` as UTC with milliseconds and `Z`
 (`2019-03-26T20:14:13.192Z`); moto gives Python's `isoformat()` (`...13.192345+00:00`, no fraction
 at all on a whole second). The ledger's timestamps, written by the state machine and the functions
 alike, must share one form to sort as times, so the emulation gives AWS's.
+
+Step Functions' `states:startExecution` integration takes the API's parameters in the state's casing
+(`StateMachineArn`, `Name`, `Input`); moto passes them to its client as they are, which refuses them, so
+a request-response start (the hand-over of a large file to the STANDARD twin) always failed. While the
+emulation runs, they reach the client in the API's own casing (`stateMachineArn`, `name`, `input`).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from urllib.parse import quote_plus, unquote_plus
 from moto.dynamodb.models import DynamoDBBackend
 from moto.s3 import notifications as s3_notifications
 from moto.stepfunctions.parser.asl.component.state import state as sfn_state
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_sfn
 
 #: moto's write operations made atomic; tests/constructs/local/test_moto_hooks.py checks they exist.
 ATOMIC_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
@@ -37,6 +43,8 @@ ATOMIC_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items
 S3_EVENTBRIDGE_HOOK = (s3_notifications, "_send_event_bridge_message")
 #: What moto's states call to build the context object's `State` (with `EnteredTime`).
 ENTERED_TIME_HOOK = (sfn_state, "StateData")
+#: moto's `states:startExecution` task, whose parameters reach its client in the state's casing.
+START_EXECUTION_TASK = (state_task_service_sfn.StateTaskServiceSfn, "_eval_service_task")
 
 
 def event_key(object_key: str) -> str:
@@ -123,7 +131,22 @@ def aws_entered_time() -> Iterator[None]:
 
 
 @contextmanager
+def api_cased_start_execution() -> Iterator[None]:
+    """While open, moto's `states:startExecution` task calls its client with the API's parameter names."""
+    owner, name = START_EXECUTION_TASK
+    evaluate = getattr(owner, name)
+
+    def cased(self: Any, **kwargs: Any) -> Any:
+        parameters = kwargs["normalised_parameters"]
+        kwargs["normalised_parameters"] = {key[:1].lower() + key[1:]: value for key, value in parameters.items()}
+        return evaluate(self, **kwargs)
+
+    with mock.patch.object(owner, name, cased):
+        yield
+
+
+@contextmanager
 def aws_fidelity() -> Iterator[None]:
     """Every patch of this module at once, as run-local applies them."""
-    with atomic_dynamodb_writes(), encoded_s3_event_keys(), aws_entered_time():
+    with atomic_dynamodb_writes(), encoded_s3_event_keys(), aws_entered_time(), api_cased_start_execution():
         yield

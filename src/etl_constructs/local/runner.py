@@ -258,6 +258,8 @@ class LocalPipeline:
         #: The events the rule delivered to the state machine so far, in order (what an archive keeps).
         self.delivered: list[dict[str, Any]] = []
         self._machine_types: dict[str, str] = {}
+        #: The twin's executions already waited for (hand-overs are found by listing the twin's executions).
+        self._twin_waited: set[str] = set()
 
     def __enter__(self) -> LocalPipeline:
         try:
@@ -396,20 +398,41 @@ class LocalPipeline:
         return ended
 
     def _execution_timeout(self) -> float:
-        described = self.clients["stepfunctions"].describe_state_machine(
-            stateMachineArn=self.pipeline.state_machine_arn
+        """The longest `TimeoutSeconds` of the data path's machines (an hour where one states none)."""
+        sfn = self.clients["stepfunctions"]
+        return max(
+            float(
+                json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"]).get("TimeoutSeconds")
+                or _EXECUTION_TIMEOUT_S
+            )
+            for arn in self.pipeline.data_machine_arns
         )
-        return float(json.loads(described["definition"]).get("TimeoutSeconds") or _EXECUTION_TIMEOUT_S)
+
+    def _wait_data_path(
+        self, executions: Sequence[str], progress: Callable[[int], None] | None = None
+    ) -> dict[str, str]:
+        """`wait`, then wait too for the executions the EXPRESS machine handed to its STANDARD twin meanwhile."""
+        ended = self.wait(executions, progress=progress)
+        twin = self.pipeline.large_file_state_machine_arn
+        if twin:
+            handed = self._executions_of({twin}) - self._twin_waited - set(ended)
+            if handed:
+                ended.update(self.wait(sorted(handed)))
+            self._twin_waited |= handed
+        return ended
 
     def _running(self, executions: set[str]) -> set[str]:
-        """Those of `executions` still running: one listing for the pipeline's own, a look at each of the others."""
+        """Those of `executions` still running: one listing per data-path machine, a look at each of the others."""
         sfn = self.clients["stepfunctions"]
-        main = self.pipeline.state_machine_arn
-        own = {arn for arn in executions if _state_machine_of(arn) == main}
-        running = {arn for arn in executions - own if sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"}
-        if own:
+        running: set[str] = set()
+        rest = set(executions)
+        for machine in sorted(self.pipeline.data_machine_arns):
+            own = {arn for arn in rest if _state_machine_of(arn) == machine}
+            rest -= own
+            if not own:
+                continue
             try:
-                pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=main, statusFilter="RUNNING")
+                pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=machine, statusFilter="RUNNING")
                 running |= {e["executionArn"] for page in pages for e in page["executions"]} & own
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") != "InvalidToken":
@@ -417,6 +440,7 @@ class LocalPipeline:
                 # moto's page token names the last execution listed; once that one ended, the token is
                 # gone. Ask again next time round: until then, count them all as running.
                 running |= own
+        running |= {arn for arn in rest if sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"}
         return running
 
     def ledger_item(self, file_id: str) -> dict[str, Any] | None:
@@ -458,7 +482,7 @@ class LocalPipeline:
         if progress is not None and unmatched:
             progress(unmatched)  # files no rule matched are done at once
         if started:
-            ended = self.wait(
+            ended = self._wait_data_path(
                 list(started.values()), progress=None if progress is None else lambda n: progress(unmatched + n)
             )
             self.reconcile(ended)
@@ -518,7 +542,7 @@ class LocalPipeline:
             "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "detail": {},
         }
-        machines = {self.pipeline.state_machine_arn, *(r.state_machine_arn for r in self.pipeline.other_rules)}
+        machines = {*self.pipeline.data_machine_arns, *(r.state_machine_arn for r in self.pipeline.other_rules)}
         before = self._executions_of(machines)
         reply = self.clients["lambda"].invoke(FunctionName=name, Payload=json.dumps(event).encode())
         payload = json.loads(reply["Payload"].read() or b"null")
@@ -541,7 +565,7 @@ class LocalPipeline:
         )
         return PipelineResources(
             table=self.pipeline.table,
-            state_machine=self.pipeline.state_machine_arn,
+            state_machine=self.pipeline.restart_machine_arn,
             raw_bucket=self.pipeline.raw_bucket,
             input_prefix=self.pipeline.input_prefix,
             suffixes=suffixes,
@@ -570,7 +594,7 @@ class LocalPipeline:
         settle what did not succeed, also when `progress` interrupts it."""
         from ..ops import backfill
 
-        machine = {self.pipeline.state_machine_arn}
+        machine = {self.pipeline.restart_machine_arn}
         before = self._executions_of(machine)
         try:
             return backfill(
@@ -626,10 +650,10 @@ class LocalPipeline:
 
     def _settle_started(self, started: list[str]) -> None:
         """Wait for executions something started; deliver their status-change events, as EventBridge would."""
-        main = [a for a in started if _state_machine_of(a) == self.pipeline.state_machine_arn]
+        main = [a for a in started if _state_machine_of(a) in self.pipeline.data_machine_arns]
         others = [a for a in started if a not in main]
         if main:
-            self.reconcile(self.wait(main))
+            self.reconcile(self._wait_data_path(main))
         if others:
             self._deliver_status_changes(self._wait_capped(others))
 

@@ -20,7 +20,7 @@ class PipelineResources:
 
     Attributes:
         table: the ledger table's name.
-        state_machine: the data path's state machine ARN.
+        state_machine: the ARN of the data path's machine that runs restarts (its STANDARD twin, if any).
         raw_bucket: the raw bucket's name.
         input_prefix: only keys under it are processed.
         suffixes: the accepted key suffixes, compared case-insensitively.
@@ -53,7 +53,7 @@ class PipelineResources:
         # which starts with the construct ids on its path: `Cards` names `CardsLandingObjectCreated5D7D21D6`.
         by_id = [p for p in found if pipeline and p.path == p.rule_id and p.rule_id.startswith(pipeline)]
         spec = by_id[0] if len(by_id) == 1 else select_pipeline(found, pipeline, f"the stack {stack!r}")
-        return cls.from_template_parts(template, spec.rule_id, spec.state_machine_id, spec.function_ids, physical)
+        return cls.from_template_parts(template, spec.rule_id, spec.restart_machine_id, spec.function_ids, physical)
 
     @classmethod
     def from_template_parts(

@@ -26,9 +26,9 @@ def csv_files(folder: Path, count: int) -> list[Path]:
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["STANDARD", "EXPRESS"])
 def test_a_burst_of_200_files_at_concurrency_5_is_throttled_retried_and_all_complete(
-    mode, default_template_path, express_template_path, tmp_path
+    mode, default_template_path, standard_template_path, tmp_path
 ):
-    template = express_template_path if mode == "EXPRESS" else default_template_path
+    template = default_template_path if mode == "EXPRESS" else standard_template_path
     started = time.monotonic()
     with LocalPipeline(template, out=tmp_path / "out", concurrency=5, backoff=0.25) as local:
         result = local.run(csv_files(tmp_path / "in", 200))

@@ -80,9 +80,9 @@ def fault(kind: str, service: str, operation: str, caller: str, match: Any) -> F
 
 @pytest.fixture(scope="module", params=["STANDARD", "EXPRESS"])
 def local(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    """The default pipeline, with a STANDARD and with an EXPRESS data path: every case runs on both."""
+    """A STANDARD data path and the default one (EXPRESS, with its twin for large files): every case runs on both."""
     template = request.getfixturevalue(
-        "default_template_path" if request.param == "STANDARD" else "express_template_path"
+        "standard_template_path" if request.param == "STANDARD" else "default_template_path"
     )
     folder = tmp_path_factory.mktemp("exactly-once")
     with (

@@ -128,7 +128,7 @@ def test_without_the_logs_statement_each_encrypted_log_group_is_refused(customer
     message = _refusal(template)
     key_id = _key_id(template.body)
     groups = _of_type(template.body, "AWS::Logs::LogGroup")
-    assert len(_lines(message)) == len(groups) == 5
+    assert len(_lines(message)) == len(groups) == 6  # two functions, two data-path machines, reconciler, sweep
     for line in _lines(message):
         assert f"key {key_id}" in line
         assert "logs.us-east-1.amazonaws.com needs kms:Encrypt*" in line

@@ -224,7 +224,8 @@ def test_backfill_of_500_objects_run_twice_gives_500_items_and_500_executions(pi
     items = pipeline.ledger_items()
     assert len(items) == 500 and {i["status"] for i in items} == {"COMPLETED"}
     sfn = pipeline.clients["stepfunctions"]
-    pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=pipeline.pipeline.state_machine_arn)
+    # A backfill starts the machine restarts run on: the STANDARD twin, whatever the size.
+    pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=pipeline.pipeline.restart_machine_arn)
     assert sum(len(p["executions"]) for p in pages) == 500
 
 
@@ -346,13 +347,13 @@ def test_a_new_attempt_whose_write_fails_or_loses_its_reply_begins_once(pipeline
     assert full["execution"] == result.execution
 
 
-def test_an_express_execution_sends_no_status_change_and_the_sweep_settles_it(express_template_path, tmp_path):
+def test_an_express_execution_sends_no_status_change_and_the_sweep_settles_it(default_template_path, tmp_path):
     """AWS sends no status-change event for an EXPRESS execution: the reconciler must not run for it here either."""
     from datetime import UTC, datetime, timedelta
 
     with (
         (tmp_path / "logs.jsonl").open("w") as log,
-        LocalPipeline(express_template_path, out=tmp_path / "out", log=log, backoff=0) as local,
+        LocalPipeline(default_template_path, out=tmp_path / "out", log=log, backoff=0) as local,
     ):
         # The validate function killed on every try, then its failure path's ledger write refused: the
         # execution fails with the item left in progress.
@@ -365,6 +366,7 @@ def test_an_express_execution_sends_no_status_change_and_the_sweep_settles_it(ex
         reconciler = next(m for m in machines if "Reconciler" in m)
         assert sfn.list_executions(stateMachineArn=reconciler)["executions"] == []
         assert local.ledger_item(report.file_id)["status"] in ("RECEIVED", "VALIDATING")
-        swept = local.sweep(at=datetime.now(UTC) + timedelta(hours=1))
+        # Unsettled after the STANDARD twin's timeout and the grace (its items run longest).
+        swept = local.sweep(at=datetime.now(UTC) + timedelta(hours=1, minutes=11))
         assert swept["unsettled"] == [report.file_id]
         assert local.ledger_item(report.file_id)["status"] == "VALIDATION_FAILED"

@@ -48,19 +48,20 @@ def test_the_default_pipeline_completes_with_every_call_authorized(default_templ
 
 
 @pytest.mark.parametrize(
-    ("action", "role", "status", "resource"),
+    ("action", "role", "status", "resource", "base"),
     [
-        # The execution fails before RECEIVED; the reconciler records the version as failed, findable.
-        ("dynamodb:PutItem", "StateMachineRole", "VALIDATION_FAILED", ":table/"),
-        ("lambda:InvokeFunction", "StateMachineRole", "VALIDATION_FAILED", ":function:"),
-        ("s3:GetObjectVersion", "ValidateRole", "VALIDATION_FAILED", "arn:aws:s3:::"),
-        ("s3:PutObject", "TransformRole", "TRANSFORMATION_FAILED", "arn:aws:s3:::"),
+        # The execution fails before RECEIVED; on STANDARD its status-change event reaches the reconciler at
+        # once, which records the version as failed, findable (EXPRESS leaves it to the sweep: test_sweep_local).
+        ("dynamodb:PutItem", "StateMachineRole", "VALIDATION_FAILED", ":table/", "standard_template_path"),
+        ("lambda:InvokeFunction", "StateMachineRole", "VALIDATION_FAILED", ":function:", "default_template_path"),
+        ("s3:GetObjectVersion", "ValidateRole", "VALIDATION_FAILED", "arn:aws:s3:::", "default_template_path"),
+        ("s3:PutObject", "TransformRole", "TRANSFORMATION_FAILED", "arn:aws:s3:::", "default_template_path"),
     ],
 )
 def test_a_grant_removed_fails_the_step_with_access_denied_naming_action_and_resource(
-    default_template_path, variant, tmp_path, action, role, status, resource
+    request, variant, tmp_path, action, role, status, resource, base
 ):
-    template = variant(default_template_path, tmp_path, without(action, role))
+    template = variant(request.getfixturevalue(base), tmp_path, without(action, role))
     report, local = run(template, tmp_path / "out")
     assert report.status == status
     first = report.errors[0]["message"]

@@ -62,10 +62,11 @@ def test_an_item_nothing_settled_is_settled_by_the_sweep_once_past_the_timeout(d
         assert again["unsettled"] == []  # final now: nothing to do twice
 
 
-def test_a_failing_reconciler_parks_the_event_and_the_sweep_hands_it_back(default_template_path, tmp_path):
+def test_a_failing_reconciler_parks_the_event_and_the_sweep_hands_it_back(standard_template_path, tmp_path):
+    """On STANDARD, whose failed execution sends the status-change event the reconciler is started for."""
     source = tmp_path / "parked.csv"
     source.write_bytes(BODY)
-    with LocalPipeline(default_template_path, out=tmp_path / "out") as local:
+    with LocalPipeline(standard_template_path, out=tmp_path / "out") as local:
         file_id, ended = _stranded(local, source)
         local.inject(Fault.error("dynamodb", "GetItem", caller="Reconciler", times=None))
         (reconciler,) = local.reconcile(ended)
@@ -100,11 +101,11 @@ def test_an_event_the_rule_could_not_start_is_started_by_the_sweep(default_templ
 
 
 def test_a_reconciler_that_keeps_failing_gets_the_event_three_times_then_leaves_it_for_an_operator(
-    default_template_path, tmp_path
+    standard_template_path, tmp_path
 ):
     source = tmp_path / "stuck.csv"
     source.write_bytes(BODY)
-    with LocalPipeline(default_template_path, out=tmp_path / "out") as local:
+    with LocalPipeline(standard_template_path, out=tmp_path / "out") as local:
         file_id, ended = _stranded(local, source)
         local.inject(Fault.error("dynamodb", "GetItem", caller="Reconciler", times=None))
         local.reconcile(ended)  # fails: its failure's event is parked by the rule

@@ -112,5 +112,8 @@ def test_functions_and_state_machines_run_as_their_own_roles(assembly, template,
 def test_the_reconciler_rule_is_the_chosen_pipelines(assembly, tmp_path):
     with LocalPipeline(assembly, out=tmp_path, pipeline="Payments") as local:
         (rule,) = [r for r in local.pipeline.other_rules if "aws.states" in r.pattern.get("source", [])]
-        assert rule.pattern["detail"]["stateMachineArn"] == [local.pipeline.state_machine_arn]
+        assert rule.pattern["detail"]["stateMachineArn"] == [
+            local.pipeline.state_machine_arn,
+            local.pipeline.large_file_state_machine_arn,
+        ]
         assert rule.capture_queue_url != local.pipeline.rule.capture_queue_url

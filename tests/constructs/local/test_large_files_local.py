@@ -1,0 +1,109 @@
+"""Large files on an EXPRESS data path: the first state hands them to the STANDARD twin, once, and the twin
+runs them to a final status. Run with a threshold of 0 MiB, so every sample file is large."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+
+from etl_constructs import EtlPipeline, EtlPipelineProps, WorkflowOptions
+from etl_constructs.local import LocalPipeline
+from etl_constructs.testing import Fault
+
+BODY = b"transaction_id,amount,date,account_id\nt1,1.00,2024-01-01,a\n"
+TWIN = "LargeFileStateMachine"
+
+
+@pytest.fixture(scope="module")
+def all_large(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A default pipeline whose every non-empty file is large (large_file_mb=0)."""
+    out = tmp_path_factory.mktemp("all-large")
+    app = cdk.App(outdir=str(out))
+    stack = cdk.Stack(app, "EtlConstructsAllLarge")
+    EtlPipeline(stack, "Pipeline", EtlPipelineProps(workflow=WorkflowOptions(large_file_mb=0)))
+    app.synth()
+    return out / "EtlConstructsAllLarge.template.json"
+
+
+@pytest.fixture
+def local(all_large: Path, tmp_path: Path) -> Iterator[LocalPipeline]:
+    with LocalPipeline(all_large, out=tmp_path / "out") as pipeline:
+        yield pipeline
+
+
+def _source(tmp_path: Path, name: str = "large.csv", body: bytes = BODY) -> Path:
+    path = tmp_path / name
+    path.write_bytes(body)
+    return path
+
+
+def _twin_executions(local: LocalPipeline) -> list[dict]:
+    sfn = local.clients["stepfunctions"]
+    return sfn.list_executions(stateMachineArn=local.pipeline.large_file_state_machine_arn)["executions"]
+
+
+def test_a_large_file_runs_on_the_standard_twin_and_completes(local, tmp_path):
+    (report,) = local.run([_source(tmp_path)]).files
+    assert report.status == "COMPLETED", report
+    item = local.ledger_item(report.file_id)
+    assert f":execution:{local.pipeline.large_file_state_machine_arn.rsplit(':', 1)[1]}:" in item["execution"]
+    (twin,) = _twin_executions(local)
+    assert twin["status"] == "SUCCEEDED" and twin["name"].startswith("large-")
+    entry = local.clients["stepfunctions"].describe_state_machine(stateMachineArn=local.pipeline.state_machine_arn)
+    twin_machine = local.clients["stepfunctions"].describe_state_machine(
+        stateMachineArn=local.pipeline.large_file_state_machine_arn
+    )
+    assert (entry["type"], twin_machine["type"]) == ("EXPRESS", "STANDARD")
+
+
+def test_a_rejected_large_file_is_quarantined_by_the_twin(local, tmp_path):
+    (report,) = local.run([_source(tmp_path, "bad.csv", BODY.replace(b"2024-01-01", b"2024-02-30"))]).files
+    assert report.status == "VALIDATION_FAILED" and report.quarantine, report
+    assert TWIN in local.ledger_item(report.file_id)["execution"]
+
+
+def test_a_repeat_delivery_is_handed_over_once(local, tmp_path):
+    upload = local.upload(_source(tmp_path), "twice.csv")
+    (event,) = local.matched_events()
+    first, second = local.start(event), local.start(event)  # EventBridge delivers at least once
+    ended = local._wait_data_path([first, second])
+    assert ended[first] == ended[second] == "SUCCEEDED"
+    (twin,) = _twin_executions(local)
+    assert twin["status"] == "SUCCEEDED"
+    item = local.ledger_item(local.file_id(upload))
+    assert item["status"] == "COMPLETED" and item["attempt"] == 1 and not item.get("repeat_deliveries")
+
+
+def test_a_hand_over_refused_leaves_the_file_for_the_sweep_which_settles_it(local, tmp_path):
+    local.inject(Fault.error("states", "StartExecution", caller="StateMachine", times=None))
+    (report,) = local.run([_source(tmp_path, "refused.csv")]).files
+    local.faults.clear()
+    assert report.status == "EXECUTION_FAILED" and "HandOverFailed" in report.errors[0]["message"], report
+    assert _twin_executions(local) == []
+    # The input waits in the reconciler's queue; the sweep hands it on, and the reconciler records the
+    # version as it records any whose RECEIVED was not written: failed before validation, quarantined.
+    assert local.ledger_item(report.file_id) is None
+    local.sweep(at=datetime.now(UTC) + timedelta(hours=2))
+    item = local.ledger_item(report.file_id)
+    assert item is not None and item["status"] == "VALIDATION_FAILED" and item["error"] == "ExecutionFAILED", item
+    # A new attempt, asked for as an operator would, runs on the twin and completes.
+    (result,) = local.reprocess([report.file_id])
+    assert result.outcome == "started" and TWIN in result.execution
+    assert local.ledger_item(report.file_id)["status"] == "COMPLETED"
+
+
+def test_operations_start_the_twin(local):
+    assert local.resources.state_machine == local.pipeline.large_file_state_machine_arn
+
+
+def test_a_small_file_of_the_default_pipeline_stays_on_express(default_template_path, tmp_path):
+    with LocalPipeline(default_template_path, out=tmp_path / "out") as local:
+        (report,) = local.run([_source(tmp_path, "small.csv")]).files
+        assert report.status == "COMPLETED", report
+        item = local.ledger_item(report.file_id)
+        assert local.pipeline.state_machine_arn.rsplit(":", 1)[1] in item["execution"]
+        assert TWIN not in item["execution"] and _twin_executions(local) == []
