@@ -163,8 +163,9 @@ class ValidateTransformWorkflowProps:
             the pipeline sets itself (code, handler, role, environment, log group) is refused, and so is
             what has a field here (memory, timeouts, runtime, VPC, concurrency, /tmp), naming it. Default: none.
         state_machine_props: `sfn.StateMachine` keyword arguments over the data path's defaults (for
-            example `state_machine_name`, `comment`, `encryption_configuration`). Its definition, role,
-            logs, type and timeout are refused (the last two have fields here). Default: none.
+            example `state_machine_name`, `comment`, `encryption_configuration`), on both data-path machines
+            (the STANDARD twin's name gets `-large-files`). Its definition, role, logs, type and timeout are
+            refused (the last two have fields here). Default: none.
         sweep_interval: how often the sweep runs. It settles ledger items left non-final for longer than
             `execution_timeout` plus 10 minutes (the reconciler failed, or the machine is EXPRESS), hands
             the reconciler's dead-lettered and parked events to it again (3 times at most), and starts
@@ -430,20 +431,26 @@ class ValidateTransformWorkflow(Construct):
         entry_resources, entry_timeout = resources, props.execution_timeout
         if props.routes_large_files:
             assert props.large_file_mb is not None
+            overrides = dict(props.state_machine_props or {})
+            if overrides.get("state_machine_name"):  # two machines cannot share one name
+                overrides["state_machine_name"] = f"{overrides['state_machine_name']}-large-files"
             self.large_file_state_machine = sfn.StateMachine(
                 self,
                 "LargeFileStateMachine",
-                definition_body=sfn.DefinitionBody.from_chainable(
-                    data_path(Construct(self, "LargeFileSteps"), resources)
-                ),
-                state_machine_type=sfn.StateMachineType.STANDARD,
-                timeout=props.execution_timeout,
-                tracing_enabled=True,
-                logs=sfn.LogOptions(
-                    destination=self._log_group("LargeFileStateMachineLogs", STATES_LOG_PREFIX),
-                    level=sfn.LogLevel.ALL,
-                    include_execution_data=props.include_execution_data,
-                ),
+                **{
+                    "tracing_enabled": True,
+                    **overrides,
+                    "definition_body": sfn.DefinitionBody.from_chainable(
+                        data_path(Construct(self, "LargeFileSteps"), resources)
+                    ),
+                    "state_machine_type": sfn.StateMachineType.STANDARD,
+                    "timeout": props.execution_timeout,
+                    "logs": sfn.LogOptions(
+                        destination=self._log_group("LargeFileStateMachineLogs", STATES_LOG_PREFIX),
+                        level=sfn.LogLevel.ALL,
+                        include_execution_data=props.include_execution_data,
+                    ),
+                },
             )
             step = Duration.seconds(
                 min(

@@ -133,6 +133,18 @@ def test_the_entry_may_start_only_the_twin(template, workflow):
     assert twin_id in text
 
 
+def test_state_machine_props_reach_both_machines_each_with_a_name_of_its_own(synthesize):
+    template, _ = synthesize(
+        lambda stack: ValidateTransformWorkflow(
+            stack, "Workflow", _props(stack, state_machine_props={"state_machine_name": "payments", "comment": "ETL"})
+        )
+    )
+    entry, twin = _machine(template, "StateMachine"), _machine(template, "LargeFileStateMachine")
+    assert entry["Properties"]["StateMachineName"] == "payments"
+    assert twin["Properties"]["StateMachineName"] == "payments-large-files"
+    assert _definition(entry)["Comment"] == _definition(twin)["Comment"] == "ETL"
+
+
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
