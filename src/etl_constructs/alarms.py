@@ -305,7 +305,10 @@ class EtlAlarms(Construct):
         alarm = cloudwatch.Alarm(
             self,
             construct_id,
-            metric=metric.with_(period=spec.period) if isinstance(metric, cloudwatch.Metric) else metric,
+            # A MathExpression's period overrides its metrics' periods: the spec's period reaches each term.
+            metric=metric.with_(period=spec.period)
+            if isinstance(metric, cloudwatch.Metric | cloudwatch.MathExpression)
+            else metric,
             threshold=spec.threshold,
             evaluation_periods=spec.evaluation_periods,
             datapoints_to_alarm=spec.datapoints_to_alarm,

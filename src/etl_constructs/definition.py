@@ -39,6 +39,8 @@ LAMBDA_TIMEOUT_ERRORS = ["Sandbox.Timedout", "Lambda.Unknown"]
 TIMEOUT_RETRIES = 2
 #: Throttling of a Lambda task: retried on its own, longer budget (a burst must never fail a file).
 LAMBDA_THROTTLE_ERRORS = ["Lambda.TooManyRequestsException"]
+#: A task state that stopped waiting at its TimeoutSeconds.
+STEP_TIMEOUT = "States.Timeout"
 #: Errors of a DynamoDB task worth retrying.
 DYNAMODB_RETRY_ERRORS = [
     # DynamoDB's own code is InternalServerError; either spelling may reach the state machine.
@@ -466,8 +468,25 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
         res.retry_lambda(task)
         # Throttled past its budget: no room for the file now, which is no fault of the file's.
         task.add_catch(defer, errors=LAMBDA_THROTTLE_ERRORS, result_path="$.failure")
+        if step_timed_out is not None:
+            task.add_catch(step_timed_out, errors=[STEP_TIMEOUT], result_path="$.failure")
         task.add_catch(on_fault, errors=["States.ALL"], result_path="$.failure")
         return task
+
+    # A step that stopped waiting (EXPRESS) leaves its function running, up to its own longer timeout: a failure
+    # path now would race it (its output published after the retract, its quarantine report over the path's).
+    # The item stays in progress for the sweep, which settles it after the STANDARD twin's timeout and its grace,
+    # when no function of this execution can still run.
+    step_timed_out = (
+        sfn.Fail(
+            scope,
+            "Step timed out",
+            error="StepTimedOut",
+            cause="The function may still be running; the sweep settles the file once it cannot be",
+        )
+        if res.step_timeout
+        else None
+    )
 
     before_validation = (statuses.RECEIVED, statuses.VALIDATING)
     validate = invoke(
@@ -566,6 +585,8 @@ def _route_large_files(scope: Construct, res: Resources, rest: sfn.IChainable) -
         input=sfn.TaskInput.from_json_path_at("$"),
         result_path=sfn.JsonPath.DISCARD,
     )
+    # Retriers are tried before catchers, and States.TaskFailed matches the duplicate name too: never retry it.
+    hand_over.add_retry(errors=EXECUTION_EXISTS, max_attempts=0)
     res.retry.apply(hand_over, HAND_OVER_RETRY_ERRORS)
     handed = sfn.Succeed(scope, "Handed over", comment="The STANDARD machine runs the file")
     hand_over.add_catch(handed, errors=EXECUTION_EXISTS, result_path=sfn.JsonPath.DISCARD)

@@ -67,6 +67,10 @@ _EXPRESS_LIMIT = Duration.minutes(5)
 #: How long an EXPRESS entry's function step waits for its function, when the functions' own timeouts are the
 #: STANDARD twin's: two steps and the throttling waits fit the 5 minutes.
 _EXPRESS_STEP = Duration.minutes(2)
+#: What the STANDARD twin's name adds to a name given in `state_machine_props`, and the most a name may hold
+#: (https://docs.aws.amazon.com/step-functions/latest/apireference/API_CreateStateMachine.html).
+_TWIN_SUFFIX = "-large-files"
+_MAX_MACHINE_NAME = 80
 #: The timeouts' defaults, one object each: a field holding that very object was left unset, so EXPRESS
 #: may derive it; a Duration you give (even an equal one) is kept, and refused if it cannot fit.
 _UNSET_TIMEOUTS = {
@@ -291,6 +295,13 @@ class ValidateTransformWorkflowProps:
                     f" ({self.execution_timeout.to_seconds():.0f} s): give a shorter control_wait or a longer"
                     " execution_timeout (a STANDARD state machine, for a wait beyond minutes)"
                 )
+        name = (self.state_machine_props or {}).get("state_machine_name")
+        if self.routes_large_files and isinstance(name, str) and len(name + _TWIN_SUFFIX) > _MAX_MACHINE_NAME:
+            raise ConfigurationError(
+                f"state_machine_props state_machine_name {name!r}: the STANDARD twin is named {name + _TWIN_SUFFIX!r},"
+                f" over Step Functions' {_MAX_MACHINE_NAME} characters; give a name of"
+                f" {_MAX_MACHINE_NAME - len(_TWIN_SUFFIX)} characters at most"
+            )
         if data.control_totals and self.routes_large_files:
             wait = data.control_wait.to_milliseconds() / 1000
             if wait + 2 * _EXPRESS_STEP.to_seconds() >= _EXPRESS_LIMIT.to_seconds():
@@ -433,7 +444,7 @@ class ValidateTransformWorkflow(Construct):
             assert props.large_file_mb is not None
             overrides = dict(props.state_machine_props or {})
             if overrides.get("state_machine_name"):  # two machines cannot share one name
-                overrides["state_machine_name"] = f"{overrides['state_machine_name']}-large-files"
+                overrides["state_machine_name"] = f"{overrides['state_machine_name']}{_TWIN_SUFFIX}"
             self.large_file_state_machine = sfn.StateMachine(
                 self,
                 "LargeFileStateMachine",

@@ -154,3 +154,21 @@ def test_two_pipelines_fit_in_one_stack(synthesize):
 
     template, _ = synthesize(build)
     assert len(template.find_resources("AWS::StepFunctions::StateMachine")) == 6  # each: EXPRESS, twin, reconciler
+
+
+def test_a_period_given_reaches_every_term_of_a_summed_alarm(synthesize):
+    from etl_constructs import AlarmSpec, AlarmThresholds
+
+    spec = AlarmSpec(period=cdk.Duration.minutes(1))
+    template, _ = synthesize(
+        lambda stack: EtlPipeline(
+            stack, "P", EtlPipelineProps(alarm_thresholds=AlarmThresholds(executions_failed=spec))
+        )
+    )
+    (alarm,) = [
+        a["Properties"]
+        for a in template.find_resources("AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("AlarmDescription") == "ETL pipeline: executions failed"
+    ]
+    periods = {m["MetricStat"]["Period"] for m in alarm["Metrics"] if "MetricStat" in m}
+    assert periods == {60}

@@ -184,3 +184,32 @@ def test_bad_routing_is_refused_at_synth(overrides, message):
     stack = cdk.Stack(cdk.App(), "S")
     with pytest.raises(ConfigurationError, match=message):
         _props(stack, **overrides)
+
+
+def test_an_express_step_that_times_out_leaves_the_file_to_the_sweep(template):
+    """Its function may still run (its own timeout is longer): no failure path may race it."""
+    states = _definition(_machine(template, "StateMachine"))["States"]
+    for name in ("Validate", "Transform"):
+        errors = [c["ErrorEquals"] for c in states[name]["Catch"]]
+        assert errors.index(["States.Timeout"]) < errors.index(["States.ALL"])
+        (catch,) = [c for c in states[name]["Catch"] if c["ErrorEquals"] == ["States.Timeout"]]
+        assert states[catch["Next"]] == {
+            "Type": "Fail",
+            "Error": "StepTimedOut",
+            "Cause": "The function may still be running; the sweep settles the file once it cannot be",
+        }
+    twin = _definition(_machine(template, "LargeFileStateMachine"))["States"]
+    assert "Step timed out" not in twin  # the twin waits for its functions as long as they run
+
+
+def test_a_duplicate_name_is_never_retried(template):
+    """Retriers are tried before catchers, and States.TaskFailed would match the duplicate name too."""
+    hand_over = _definition(_machine(template, "StateMachine"))["States"]["Hand over to STANDARD"]
+    first = hand_over["Retry"][0]
+    assert first["ErrorEquals"] == EXECUTION_EXISTS and first["MaxAttempts"] == 0
+
+
+def test_a_name_too_long_for_the_twin_is_refused():
+    with pytest.raises(ConfigurationError, match="over Step Functions' 80 characters"):
+        _props(cdk.Stack(cdk.App(), "S"), state_machine_props={"state_machine_name": "n" * 69})
+    _props(cdk.Stack(cdk.App(), "S"), state_machine_props={"state_machine_name": "n" * 68})
