@@ -295,11 +295,15 @@ class ValidateTransformWorkflowProps:
                     f" ({self.execution_timeout.to_seconds():.0f} s): give a shorter control_wait or a longer"
                     " execution_timeout (a STANDARD state machine, for a wait beyond minutes)"
                 )
-        name = (self.state_machine_props or {}).get("state_machine_name")
-        if self.routes_large_files and isinstance(name, str) and len(name + _TWIN_SUFFIX) > _MAX_MACHINE_NAME:
+        given_name = (self.state_machine_props or {}).get("state_machine_name")
+        if (
+            self.routes_large_files
+            and isinstance(given_name, str)
+            and len(given_name + _TWIN_SUFFIX) > _MAX_MACHINE_NAME
+        ):
             raise ConfigurationError(
-                f"state_machine_props state_machine_name {name!r}: the STANDARD twin is named {name + _TWIN_SUFFIX!r},"
-                f" over Step Functions' {_MAX_MACHINE_NAME} characters; give a name of"
+                f"state_machine_props state_machine_name {given_name!r}: the STANDARD twin is named"
+                f" {given_name + _TWIN_SUFFIX!r}, over Step Functions' {_MAX_MACHINE_NAME} characters; give a name of"
                 f" {_MAX_MACHINE_NAME - len(_TWIN_SUFFIX)} characters at most"
             )
         if data.control_totals and self.routes_large_files:
