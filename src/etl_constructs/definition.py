@@ -653,7 +653,11 @@ def _defer(
         result_path=sfn.JsonPath.DISCARD,
     )
     res.retry_dynamodb(task)
-    deferred = sfn.Succeed(scope, f"Deferred {step}", comment="The sweep resumes the attempt when there is room")
+    deferred: sfn.IChainable = sfn.Succeed(
+        scope, f"Deferred {step}", comment="The sweep resumes the attempt when there is room"
+    )
+    if res.large_file_machine is not None:
+        deferred = _resume_on_twin(scope, res, step, deferred)
     look = _read_item(scope, f"Deferred {step} already?", res, ("status", "execution"), "$.deferred")
     look.next(
         sfn.Choice(scope, f"Deferred {step} by this execution?")
@@ -683,6 +687,42 @@ def _defer(
         )
         .otherwise(task)
     )
+
+
+def _resume_on_twin(scope: Construct, res: Resources, step: str, then: sfn.IChainable) -> sfn.IChainable:
+    """Start the STANDARD twin's resume of a file this EXPRESS execution just deferred, then `then`.
+
+    The twin's throttling budget is the longer one (minutes, not seconds): a burst that outran EXPRESS's
+    waits on there at once, rather than until the sweep's next run. The name is this execution's and the
+    step's, so a retry after a lost reply starts it once; a start that fails leaves the file DEFERRED for
+    the sweep, as before. The resume takes the item over only while it is DEFERRED by this execution (the
+    ledger's condition), so a sweep resuming it too begins one attempt between them.
+    """
+    assert res.large_file_machine is not None
+    name = sfn.JsonPath.format(
+        "resume-{}",
+        sfn.JsonPath.hash(sfn.JsonPath.format("{}/{}", sfn.JsonPath.string_at("$$.Execution.Id"), step), "SHA-256"),
+    )
+    start = tasks.StepFunctionsStartExecution(
+        scope,
+        f"Resume {step} on STANDARD",
+        state_machine=res.large_file_machine,
+        integration_pattern=sfn.IntegrationPattern.REQUEST_RESPONSE,
+        name=name,
+        input=sfn.TaskInput.from_object(
+            {
+                "bucket": sfn.JsonPath.string_at("$.bucket"),
+                "key": sfn.JsonPath.string_at("$.key"),
+                "version": sfn.JsonPath.string_at("$.version"),
+                statuses.REPROCESS: statuses.REPROCESS_DEFERRED,
+            }
+        ),
+        result_path=sfn.JsonPath.DISCARD,
+    )
+    start.add_retry(errors=EXECUTION_EXISTS, max_attempts=0)
+    res.retry.apply(start, HAND_OVER_RETRY_ERRORS)
+    start.add_catch(then, errors=["States.ALL"], result_path="$.resume_error")
+    return start.next(then)
 
 
 def _new_attempt(scope: Construct, res: Resources, validate: sfn.IChainable) -> sfn.IChainable:

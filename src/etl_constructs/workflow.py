@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -71,6 +72,8 @@ _EXPRESS_STEP = Duration.minutes(2)
 #: (https://docs.aws.amazon.com/step-functions/latest/apireference/API_CreateStateMachine.html).
 _TWIN_SUFFIX = "-large-files"
 _MAX_MACHINE_NAME = 80
+#: The characters CDK (and Step Functions) allow in a state machine's name.
+_MACHINE_NAME = re.compile(r"[a-z0-9+!@.()\-=_']+", re.IGNORECASE)
 #: The timeouts' defaults, one object each: a field holding that very object was left unset, so EXPRESS
 #: may derive it; a Duration you give (even an equal one) is kept, and refused if it cannot fit.
 _UNSET_TIMEOUTS = {
@@ -278,10 +281,13 @@ class ValidateTransformWorkflowProps:
             seconds = getattr(self, name).to_seconds()
             if not 1 <= seconds <= 900:
                 raise ConfigurationError(f"{name} must be between 1 second and 15 minutes")
-        if self.execution_timeout.to_seconds() <= max(
-            self.validate_timeout.to_seconds(), self.transform_timeout.to_seconds()
-        ):
-            raise ConfigurationError("execution_timeout must be longer than each function's timeout")
+        longest = max(("validate_timeout", "transform_timeout"), key=lambda n: getattr(self, n).to_seconds())
+        if self.execution_timeout.to_seconds() <= getattr(self, longest).to_seconds():
+            raise ConfigurationError(
+                f"execution_timeout must be longer than each function's timeout: it is"
+                f" {self.execution_timeout.to_seconds():.0f} s, {longest} {getattr(self, longest).to_seconds():.0f} s;"
+                f" give a longer execution_timeout or a shorter {longest}"
+            )
         data = self.data
         if data.control_totals:
             # A data file may wait for its control record (each look reads only that key), then validate and
@@ -296,6 +302,11 @@ class ValidateTransformWorkflowProps:
                     " execution_timeout (a STANDARD state machine, for a wait beyond minutes)"
                 )
         given_name = (self.state_machine_props or {}).get("state_machine_name")
+        if isinstance(given_name, str) and not _MACHINE_NAME.fullmatch(given_name) and "${Token[" not in given_name:
+            raise ConfigurationError(
+                f"state_machine_props state_machine_name {given_name!r}: Step Functions takes letters, digits and"
+                " + ! @ . ( ) - = _ ' only"
+            )
         if (
             self.routes_large_files
             and isinstance(given_name, str)

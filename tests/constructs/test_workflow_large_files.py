@@ -213,3 +213,15 @@ def test_a_name_too_long_for_the_twin_is_refused():
     with pytest.raises(ConfigurationError, match="over Step Functions' 80 characters"):
         _props(cdk.Stack(cdk.App(), "S"), state_machine_props={"state_machine_name": "n" * 69})
     _props(cdk.Stack(cdk.App(), "S"), state_machine_props={"state_machine_name": "n" * 68})
+
+
+def test_a_name_step_functions_refuses_is_refused_naming_it():
+    with pytest.raises(ConfigurationError, match="'my machine!': Step Functions takes letters, digits"):
+        _props(cdk.Stack(cdk.App(), "S"), state_machine_props={"state_machine_name": "my machine!"})
+
+
+def test_an_execution_timeout_shorter_than_a_function_names_the_function():
+    with pytest.raises(
+        ConfigurationError, match="it is 600 s, transform_timeout 900 s; give a longer execution_timeout"
+    ):
+        _props(cdk.Stack(cdk.App(), "S"), execution_timeout=Duration.minutes(10))
