@@ -80,20 +80,29 @@ def test_a_repeat_delivery_is_handed_over_once(local, tmp_path):
 
 def test_a_hand_over_refused_leaves_the_file_for_the_sweep_which_settles_it(local, tmp_path):
     local.inject(Fault.error("states", "StartExecution", caller="StateMachine", times=None))
-    (report,) = local.run([_source(tmp_path, "refused.csv")]).files
+    upload = local.upload(_source(tmp_path, "refused.csv"), "refused.csv")
+    (event,) = local.matched_events()
+    (status,) = local.wait([local.start(event)]).values()
     local.faults.clear()
-    assert report.status == "EXECUTION_FAILED" and "HandOverFailed" in report.errors[0]["message"], report
-    assert _twin_executions(local) == []
+    assert status == "FAILED" and _twin_executions(local) == []
+    file_id = local.file_id(upload)
     # The input waits in the reconciler's queue; the sweep hands it on, and the reconciler records the
-    # version as it records any whose RECEIVED was not written: failed before validation, quarantined.
-    assert local.ledger_item(report.file_id) is None
+    # version as it records any whose RECEIVED was not written: failed before validation.
+    assert local.ledger_item(file_id) is None
     local.sweep(at=datetime.now(UTC) + timedelta(hours=2))
-    item = local.ledger_item(report.file_id)
+    item = local.ledger_item(file_id)
     assert item is not None and item["status"] == "VALIDATION_FAILED" and item["error"] == "ExecutionFAILED", item
     # A new attempt, asked for as an operator would, runs on the twin and completes.
-    (result,) = local.reprocess([report.file_id])
+    (result,) = local.reprocess([file_id])
     assert result.outcome == "started" and TWIN in result.execution
-    assert local.ledger_item(report.file_id)["status"] == "COMPLETED"
+    assert local.ledger_item(file_id)["status"] == "COMPLETED"
+
+
+def test_run_reports_a_refused_hand_over_as_the_sweep_settles_it(local, tmp_path):
+    local.inject(Fault.error("states", "StartExecution", caller="StateMachine", times=None))
+    (report,) = local.run([_source(tmp_path, "refused-run.csv")]).files
+    local.faults.clear()
+    assert report.status == "VALIDATION_FAILED", report  # what the sweep's next run records in AWS
 
 
 def test_operations_start_the_twin(local):

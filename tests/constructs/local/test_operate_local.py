@@ -109,9 +109,10 @@ def test_a_deferral_and_a_resume_whose_replies_are_lost_are_each_applied_once(pi
     (report,) = pipeline.run([_file(tmp_path, "july.csv", VALID)]).files
     assert lost_defer.hits == 1 and throttle.hits > 0
     item = next(i for i in pipeline.ledger_items() if i["file_id"] == report.file_id)
-    # Two deferrals, each counted once: the first execution's (its reply lost), and that of the resume the
-    # run's sweep started while the function still refused every call (the run then stops sweeping).
-    assert (report.status, item["deferrals"], report.quarantine) == ("DEFERRED", 2, None)
+    # Three deferrals, each counted once: the first execution's (its reply lost), that of the resume it
+    # started at once on the STANDARD twin, and that of the resume the run's sweep started, the function
+    # still refusing every call (the run then stops sweeping).
+    assert (report.status, item["deferrals"], report.quarantine) == ("DEFERRED", 3, None)
     pipeline.clear_faults()
     lost_resume = pipeline.inject(
         Fault.reply_lost(
@@ -359,14 +360,33 @@ def test_an_express_execution_sends_no_status_change_and_the_sweep_settles_it(de
         # execution fails with the item left in progress.
         local.inject(Fault.kill("Validate", "s3", "GetObject", times=None))
         local.inject(Fault.error("dynamodb", "UpdateItem", caller="StateMachine", times=None))
-        (report,) = local.run([_file(tmp_path, "july.csv", VALID)]).files
+        upload = local.upload(_file(tmp_path, "july.csv", VALID), "july.csv")
+        (event,) = local.matched_events()
+        ended = local.wait([local.start(event)])
+        local.reconcile(ended)  # delivers the status-change events AWS would send: none, for EXPRESS
         local.clear_faults()
+        file_id = local.file_id(upload)
         sfn = local.clients["stepfunctions"]
         machines = [m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]]
         reconciler = next(m for m in machines if "Reconciler" in m)
         assert sfn.list_executions(stateMachineArn=reconciler)["executions"] == []
-        assert local.ledger_item(report.file_id)["status"] in ("RECEIVED", "VALIDATING")
+        assert local.ledger_item(file_id)["status"] in ("RECEIVED", "VALIDATING")
         # Unsettled after the STANDARD twin's timeout and the grace (its items run longest).
         swept = local.sweep(at=datetime.now(UTC) + timedelta(hours=1, minutes=11))
-        assert swept["unsettled"] == [report.file_id]
-        assert local.ledger_item(report.file_id)["status"] == "VALIDATION_FAILED"
+        assert swept["unsettled"] == [file_id]
+        assert local.ledger_item(file_id)["status"] == "VALIDATION_FAILED"
+
+
+def test_run_reports_what_the_sweep_settles_when_express_leaves_a_file_unsettled(default_template_path, tmp_path):
+    """run-local gives the status a file ends with in AWS: for EXPRESS, the one the sweep gives it later."""
+    with (
+        (tmp_path / "logs.jsonl").open("w") as log,
+        LocalPipeline(default_template_path, out=tmp_path / "out", log=log, backoff=0) as local,
+    ):
+        local.inject(Fault.kill("Validate", "s3", "GetObject", times=None))
+        local.inject(Fault.error("dynamodb", "UpdateItem", caller="StateMachine", times=None))
+        (report,) = local.run([_file(tmp_path, "june.csv", VALID)]).files
+        local.clear_faults()
+        item = local.ledger_item(report.file_id)
+        assert report.status == item["status"] == "VALIDATION_FAILED", report
+        assert item["error"] == "ExecutionUnsettled" and "sweep" in item["cause"]
