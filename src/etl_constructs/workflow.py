@@ -460,23 +460,8 @@ class ValidateTransformWorkflow(Construct):
             overrides = dict(props.state_machine_props or {})
             if overrides.get("state_machine_name"):  # two machines cannot share one name
                 overrides["state_machine_name"] = f"{overrides['state_machine_name']}{_TWIN_SUFFIX}"
-            self.large_file_state_machine = sfn.StateMachine(
-                self,
-                "LargeFileStateMachine",
-                **{
-                    "tracing_enabled": True,
-                    **overrides,
-                    "definition_body": sfn.DefinitionBody.from_chainable(
-                        data_path(Construct(self, "LargeFileSteps"), resources)
-                    ),
-                    "state_machine_type": sfn.StateMachineType.STANDARD,
-                    "timeout": props.execution_timeout,
-                    "logs": sfn.LogOptions(
-                        destination=self._log_group("LargeFileStateMachineLogs", STATES_LOG_PREFIX),
-                        level=sfn.LogLevel.ALL,
-                        include_execution_data=props.include_execution_data,
-                    ),
-                },
+            self.large_file_state_machine = self._data_machine(
+                "LargeFile", resources, overrides, sfn.StateMachineType.STANDARD, props.execution_timeout
             )
             step = Duration.seconds(
                 min(
@@ -492,23 +477,9 @@ class ValidateTransformWorkflow(Construct):
                 large_file_bytes=props.large_file_mb * 1024 * 1024,
                 large_file_machine=self.large_file_state_machine,
             )
-        self.state_machine = sfn.StateMachine(
-            self,
-            "StateMachine",
-            **{
-                "tracing_enabled": True,
-                **(props.state_machine_props or {}),
-                "definition_body": sfn.DefinitionBody.from_chainable(
-                    data_path(Construct(self, "Steps"), entry_resources)
-                ),
-                "state_machine_type": props.state_machine_type,
-                "timeout": entry_timeout,
-                "logs": sfn.LogOptions(
-                    destination=self._log_group("StateMachineLogs", STATES_LOG_PREFIX),
-                    level=sfn.LogLevel.ALL,
-                    include_execution_data=props.include_execution_data,
-                ),
-            },
+        assert props.state_machine_type is not None  # resolved by the props
+        self.state_machine = self._data_machine(
+            "", entry_resources, props.state_machine_props or {}, props.state_machine_type, entry_timeout
         )
         # STANDARD, though it runs rarely: its own failures, time-outs included, must send the
         # status-change event that parks its input for the sweep (EXPRESS sends none), and the sweep's
@@ -572,6 +543,38 @@ class ValidateTransformWorkflow(Construct):
                 logs_statement(self._log_group_names),
                 "CloudWatch Logs, for the pipeline's encrypted log groups",
             )
+
+    def _data_machine(
+        self,
+        prefix: str,
+        resources: Resources,
+        overrides: Mapping[str, Any],
+        machine_type: sfn.StateMachineType,
+        timeout: Duration,
+    ) -> sfn.StateMachine:
+        """A data-path machine: `state_machine_props` over its defaults, then what the pipeline sets itself.
+
+        `prefix` starts its construct ids (`<prefix>StateMachine`, `<prefix>Steps`, `<prefix>StateMachineLogs`).
+        """
+        props = self.props
+        return sfn.StateMachine(
+            self,
+            f"{prefix}StateMachine",
+            **{
+                "tracing_enabled": True,
+                **overrides,
+                "definition_body": sfn.DefinitionBody.from_chainable(
+                    data_path(Construct(self, f"{prefix}Steps"), resources)
+                ),
+                "state_machine_type": machine_type,
+                "timeout": timeout,
+                "logs": sfn.LogOptions(
+                    destination=self._log_group(f"{prefix}StateMachineLogs", STATES_LOG_PREFIX),
+                    level=sfn.LogLevel.ALL,
+                    include_execution_data=props.include_execution_data,
+                ),
+            },
+        )
 
     @property
     def data_machines(self) -> tuple[sfn.StateMachine, ...]:
