@@ -1,7 +1,8 @@
-"""S3 streaming: read an object version as a stream, write output as a staged multipart upload."""
+"""S3 streaming: read an object version as a stream, write output as a multipart upload (visible when whole)."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -83,27 +84,15 @@ class MultipartWriter:
         self._s3.complete_multipart_upload(
             Bucket=self.bucket, Key=self.key, UploadId=self._upload_id, MultipartUpload={"Parts": self._parts}
         )
+        self._upload_id = None  # complete: nothing left to abort
 
     def abort(self) -> None:
-        """Discard what was uploaded; safe to call at any point."""
+        """Discard an upload not yet complete; safe to call at any point (after `close`, it does nothing)."""
         self._buffer.clear()
         if self._upload_id is not None:
-            self._s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id)
-            self._upload_id = None
-
-
-def publish(s3: Any, bucket: str, staging_key: str, final_key: str) -> None:
-    """Make a complete staged object visible under its final key (not yet committed: see the ledger)."""
-    s3.copy({"Bucket": bucket, "Key": staging_key}, bucket, final_key)
-
-
-def drop_staging(s3: Any, bucket: str, staging_key: str) -> bool:
-    """Delete the staging copy after the commit; at best effort (the staging lifecycle rule is the backstop)."""
-    try:
-        s3.delete_object(Bucket=bucket, Key=staging_key)
-    except Exception:
-        return False
-    return True
+            upload, self._upload_id = self._upload_id, None
+            with contextlib.suppress(ClientError):  # the processed bucket's lifecycle rule aborts what is left
+                self._s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=upload)
 
 
 def read_latest(s3: Any, bucket: str, key: str, limit: int) -> tuple[bytes, str] | None:

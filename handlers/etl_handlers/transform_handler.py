@@ -1,12 +1,14 @@
 """The transform function: stream a validated object version to JSON Lines, published only when complete.
 
 The invariant: an output is visible under its final key if and only if the ledger says COMPLETED
-for that attempt. The ledger's COMPLETED is the commit point. The output is copied to its final
-key, then COMPLETED is recorded; until then, whoever sees the attempt fail (this function's own
-clean-up, or the state machine's failure path and the reconciler through the `retract` action,
-when the function was killed with no chance to clean up) removes the output unless the ledger
-shows the commit. The staging copy is dropped after the commit, at best effort: it is never
-visible as output, and the staging prefix's lifecycle rule removes what is left.
+for that attempt. The ledger's COMPLETED is the commit point. The output is written to its final
+key, where S3 shows nothing until it is whole (one PUT, or a multipart upload's completion: a
+failed or abandoned upload is never visible), then COMPLETED is recorded; until then, whoever sees
+the attempt fail (this function's own clean-up, or the state machine's failure path and the
+reconciler through the `retract` action, when the function was killed with no chance to clean up)
+removes the output unless the ledger shows the commit. No copy is staged: a staged object copied to
+its final key was visible at the same moment, for one more PUT-class request and one more copy of
+every output (https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from . import statuses
 from .core import transform
 from .ledger import StatusConflict
 from .runtime import FileRef, entry_point, logger, metrics, runtime
-from .s3io import MultipartWriter, drop_staging, open_version, publish
+from .s3io import MultipartWriter, open_version
 
 #: The `action` of a task input that removes an uncommitted output after a fault.
 RETRACT_ACTION = "retract"
@@ -58,24 +60,20 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if fmt is None:
         raise DataChanged(f"{file.key} has no accepted suffix")
     output_key = settings.output_key(file.key, file.version)
-    staging_key = f"{settings.staging_prefix}{output_key}"
-    writer = MultipartWriter(rt.s3, settings.processed_bucket, staging_key)
+    writer = MultipartWriter(rt.s3, settings.processed_bucket, output_key)
     body = open_version(rt.s3, file.bucket, file.key, file.version)
     try:
         # A pinned version cannot change after validation; an unversioned object could.
         result = transform(body, writer, fmt, settings.config, already_validated=file.pinned)  # type: ignore[arg-type]
         if result.error_count:
             raise DataChanged(f"{result.error_count} errors on transform after a clean validation")
-        writer.close()
     except BaseException:
         writer.abort()
         raise
     finally:
         body.close()
-    published = False
     try:
-        publish(rt.s3, settings.processed_bucket, staging_key, output_key)
-        published = True
+        writer.close()  # the output is visible from here, whole
         rt.ledger.transition(
             file.file_id,
             file.execution,
@@ -89,10 +87,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except Exception:
         # The ledger must never show a failure while a complete-looking output stands: unless the
         # commit was made after all, the output goes (or, if even that fails, the failure path's does).
-        if not published or not _committed_after_all(file, output_key):
+        # A write whose reply was lost may have made it visible: it is removed all the same.
+        writer.abort()
+        if not _committed_after_all(file, output_key):
             raise
         logger.warning("COMPLETED was recorded though its call failed; the output stands")
-    drop_staging(rt.s3, settings.processed_bucket, staging_key)
     metrics.add_metric(name="RowsTransformed", unit=MetricUnit.Count, value=result.rows_written)
     metrics.add_metric(name="FilesCompleted", unit=MetricUnit.Count, value=1)
     logger.info("file transformed", extra={"rows": result.rows_written, "output_key": output_key})
@@ -124,7 +123,7 @@ def retract(file: FileRef, output_key: str) -> bool:
 
 
 def _committed_after_all(file: FileRef, output_key: str) -> bool:
-    """After a failure past the publish: True if COMPLETED was recorded; else the output is retracted."""
+    """After a failure of the write or the commit: True if COMPLETED was recorded; else the output is retracted."""
     try:
         return retract(file, output_key)
     except Exception:  # the ledger or S3 unreachable: the failure path's retract settles it

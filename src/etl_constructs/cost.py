@@ -33,7 +33,7 @@ REJECTED_PATH: dict[str, str | int] = {**VALID_PATH, "Valid?": "default", "A new
 #: The Choice of an EXPRESS machine that hands large files to its STANDARD twin (its first branch does).
 LARGE_FILE_CHOICE = "Large file?"
 _MB = 1024 * 1024
-#: The part size of the transform's multipart upload and of boto3's managed copy (MiB).
+#: The part size of the transform's multipart upload (MiB).
 _PART_MB = 8
 _SECONDS_PER_MONTH = 30 * 24 * 3600
 #: Bytes the functions and the state machine log per file (Powertools JSON lines and EMF metrics per
@@ -295,14 +295,13 @@ def estimate(
     cost["DynamoDB writes"] = writes / 1e6 * p["dynamodb_per_million_write_units"]
     cost["DynamoDB storage"] = n * 2 * 1024 / 1024**3 * p["dynamodb_storage_per_gb_month"]
 
-    # S3: the functions read the file (a GET each); the transform writes its output to staging (one PUT, or a
-    # multipart upload of 8 MiB parts: create, parts, complete) and copies it to the final key (boto3's managed
-    # copy: a HEAD, then one COPY, or a multipart copy of 8 MiB parts past 8 MiB); storage of a month's raw files
-    # and output. The seed's shape is priced with two PUT-class requests a file, whatever its size.
+    # S3: the functions read the file (a GET each); the transform writes its output to its final key (one PUT,
+    # or a multipart upload of 8 MiB parts: create, parts, complete); storage of a month's raw files and output.
+    # The seed's shape is priced with two PUT-class requests a file, whatever its size.
     output_mb = size * OUTPUT_RATIO
     parts = 1 if output_mb <= _PART_MB else math.ceil(output_mb / _PART_MB) + 2
-    puts = 2 if seed else 2 * parts
-    gets = n * 2 + (0 if seed else valid)
+    puts = 2 if seed else parts
+    gets = n * 2
     cost["S3 requests"] = gets / 1000 * p["s3_get_per_1000"] + valid * puts / 1000 * p["s3_put_copy_list_per_1000"]
     cost["S3 storage (a month's files and output)"] = (
         n * size * (1 + OUTPUT_RATIO) / 1024 * p["s3_standard_per_gb_month"]

@@ -69,7 +69,8 @@ class WorkflowOptions:
 
     Attributes:
         output_prefix: key prefix of the JSON Lines output. Default: "processed/".
-        staging_prefix: key prefix of unfinished output (expires after a day). Default: "_staging/".
+        staging_prefix: a prefix whose objects expire after a day; output is no longer staged there (output keys
+            keep room for it, so they stay as they were). Default: "_staging/".
         runtime: the functions' Python runtime. Default: Python 3.14.
         ephemeral_storage_mb: /tmp of both functions, where the duplicate-id check spills. Default: 2048.
         include_execution_data: log the data passing through states (it is financial data). Default: False.

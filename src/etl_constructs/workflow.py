@@ -127,8 +127,9 @@ class ValidateTransformWorkflowProps:
         existing_processed_bucket: your own bucket for output. Default: a new bucket.
         processed_bucket_props: `s3.Bucket` keyword arguments over the defaults. Default: none.
         output_prefix: key prefix of the JSON Lines output. Default: "processed/".
-        staging_prefix: key prefix of unfinished output; its objects and their old versions expire
-            after a day. Default: "_staging/".
+        staging_prefix: a key prefix whose objects and their old versions expire after a day. Output is no
+            longer staged there (it is written straight to its final key, visible only when whole); output
+            keys still leave room for it, so they stay as they were. Default: "_staging/".
         encryption_key: a KMS key for the processed bucket and the log groups; a key of this app gets
             the key-policy statement CloudWatch Logs needs, an imported key a warning naming it.
             Default: AWS-managed keys.
@@ -849,10 +850,12 @@ class ValidateTransformWorkflow(Construct):
         acknowledge_wildcard(
             self.validate_function.role, props.quarantine_bucket.bucket_arn, quarantine_suffix, OBJECTS_UNDER_PREFIX
         )
-        for prefix in (props.staging_prefix, props.output_prefix):
-            acknowledge_wildcard(
-                self.transform_function.role, self.processed_bucket.bucket_arn, f"/{prefix}*", OBJECTS_UNDER_PREFIX
-            )
+        acknowledge_wildcard(
+            self.transform_function.role,
+            self.processed_bucket.bucket_arn,
+            f"/{props.output_prefix}*",
+            OBJECTS_UNDER_PREFIX,
+        )
         # Quarantine: the copy (a PUT that reads the source; over 8 MB, a multipart copy that cleans up
         # after itself when it fails) and the report beside it.
         self.validate_function.add_to_role_policy(
@@ -869,12 +872,7 @@ class ValidateTransformWorkflow(Construct):
                 iam.PolicyStatement(actions=["s3:ListBucket"], resources=[props.raw_bucket.bucket_arn])
             )
         processed = self.processed_bucket
-        self.transform_function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject", "s3:DeleteObject"],
-                resources=[processed.arn_for_objects(props.staging_prefix + "*")],
-            )
-        )
+        # The output is written straight to its final key (visible only when whole) and removed by a retract.
         self.transform_function.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"],

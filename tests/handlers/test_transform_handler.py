@@ -52,14 +52,18 @@ def test_a_validated_file_is_completed_with_its_output(aws, context):
     assert (item["status"], item["output_key"], item["rows_written"]) == ("COMPLETED", key, "2")
 
 
-def test_no_staging_object_is_left_after_publishing(aws, context):
+def test_the_output_is_written_straight_to_its_final_key(aws, context):
+    writes = []
+    runtime().s3.meta.events.register("before-call.s3.*", lambda event_name, **_: writes.append(event_name))
     transform_handler.handler(_validated(aws, context), context)
-    assert [k for k in aws.keys("processed") if k.startswith("_staging/")] == []
+    keys = aws.keys("processed")
+    assert keys and all(k.startswith("processed/") for k in keys)  # nothing under the staging prefix
+    assert not [w for w in writes if w.endswith((".CopyObject", ".DeleteObject"))]  # nothing staged, copied, dropped
 
 
-def test_a_failure_between_staging_and_publishing_leaves_no_visible_output(aws, context):
+def test_a_failed_write_leaves_no_visible_output(aws, context):
     event = _validated(aws, context)
-    runtime().s3.meta.events.register("before-call.s3.CopyObject", _fail("CopyObject"))
+    runtime().s3.meta.events.register("before-call.s3.PutObject", _fail("PutObject"))
     with pytest.raises(TransientError):
         transform_handler.handler(event, context)
     assert [k for k in aws.keys("processed") if k.startswith("processed/")] == []
@@ -84,7 +88,7 @@ def test_a_ledger_failure_after_publishing_withdraws_the_output(aws, context):
 
 def test_a_retry_after_a_transient_fault_completes_and_overwrites(aws, context):
     event = _validated(aws, context)
-    runtime().s3.meta.events.register("before-call.s3.CopyObject", _fail("CopyObject", times=1))
+    runtime().s3.meta.events.register("before-call.s3.PutObject", _fail("PutObject", times=1))
     with pytest.raises(TransientError):
         transform_handler.handler(event, context)
     assert transform_handler.handler(event, context)["status"] == "COMPLETED"
