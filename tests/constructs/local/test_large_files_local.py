@@ -116,3 +116,39 @@ def test_a_small_file_of_the_default_pipeline_stays_on_express(default_template_
         item = local.ledger_item(report.file_id)
         assert local.pipeline.state_machine_arn.rsplit(":", 1)[1] in item["execution"]
         assert TWIN not in item["execution"] and _twin_executions(local) == []
+
+
+def _one_second_steps(body: dict) -> None:
+    """The EXPRESS machine's function steps wait one second for their function, not two minutes."""
+    for resource in body["Resources"].values():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::StepFunctions::StateMachine" and props.get("StateMachineType") == "EXPRESS":
+            parts = props["DefinitionString"]["Fn::Join"][1]
+            props["DefinitionString"]["Fn::Join"][1] = [
+                p.replace('"TimeoutSeconds":120', '"TimeoutSeconds":1') if isinstance(p, str) else p for p in parts
+            ]
+
+
+def test_a_step_that_stops_waiting_leaves_its_function_to_finish_and_the_file_to_the_sweep(
+    default_template_path, variant, tmp_path
+):
+    """Its function still runs: no failure path races it; the file still ends final, with no output beside a
+    failure, and the execution says why it ended."""
+    template = variant(default_template_path, tmp_path, _one_second_steps)
+    # Seconds of validation in-process: longer than the step's one second on any machine this runs on.
+    rows = b"".join(b"t%d,%d.25,2024-01-01,acct-%d\n" % (i, i, i) for i in range(1_500_000))
+    source = _source(tmp_path, "slow.csv", b"transaction_id,amount,date,account_id\n" + rows)
+    with LocalPipeline(template, out=tmp_path / "out") as local:
+        (report,) = local.run([source]).files
+        sfn = local.clients["stepfunctions"]
+        (execution,) = sfn.list_executions(stateMachineArn=local.pipeline.state_machine_arn)["executions"]
+        described = sfn.describe_execution(executionArn=execution["executionArn"])
+        assert (described["status"], described.get("error")) == ("FAILED", "StepTimedOut"), described
+        item = local.ledger_item(report.file_id)
+        assert item is not None and item["status"] in ("COMPLETED", "VALIDATION_FAILED", "TRANSFORMATION_FAILED")
+        output = item.get("output_key")
+        if item["status"] != "COMPLETED":
+            processed = local.clients["s3"].list_objects_v2(Bucket=local.pipeline.processed_bucket)
+            assert [o["Key"] for o in processed.get("Contents", []) if o["Key"].startswith("processed/")] == []
+        else:
+            assert output
