@@ -103,6 +103,13 @@ def test_s3_requests_are_counted_by_part(assembly):
     assert small == pytest.approx(gets + files / 1000 * p["s3_put_copy_list_per_1000"], abs=0.01)
 
 
+def test_the_part_size_is_the_transforms():
+    from etl_constructs.cost import _PART_MB
+    from etl_handlers import s3io
+
+    assert _PART_MB * 1024 * 1024 == s3io.PART_SIZE
+
+
 def test_a_loop_or_a_choice_is_followed_as_named():
     definition = {
         "StartAt": "A",

@@ -33,7 +33,8 @@ REJECTED_PATH: dict[str, str | int] = {**VALID_PATH, "Valid?": "default", "A new
 #: The Choice of an EXPRESS machine that hands large files to its STANDARD twin (its first branch does).
 LARGE_FILE_CHOICE = "Large file?"
 _MB = 1024 * 1024
-#: The part size of the transform's multipart upload (MiB).
+#: The part size of the transform's multipart upload (MiB): etl_handlers.s3io.PART_SIZE, which tests/test_cost.py
+#: holds it to (the package does not ship the handlers' S3 module as an importable one).
 _PART_MB = 8
 _SECONDS_PER_MONTH = 30 * 24 * 3600
 #: Bytes the functions and the state machine log per file (Powertools JSON lines and EMF metrics per
@@ -177,10 +178,11 @@ def shape_of(path: Path | str, stack: str | None = None, pipeline: str | None = 
 
 def _size_threshold(definition: Mapping[str, Any]) -> int | None:
     """The size (bytes) above which the definition's first Choice hands a file over, if it has one."""
-    state = definition["States"].get(LARGE_FILE_CHOICE, {})
-    text = json.dumps(state.get("Choices", []))
-    found = re.search(r'"Variable": "\$\.size", "NumericGreaterThan": (\d+)', text)
-    return int(found.group(1)) if found else None
+    for choice in definition["States"].get(LARGE_FILE_CHOICE, {}).get("Choices", []):
+        for condition in choice.get("And", [choice]):
+            if condition.get("Variable") == "$.size" and "NumericGreaterThan" in condition:
+                return int(condition["NumericGreaterThan"])
+    return None
 
 
 def count_transitions(definition: Mapping[str, Any], path: Mapping[str, str | int]) -> int:
@@ -271,20 +273,14 @@ def estimate(
 
     transitions = valid * shape.valid_transitions + rejected * shape.rejected_transitions
     handed_over = shape.large_file_bytes is not None and size * _MB > shape.large_file_bytes
+    if shape.state_machine_type == "EXPRESS":
+        # An EXPRESS execution runs the file, or (a large one) hands it over in a moment to the STANDARD twin.
+        seconds = 0.2 * shape.hand_over_transitions if handed_over else sum(durations) + 0.2 * shape.valid_transitions
+        cost["Step Functions Express requests"] = n / 1e6 * p["step_functions_express_per_million_requests"]
+        cost["Step Functions Express duration"] = n * seconds * 64 / 1024 * p["step_functions_express_per_gb_second"]
     if handed_over:
-        # The rule's EXPRESS machine hands each file over in a moment; the STANDARD twin runs it.
         transitions = valid * shape.large_valid_transitions + rejected * shape.large_rejected_transitions
-        seconds = 0.2 * shape.hand_over_transitions
-        cost["Step Functions Express requests"] = n / 1e6 * p["step_functions_express_per_million_requests"]
-        cost["Step Functions Express duration"] = n * seconds * 64 / 1024 * p["step_functions_express_per_gb_second"]
-        cost["Step Functions state transitions"] = (
-            transitions / 1000 * p["step_functions_standard_per_1000_transitions"]
-        )
-    elif shape.state_machine_type == "EXPRESS":
-        seconds = sum(durations) + 0.2 * shape.valid_transitions
-        cost["Step Functions Express requests"] = n / 1e6 * p["step_functions_express_per_million_requests"]
-        cost["Step Functions Express duration"] = n * seconds * 64 / 1024 * p["step_functions_express_per_gb_second"]
-    else:
+    if handed_over or shape.state_machine_type != "EXPRESS":
         cost["Step Functions state transitions"] = (
             transitions / 1000 * p["step_functions_standard_per_1000_transitions"]
         )

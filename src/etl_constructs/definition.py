@@ -563,31 +563,20 @@ def _route_large_files(scope: Construct, res: Resources, rest: sfn.IChainable) -
     (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html). A hand-over that
     still fails after its retries leaves the input for the sweep, as an unrecorded RECEIVED does.
     """
-    assert res.large_file_machine is not None and res.large_file_bytes is not None
-    name = sfn.JsonPath.format(
-        "large-{}",
-        sfn.JsonPath.hash(
-            sfn.JsonPath.format(
-                "{}/{}/{}",
-                sfn.JsonPath.string_at("$.bucket"),
-                sfn.JsonPath.string_at("$.key"),
-                sfn.JsonPath.string_at("$.version"),
-            ),
-            "SHA-256",
-        ),
-    )
-    hand_over = tasks.StepFunctionsStartExecution(
+    assert res.large_file_bytes is not None
+    hand_over = _start_on_twin(
         scope,
+        res,
         "Hand over to STANDARD",
-        state_machine=res.large_file_machine,
-        integration_pattern=sfn.IntegrationPattern.REQUEST_RESPONSE,
-        name=name,
-        input=sfn.TaskInput.from_json_path_at("$"),
-        result_path=sfn.JsonPath.DISCARD,
+        "large",
+        sfn.JsonPath.format(
+            "{}/{}/{}",
+            sfn.JsonPath.string_at("$.bucket"),
+            sfn.JsonPath.string_at("$.key"),
+            sfn.JsonPath.string_at("$.version"),
+        ),
+        sfn.TaskInput.from_json_path_at("$"),
     )
-    # Retriers are tried before catchers, and States.TaskFailed matches the duplicate name too: never retry it.
-    hand_over.add_retry(errors=EXECUTION_EXISTS, max_attempts=0)
-    res.retry.apply(hand_over, HAND_OVER_RETRY_ERRORS)
     handed = sfn.Succeed(scope, "Handed over", comment="The STANDARD machine runs the file")
     hand_over.add_catch(handed, errors=EXECUTION_EXISTS, result_path=sfn.JsonPath.DISCARD)
     unavailable = sfn.Fail(scope, "Not handed over", error="HandOverFailed", cause="See the task's error")
@@ -689,6 +678,27 @@ def _defer(
     )
 
 
+def _start_on_twin(
+    scope: Construct, res: Resources, name: str, prefix: str, once_for: str, task_input: sfn.TaskInput
+) -> tasks.StepFunctionsStartExecution:
+    """A request-response start of the STANDARD twin, named `<prefix>-<SHA-256 of once_for>` (a JsonPath value)
+    so that a repeat starts it once: the twin refuses a name it holds, which is never retried (retriers come
+    before catchers, and States.TaskFailed matches it too); other refusals get the retry policy."""
+    assert res.large_file_machine is not None
+    start = tasks.StepFunctionsStartExecution(
+        scope,
+        name,
+        state_machine=res.large_file_machine,
+        integration_pattern=sfn.IntegrationPattern.REQUEST_RESPONSE,
+        name=sfn.JsonPath.format(f"{prefix}-{{}}", sfn.JsonPath.hash(once_for, "SHA-256")),
+        input=task_input,
+        result_path=sfn.JsonPath.DISCARD,
+    )
+    start.add_retry(errors=EXECUTION_EXISTS, max_attempts=0)
+    res.retry.apply(start, HAND_OVER_RETRY_ERRORS)
+    return start
+
+
 def _resume_on_twin(scope: Construct, res: Resources, step: str, then: sfn.IChainable) -> sfn.IChainable:
     """Start the STANDARD twin's resume of a file this EXPRESS execution just deferred, then `then`.
 
@@ -698,18 +708,13 @@ def _resume_on_twin(scope: Construct, res: Resources, step: str, then: sfn.IChai
     the sweep, as before. The resume takes the item over only while it is DEFERRED by this execution (the
     ledger's condition), so a sweep resuming it too begins one attempt between them.
     """
-    assert res.large_file_machine is not None
-    name = sfn.JsonPath.format(
-        "resume-{}",
-        sfn.JsonPath.hash(sfn.JsonPath.format("{}/{}", sfn.JsonPath.string_at("$$.Execution.Id"), step), "SHA-256"),
-    )
-    start = tasks.StepFunctionsStartExecution(
+    start = _start_on_twin(
         scope,
+        res,
         f"Resume {step} on STANDARD",
-        state_machine=res.large_file_machine,
-        integration_pattern=sfn.IntegrationPattern.REQUEST_RESPONSE,
-        name=name,
-        input=sfn.TaskInput.from_object(
+        "resume",
+        sfn.JsonPath.format("{}/{}", sfn.JsonPath.string_at("$$.Execution.Id"), step),
+        sfn.TaskInput.from_object(
             {
                 "bucket": sfn.JsonPath.string_at("$.bucket"),
                 "key": sfn.JsonPath.string_at("$.key"),
@@ -717,10 +722,7 @@ def _resume_on_twin(scope: Construct, res: Resources, step: str, then: sfn.IChai
                 statuses.REPROCESS: statuses.REPROCESS_DEFERRED,
             }
         ),
-        result_path=sfn.JsonPath.DISCARD,
     )
-    start.add_retry(errors=EXECUTION_EXISTS, max_attempts=0)
-    res.retry.apply(start, HAND_OVER_RETRY_ERRORS)
     start.add_catch(then, errors=["States.ALL"], result_path="$.resume_error")
     return start.next(then)
 

@@ -7,26 +7,16 @@ import json
 import aws_cdk as cdk
 import pytest
 from aws_cdk import Duration
-from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 
 from etl_constructs import (
     ConfigurationError,
     DataSettings,
-    ProcessingLedger,
     ValidateTransformWorkflow,
-    ValidateTransformWorkflowProps,
 )
 from etl_constructs.definition import EXECUTION_EXISTS
 
-
-def _props(stack: cdk.Stack, **overrides) -> ValidateTransformWorkflowProps:
-    return ValidateTransformWorkflowProps(
-        raw_bucket=s3.Bucket(stack, "Raw"),
-        quarantine_bucket=s3.Bucket(stack, "Quarantine"),
-        ledger=ProcessingLedger(stack, "Ledger"),
-        **overrides,
-    )
+from .test_workflow import _props
 
 
 @pytest.fixture(scope="module")

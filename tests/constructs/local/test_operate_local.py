@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -348,18 +350,24 @@ def test_a_new_attempt_whose_write_fails_or_loses_its_reply_begins_once(pipeline
     assert full["execution"] == result.execution
 
 
+@contextmanager
+def _failing_twice(template: Path, tmp_path: Path) -> Iterator[LocalPipeline]:
+    """A pipeline whose validate function is killed on every try and whose failure path's ledger write is
+    refused: an execution fails with its item left in progress."""
+    with (
+        (tmp_path / "logs.jsonl").open("w") as log,
+        LocalPipeline(template, out=tmp_path / "out", log=log, backoff=0) as local,
+    ):
+        local.inject(Fault.kill("Validate", "s3", "GetObject", times=None))
+        local.inject(Fault.error("dynamodb", "UpdateItem", caller="StateMachine", times=None))
+        yield local
+
+
 def test_an_express_execution_sends_no_status_change_and_the_sweep_settles_it(default_template_path, tmp_path):
     """AWS sends no status-change event for an EXPRESS execution: the reconciler must not run for it here either."""
     from datetime import UTC, datetime, timedelta
 
-    with (
-        (tmp_path / "logs.jsonl").open("w") as log,
-        LocalPipeline(default_template_path, out=tmp_path / "out", log=log, backoff=0) as local,
-    ):
-        # The validate function killed on every try, then its failure path's ledger write refused: the
-        # execution fails with the item left in progress.
-        local.inject(Fault.kill("Validate", "s3", "GetObject", times=None))
-        local.inject(Fault.error("dynamodb", "UpdateItem", caller="StateMachine", times=None))
+    with _failing_twice(default_template_path, tmp_path) as local:
         upload = local.upload(_file(tmp_path, "july.csv", VALID), "july.csv")
         (event,) = local.matched_events()
         ended = local.wait([local.start(event)])
@@ -379,12 +387,7 @@ def test_an_express_execution_sends_no_status_change_and_the_sweep_settles_it(de
 
 def test_run_reports_what_the_sweep_settles_when_express_leaves_a_file_unsettled(default_template_path, tmp_path):
     """run-local gives the status a file ends with in AWS: for EXPRESS, the one the sweep gives it later."""
-    with (
-        (tmp_path / "logs.jsonl").open("w") as log,
-        LocalPipeline(default_template_path, out=tmp_path / "out", log=log, backoff=0) as local,
-    ):
-        local.inject(Fault.kill("Validate", "s3", "GetObject", times=None))
-        local.inject(Fault.error("dynamodb", "UpdateItem", caller="StateMachine", times=None))
+    with _failing_twice(default_template_path, tmp_path) as local:
         (report,) = local.run([_file(tmp_path, "june.csv", VALID)]).files
         local.clear_faults()
         item = local.ledger_item(report.file_id)
