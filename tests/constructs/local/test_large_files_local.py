@@ -152,3 +152,29 @@ def test_a_step_that_stops_waiting_leaves_its_function_to_finish_and_the_file_to
             assert [o["Key"] for o in processed.get("Contents", []) if o["Key"].startswith("processed/")] == []
         else:
             assert output
+
+
+def test_a_hand_over_whose_reply_is_lost_starts_the_twin_once(local, tmp_path):
+    """StartExecution applied, its reply lost: the retry, under the same name, finds the execution there."""
+    lost = local.inject(Fault.reply_lost("states", "StartExecution", caller="StateMachine"))
+    (report,) = local.run([_source(tmp_path, "lost.csv")]).files
+    assert lost.hits == 1
+    assert report.status == "COMPLETED", report
+    (twin,) = _twin_executions(local)
+    assert twin["status"] == "SUCCEEDED"
+    assert local.ledger_item(report.file_id)["attempt"] == 1
+
+
+def test_a_delivery_after_the_twin_ended_is_handed_over_once_and_not_retried(local, tmp_path):
+    """The twin refuses the name it still holds (its execution closed): the hand-over ends at once, done."""
+    (report,) = local.run([_source(tmp_path, "again.csv")]).files
+    assert report.status == "COMPLETED"
+    (event,) = local.delivered
+    replayed = local.start(event)
+    assert local.wait([replayed]) == {replayed: "SUCCEEDED"}
+    history = local.clients["stepfunctions"].get_execution_history(executionArn=replayed)["events"]
+    assert sum(1 for e in history if e["type"] == "TaskFailed") == 1  # refused once, never retried
+    assert [e["stateEnteredEventDetails"]["name"] for e in history if e["type"] == "SucceedStateEntered"] == [
+        "Handed over"
+    ]
+    assert len(_twin_executions(local)) == 1
