@@ -153,3 +153,22 @@ def test_x_ray_records_one_trace_per_execution_sampled_by_the_default_rule(assem
     assert xray_traces(3_000_000, shape) == pytest.approx(2_592_000 + 0.05 * 408_000)
     untraced = dataclasses.replace(shape, traced_machine=False)
     assert xray_traces(30_000, untraced) == 60_000  # each traced function's invocation a root of its own
+
+
+def test_state_logs_are_priced_by_the_machines_log_level(assembly):
+    """EXPRESS logs failures only by default (a file that ends well logs nothing there); STANDARD every state."""
+    from etl_constructs.cost import LOG_BYTES_PER_INVOCATION, LOG_BYTES_PER_TRANSITION, prices
+
+    p = prices()["regions"]["us-east-1"]["cloudwatch_logs_ingestion_per_gb"]
+    plain, standard = shape_of(assembly, pipeline="Plain"), shape_of(assembly, pipeline="Standard")
+    assert (plain.logs_every_state, plain.twin_logs_every_state, standard.logs_every_state) == (False, True, True)
+    files = 3_000_000
+    functions_only = files * 2 * LOG_BYTES_PER_INVOCATION / 1024**3 * p
+    small = estimate(plain, files, 1.0)
+    assert small.breakdown["CloudWatch Logs ingestion"] == pytest.approx(functions_only, abs=0.01)
+    assert small.assumptions["states_logged"] == "failures only"
+    every_state = estimate(dataclasses.replace(plain, logs_every_state=True), files, 1.0)
+    states = files * 7 * LOG_BYTES_PER_TRANSITION / 1024**3 * p  # 7 states a file, valid or rejected
+    assert every_state.breakdown["CloudWatch Logs ingestion"] == pytest.approx(functions_only + states, abs=0.01)
+    large = estimate(plain, 300, 1024.0)  # handed over: the twin logs every state
+    assert large.assumptions["states_logged"] == "every state"

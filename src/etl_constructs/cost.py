@@ -38,8 +38,8 @@ _MB = 1024 * 1024
 _PART_MB = 8
 _SECONDS_PER_MONTH = 30 * 24 * 3600
 #: Bytes the functions and the state machine log per file (Powertools JSON lines and EMF metrics per
-#: invocation; Step Functions at LogLevel.ALL writes about two events per state), measured on run-local's
-#: handler-logs.jsonl and a vended log of this definition.
+#: invocation; Step Functions at LogLevel.ALL writes about two events per state, at ERROR none for a file
+#: that ends well), measured on run-local's handler-logs.jsonl and a vended log of this definition.
 LOG_BYTES_PER_INVOCATION = 2500
 LOG_BYTES_PER_TRANSITION = 700
 #: The JSON Lines output is about this much larger than CSV input (field names on every row).
@@ -97,6 +97,9 @@ class PipelineShape:
         large_valid_transitions: states a valid file's execution enters on the twin.
         large_rejected_transitions: states a rejected file's execution enters on the twin.
         hand_over_transitions: states the rule's machine enters to hand a file over.
+        logs_every_state: whether the rule's machine logs at ALL (below it, a file that ends well logs
+            nothing: ERROR logs only failures).
+        twin_logs_every_state: the same, for the STANDARD twin.
     """
 
     state_machine_type: str
@@ -113,6 +116,8 @@ class PipelineShape:
     large_valid_transitions: int = 0
     large_rejected_transitions: int = 0
     hand_over_transitions: int = 0
+    logs_every_state: bool = True
+    twin_logs_every_state: bool = True
 
 
 def shape_of(path: Path | str, stack: str | None = None, pipeline: str | None = None) -> PipelineShape:
@@ -152,10 +157,10 @@ def shape_of(path: Path | str, stack: str | None = None, pipeline: str | None = 
             sweeps += _SECONDS_PER_MONTH // (int(found.group(1)) * unit)
     twin: dict[str, Any] = {}
     if spec.large_file_machine_id:
-        twin_definition = json.loads(
-            template.resolve(template.resources[spec.large_file_machine_id]["Properties"]["DefinitionString"])
-        )
+        twin_machine = template.resources[spec.large_file_machine_id]["Properties"]
+        twin_definition = json.loads(template.resolve(twin_machine["DefinitionString"]))
         twin = {
+            "twin_logs_every_state": _logs_every_state(twin_machine),
             "large_file_bytes": _size_threshold(definition),
             "large_valid_transitions": count_transitions(twin_definition, VALID_PATH),
             "large_rejected_transitions": count_transitions(twin_definition, REJECTED_PATH),
@@ -173,7 +178,13 @@ def shape_of(path: Path | str, stack: str | None = None, pipeline: str | None = 
         sweep_per_month=sweeps,
         archive=bool(owned("AWS::Events::Archive")),
         traced_machine=bool((machine.get("TracingConfiguration") or {}).get("Enabled")),
+        logs_every_state=_logs_every_state(machine),
     )
+
+
+def _logs_every_state(machine: Mapping[str, Any]) -> bool:
+    """Whether a state machine's properties log every state (LogLevel ALL)."""
+    return (machine.get("LoggingConfiguration") or {}).get("Level") == "ALL"
 
 
 def _size_threshold(definition: Mapping[str, Any]) -> int | None:
@@ -273,6 +284,7 @@ def estimate(
 
     transitions = valid * shape.valid_transitions + rejected * shape.rejected_transitions
     handed_over = shape.large_file_bytes is not None and size * _MB > shape.large_file_bytes
+    logged = not seed and (shape.twin_logs_every_state if handed_over else shape.logs_every_state)
     if shape.state_machine_type == "EXPRESS":
         # An EXPRESS execution runs the file, or (a large one) hands it over in a moment to the STANDARD twin.
         seconds = 0.2 * shape.hand_over_transitions if handed_over else sum(durations) + 0.2 * shape.valid_transitions
@@ -309,7 +321,7 @@ def estimate(
         cost["CloudWatch alarms"] = shape.alarm_metrics * p["cloudwatch_alarm_per_metric_month"]
         cost["CloudWatch dashboards"] = shape.dashboards * p["cloudwatch_dashboard_per_month"]
         cost["CloudWatch custom metrics"] = 7 * p["cloudwatch_custom_metric_per_month"]
-        log_bytes = n * 2 * LOG_BYTES_PER_INVOCATION + transitions * LOG_BYTES_PER_TRANSITION
+        log_bytes = n * 2 * LOG_BYTES_PER_INVOCATION + (transitions * LOG_BYTES_PER_TRANSITION if logged else 0)
         cost["CloudWatch Logs ingestion"] = log_bytes / 1024**3 * p["cloudwatch_logs_ingestion_per_gb"]
         cost["KMS keys"] = shape.keys * p["kms_key_per_month"]
         cost["X-Ray traces"] = xray_traces(n, shape) / 1e6 * p["xray_per_million_traces"]
@@ -326,6 +338,7 @@ def estimate(
             "state_machine_type": "STANDARD (handed over by size)" if handed_over else shape.state_machine_type,
             "transitions_valid_file": shape.valid_transitions,
             "transitions_rejected_file": shape.rejected_transitions,
+            "states_logged": "every state" if logged else "failures only",
             "function_seconds": [round(d, 3) for d in durations],
             "shape": "seed" if seed else "template",
         },

@@ -73,6 +73,9 @@ class WorkflowOptions:
             keep room for it, so they stay as they were). Default: "_staging/".
         runtime: the functions' Python runtime. Default: Python 3.14.
         ephemeral_storage_mb: /tmp of both functions, where the duplicate-id check spills. Default: 2048.
+        log_level: what the data-path machines log: ERROR on EXPRESS keeps each failure and leaves every
+            file's steps to the ledger; ALL logs every state of every file. Default: ERROR on EXPRESS, ALL on
+            STANDARD.
         include_execution_data: log the data passing through states (it is financial data). Default: False.
         sweep_interval: how often the sweep settles what was left unsettled, 5 minutes to 1 day.
             Default: 15 minutes.
@@ -86,6 +89,7 @@ class WorkflowOptions:
     staging_prefix: str = _like(ValidateTransformWorkflowProps, "staging_prefix")
     runtime: lambda_.Runtime = _like(ValidateTransformWorkflowProps, "runtime")
     ephemeral_storage_mb: int = _like(ValidateTransformWorkflowProps, "ephemeral_storage_mb")
+    log_level: sfn.LogLevel | None = _like(ValidateTransformWorkflowProps, "log_level")
     include_execution_data: bool = _like(ValidateTransformWorkflowProps, "include_execution_data")
     sweep_interval: Duration = _like(ValidateTransformWorkflowProps, "sweep_interval")
     metrics_namespace: str = _like(ValidateTransformWorkflowProps, "metrics_namespace")
@@ -138,6 +142,7 @@ WORKFLOW_SOURCES: dict[str, str | None] = {
     "execution_timeout": "execution_timeout",
     "state_machine_type": "state_machine_type",
     "large_file_mb": "workflow.large_file_mb",
+    "log_level": "workflow.log_level",
     "include_execution_data": "workflow.include_execution_data",
     "function_props": "function_props",
     "state_machine_props": "state_machine_props",

@@ -106,7 +106,7 @@ _STATE_MACHINE_OWNED: dict[str, str | None] = {
     "definition_body": None,
     "definition_substitutions": None,
     "role": None,
-    "logs": "include_execution_data",
+    "logs": "log_level / include_execution_data",
     "state_machine_type": "state_machine_type",
     "timeout": "execution_timeout",
 }
@@ -165,6 +165,12 @@ class ValidateTransformWorkflowProps:
             EXPRESS step may wait, leaving room for a slower format, a slow S3 and throttling waits.
             Reprocessing, backfills and the sweep's restarts start the twin, whatever the size.
             None: no twin. Default: 256.
+        log_level: what the data-path machines log to CloudWatch Logs. EXPRESS keeps no execution history
+            of its own; at ALL it logs about two events for each state of every file (7 states a valid file),
+            while the ledger already records every step of every file with its time. At ERROR it logs each
+            failed task, caught error and failed execution, which is what an investigation starts from.
+            Give LogLevel.ALL to log every state of every file (cdk-nag's AwsSolutions-SF1 is acknowledged
+            below ALL). Default: ERROR on EXPRESS, ALL on STANDARD (the STANDARD twin's too).
         include_execution_data: log the data passing through states (it is financial data). Default: False.
         function_props: `lambda_.Function` keyword arguments over the validate and transform functions'
             defaults (for example `architecture`, `description`, `layers`, `environment_encryption`). What
@@ -226,6 +232,7 @@ class ValidateTransformWorkflowProps:
     execution_timeout: Duration = field(default_factory=lambda: _UNSET_TIMEOUTS["execution_timeout"])
     state_machine_type: sfn.StateMachineType | None = None
     large_file_mb: int | None = 256
+    log_level: sfn.LogLevel | None = None
     include_execution_data: bool = False
     function_props: Mapping[str, Any] | None = None
     state_machine_props: Mapping[str, Any] | None = None
@@ -558,7 +565,10 @@ class ValidateTransformWorkflow(Construct):
         `prefix` starts its construct ids (`<prefix>StateMachine`, `<prefix>Steps`, `<prefix>StateMachineLogs`).
         """
         props = self.props
-        return sfn.StateMachine(
+        level = props.log_level or (
+            sfn.LogLevel.ERROR if machine_type == sfn.StateMachineType.EXPRESS else sfn.LogLevel.ALL
+        )
+        machine = sfn.StateMachine(
             self,
             f"{prefix}StateMachine",
             **{
@@ -571,11 +581,20 @@ class ValidateTransformWorkflow(Construct):
                 "timeout": timeout,
                 "logs": sfn.LogOptions(
                     destination=self._log_group(f"{prefix}StateMachineLogs", STATES_LOG_PREFIX),
-                    level=sfn.LogLevel.ALL,
+                    level=level,
                     include_execution_data=props.include_execution_data,
                 ),
             },
         )
+        if level != sfn.LogLevel.ALL:
+            acknowledge(
+                machine,
+                "AwsSolutions::AwsSolutions-SF1",
+                f"this data-path machine logs at {level.name} (log_level): each failed task, caught error and failed"
+                " execution; the ledger records every step of every file; give log_level=LogLevel.ALL to log"
+                " every state",
+            )
+        return machine
 
     @property
     def data_machines(self) -> tuple[sfn.StateMachine, ...]:

@@ -126,6 +126,7 @@ def _everything(stack: cdk.Stack) -> EtlPipelineProps:
             staging_prefix="stage/",
             runtime=lambda_.Runtime.PYTHON_3_13,
             ephemeral_storage_mb=4096,
+            log_level=sfn.LogLevel.ERROR,
             include_execution_data=True,
             sweep_interval=Duration.minutes(30),
             metrics_namespace="Payments",
@@ -440,6 +441,9 @@ CHECKS: dict[str, Check] = {
     "WorkflowOptions.staging_prefix": lambda t: _env(t, "Everything")["STAGING_PREFIX"] == "stage/",
     "WorkflowOptions.runtime": lambda t: _function(t, "Everything")["Runtime"] == "python3.13",
     "WorkflowOptions.ephemeral_storage_mb": lambda t: _function(t, "Everything")["EphemeralStorage"]["Size"] == 4096,
+    "WorkflowOptions.log_level": lambda t: (  # STANDARD (control totals) would log ALL
+        _machine(t, "Everything")["Properties"]["LoggingConfiguration"]["Level"] == "ERROR"
+    ),
     "WorkflowOptions.include_execution_data": lambda t: (
         _machine(t, "Everything")["Properties"]["LoggingConfiguration"]["IncludeExecutionData"] is True
     ),

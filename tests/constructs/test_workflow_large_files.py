@@ -135,6 +135,22 @@ def test_state_machine_props_reach_both_machines_each_with_a_name_of_its_own(syn
     assert _definition(entry)["Comment"] == _definition(twin)["Comment"] == "ETL"
 
 
+def _level(machine: dict) -> str:
+    return machine["Properties"]["LoggingConfiguration"]["Level"]
+
+
+def test_express_logs_failures_and_the_twin_every_state_by_default(template):
+    assert _level(_machine(template, "StateMachine")) == "ERROR"
+    assert _level(_machine(template, "LargeFileStateMachine")) == "ALL"
+
+
+def test_log_level_reaches_both_machines(synthesize):
+    template, _ = synthesize(
+        lambda stack: ValidateTransformWorkflow(stack, "Workflow", _props(stack, log_level=sfn.LogLevel.ALL))
+    )
+    assert _level(_machine(template, "StateMachine")) == _level(_machine(template, "LargeFileStateMachine")) == "ALL"
+
+
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
