@@ -82,7 +82,8 @@ class WorkflowOptions:
         metrics_namespace: CloudWatch namespace of the functions' metrics. Default: "EtlPipeline".
         service_name: Powertools service name (metric dimension, log key). Default: the workflow's path.
         large_file_mb: with an EXPRESS data path, files larger than this run on a STANDARD twin, with the
-            full timeouts; None runs every file on EXPRESS (5 minutes at most). Default: 256.
+            full timeouts; None runs every file on EXPRESS (5 minutes at most). Another value on a STANDARD
+            data path is refused (it would route nothing). Default: 256.
     """
 
     output_prefix: str = _like(ValidateTransformWorkflowProps, "output_prefix")

@@ -111,6 +111,8 @@ _STATE_MACHINE_OWNED: dict[str, str | None] = {
     "timeout": "execution_timeout",
 }
 _RECONCILER_TIMEOUT = Duration.hours(2)
+#: The default size (MiB) above which an EXPRESS data path hands a file to its STANDARD twin.
+_LARGE_FILE_MB = 256
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,7 @@ class ValidateTransformWorkflowProps:
             vCPU the memory buys): 256 MiB takes about 20 seconds a step, a sixth of the 2 minutes an
             EXPRESS step may wait, leaving room for a slower format, a slow S3 and throttling waits.
             Reprocessing, backfills and the sweep's restarts start the twin, whatever the size.
-            None: no twin. Default: 256.
+            None: no twin. Refused on a STANDARD data path, unless None or the default. Default: 256.
         log_level: what the data-path machines log to CloudWatch Logs. EXPRESS keeps no execution history
             of its own; at ALL it logs about two events for each state of every file (7 states a valid file),
             while the ledger already records every step of every file with its time. At ERROR it logs each
@@ -231,7 +233,7 @@ class ValidateTransformWorkflowProps:
     log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR
     execution_timeout: Duration = field(default_factory=lambda: _UNSET_TIMEOUTS["execution_timeout"])
     state_machine_type: sfn.StateMachineType | None = None
-    large_file_mb: int | None = 256
+    large_file_mb: int | None = _LARGE_FILE_MB
     log_level: sfn.LogLevel | None = None
     include_execution_data: bool = False
     function_props: Mapping[str, Any] | None = None
@@ -285,6 +287,12 @@ class ValidateTransformWorkflowProps:
             )
         if self.state_machine_type == sfn.StateMachineType.EXPRESS and self.large_file_mb is None:
             self._fit_express()
+        if self.state_machine_type == sfn.StateMachineType.STANDARD and self.large_file_mb not in (None, _LARGE_FILE_MB):
+            raise ConfigurationError(
+                f"large_file_mb={self.large_file_mb} routes files by size on an EXPRESS data path only; this one is"
+                " STANDARD (state_machine_type, or data.control_totals), where every file has the full timeouts:"
+                " leave large_file_mb unset"
+            )
         for name in ("validate_timeout", "transform_timeout"):
             seconds = getattr(self, name).to_seconds()
             if not 1 <= seconds <= 900:

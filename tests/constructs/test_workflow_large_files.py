@@ -178,6 +178,11 @@ def test_express_alone_derives_its_timeouts_as_before():
     [
         ({"large_file_mb": -1}, "large_file_mb must be 0 or more"),
         (
+            {"state_machine_type": sfn.StateMachineType.STANDARD, "large_file_mb": 512},
+            "large_file_mb=512 routes files by size on an EXPRESS data path only",
+        ),
+        ({"data": DataSettings(control_totals=True), "large_file_mb": 0}, "this one is STANDARD"),
+        (
             {
                 "state_machine_type": sfn.StateMachineType.EXPRESS,
                 "data": DataSettings(control_totals=True, control_wait=Duration.minutes(10)),
