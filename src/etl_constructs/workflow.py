@@ -287,7 +287,8 @@ class ValidateTransformWorkflowProps:
             )
         if self.state_machine_type == sfn.StateMachineType.EXPRESS and self.large_file_mb is None:
             self._fit_express()
-        if self.state_machine_type == sfn.StateMachineType.STANDARD and self.large_file_mb not in (None, _LARGE_FILE_MB):
+        routes_nothing = self.large_file_mb not in (None, _LARGE_FILE_MB)
+        if self.state_machine_type == sfn.StateMachineType.STANDARD and routes_nothing:
             raise ConfigurationError(
                 f"large_file_mb={self.large_file_mb} routes files by size on an EXPRESS data path only; this one is"
                 " STANDARD (state_machine_type, or data.control_totals), where every file has the full timeouts:"
