@@ -13,7 +13,7 @@ from aws_cdk import aws_stepfunctions as sfn
 
 from etl_constructs import EtlPipeline, EtlPipelineProps, LandingOptions
 from etl_constructs.cli import main
-from etl_constructs.cost import SEED, count_transitions, estimate, shape_of, xray_traces
+from etl_constructs.cost import SEED, STORAGE, count_transitions, estimate, shape_of, xray_traces
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -132,13 +132,24 @@ def test_the_seed_shape_costs_more_in_compute_and_less_in_transitions(example):
     assert seed.assumptions["transitions_valid_file"] == 4
 
 
+def test_the_example_costs_at_most_a_quarter_of_the_seeds_shape_without_storage(example):
+    """The issue's goal at 100,000 files a day of 1 MB. Storage is the files' and their output's, the same in both."""
+    ours = estimate(shape_of(example, "EtlPipelineExample-dev", "Pipeline"), 3_000_000, 1.0)
+    seed = estimate(SEED, 3_000_000, 1.0, seed=True)
+    assert ours.breakdown[STORAGE] == seed.breakdown[STORAGE]
+    assert ours.without_storage <= seed.without_storage / 4
+
+
 def test_the_command_prints_a_table_and_json(capsys, example):
     args = ["cost", "--template", str(example), "--stack", "EtlPipelineExample-dev", "--pipeline", "Pipeline"]
     assert main([*args, "--files-per-month", "30000", "--mean-size", "0.1"]) == 0
-    assert capsys.readouterr().out.splitlines()[-1].startswith("total (USD a month)")
+    last_two = capsys.readouterr().out.splitlines()[-2:]
+    assert last_two[0].startswith("total (USD a month)") and last_two[1].startswith("  without S3 storage")
     assert main([*args, "--files-per-month", "30000", "--mean-size", "0.1", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["total"] == pytest.approx(sum(report["breakdown"].values()), abs=0.05)
+    storage = report["breakdown"][STORAGE]
+    assert report["without_storage"] == pytest.approx(report["total"] - storage, abs=0.02) and storage > 0
     assert report["assumptions"]["prices_date"] and report["assumptions"]["transitions_valid_file"] == 7
     assert main([*args, "--files-per-month", "1", "--mean-size", "1", "--region", "mars-1"]) == 2
     assert "no prices for mars-1" in capsys.readouterr().err

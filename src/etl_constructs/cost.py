@@ -42,6 +42,8 @@ _SECONDS_PER_MONTH = 30 * 24 * 3600
 #: that ends well), measured on run-local's handler-logs.jsonl and a vended log of this definition.
 LOG_BYTES_PER_INVOCATION = 2500
 LOG_BYTES_PER_TRANSITION = 700
+#: The breakdown's line for S3 storage, which the report also leaves out of `without_storage`.
+STORAGE = "S3 storage (a month's files and output)"
 #: The JSON Lines output is about this much larger than CSV input (field names on every row).
 OUTPUT_RATIO = 2.2
 
@@ -60,11 +62,14 @@ class CostReport:
         total: US dollars a month.
         breakdown: dollars by item, largest first.
         assumptions: what the estimate took from the template and the inputs.
+        without_storage: the total less S3 storage: what the pipeline itself costs (storage is the
+            files' and their output's, the same for any pipeline that keeps them).
     """
 
     total: float
     breakdown: dict[str, float]
     assumptions: dict[str, Any] = field(default_factory=dict)
+    without_storage: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """As JSON-ready values."""
@@ -75,7 +80,11 @@ class CostReport:
         width = max(len(k) for k in self.breakdown)
         lines = [f"{name:<{width}}  {amount:>12,.2f}" for name, amount in self.breakdown.items()]
         rule = "-" * (width + 14)
-        return "\n".join([*lines, rule, f"{'total (USD a month)':<{width}}  {self.total:>12,.2f}"]) + "\n"
+        totals = [
+            f"{'total (USD a month)':<{width}}  {self.total:>12,.2f}",
+            f"{'  without S3 storage':<{width}}  {self.without_storage:>12,.2f}",
+        ]
+        return "\n".join([*lines, rule, *totals]) + "\n"
 
 
 @dataclass(frozen=True)
@@ -311,7 +320,7 @@ def estimate(
     puts = 2 if seed else parts
     gets = n * 2
     cost["S3 requests"] = gets / 1000 * p["s3_get_per_1000"] + valid * puts / 1000 * p["s3_put_copy_list_per_1000"]
-    cost["S3 storage (a month's files and output)"] = (
+    cost[STORAGE] = (
         n * size * (1 + OUTPUT_RATIO) / 1024 * p["s3_standard_per_gb_month"]
     )
 
@@ -328,6 +337,7 @@ def estimate(
     breakdown = dict(sorted(((k, round(v, 2)) for k, v in cost.items()), key=lambda kv: -kv[1]))
     return CostReport(
         total=round(math.fsum(cost.values()), 2),
+        without_storage=round(math.fsum(v for k, v in cost.items() if k != STORAGE), 2),
         breakdown=breakdown,
         assumptions={
             "region": region,

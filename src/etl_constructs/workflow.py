@@ -152,7 +152,7 @@ class ValidateTransformWorkflowProps:
         execution_timeout: the whole execution's limit: the STANDARD machine's (the twin's, when files are
             routed by size). Default: 1 hour.
         state_machine_type: EXPRESS or STANDARD. EXPRESS bills a file's execution by its duration, not by
-            its 6 or more state transitions (0.42 of the cost at 1 MB files, see the README); it runs 5
+            its 6 or more state transitions (0.41 of the cost at 1 MB files, see the README); it runs 5
             minutes at most, at least once, and emits no status-change events, so an execution that ends
             without settling its item is settled by the sweep, not the reconciler. Files larger than
             `large_file_mb` are handed to a STANDARD twin, which has every timeout above; on the EXPRESS
