@@ -320,9 +320,7 @@ def estimate(
     puts = 2 if seed else parts
     gets = n * 2
     cost["S3 requests"] = gets / 1000 * p["s3_get_per_1000"] + valid * puts / 1000 * p["s3_put_copy_list_per_1000"]
-    cost[STORAGE] = (
-        n * size * (1 + OUTPUT_RATIO) / 1024 * p["s3_standard_per_gb_month"]
-    )
+    cost[STORAGE] = n * size * (1 + OUTPUT_RATIO) / 1024 * p["s3_standard_per_gb_month"]
 
     if shape.archive:
         cost["EventBridge archive"] = n * 1.5 / 1024**2 * p["eventbridge_archive_per_gb"]
