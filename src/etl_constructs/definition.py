@@ -66,6 +66,10 @@ EXECUTION_EXISTS = ["StepFunctions.ExecutionAlreadyExistsException", "StepFuncti
 HAND_OVER_RETRY_ERRORS = ["States.TaskFailed"]
 #: The `detail.status` of the events the sweep gives the reconciler for items left unsettled.
 UNSETTLED = "UNSETTLED"
+#: The errors of a data-path execution that could not record RECEIVED (or a new attempt), or hand a large file
+#: over; the reconciler records them on the version, with the caught failure as the cause.
+LEDGER_UNAVAILABLE = "LedgerUnavailable"
+HAND_OVER_FAILED = "HandOverFailed"
 
 
 @dataclass(frozen=True)
@@ -376,10 +380,10 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
     repeat.add_catch(already, errors=["States.ALL"], result_path="$.repeat_error")
     received.add_catch(repeat.next(already), errors=[CONDITIONAL_CHECK_FAILED], result_path="$.repeat")
     unavailable = sfn.Fail(
-        scope, "Ledger unavailable", error="LedgerUnavailable", cause="RECEIVED could not be recorded"
+        scope, "Ledger unavailable", error=LEDGER_UNAVAILABLE, cause="RECEIVED could not be recorded"
     )
     if res.parking is not None:
-        park = _park(scope, res)
+        park = _park(scope, res, "Leave the file for the sweep", LEDGER_UNAVAILABLE)
         park.add_catch(unavailable, errors=["States.ALL"], result_path="$.park_error")
         park.next(unavailable)
         received.add_catch(park, errors=["States.ALL"], result_path="$.failure")
@@ -579,9 +583,9 @@ def _route_large_files(scope: Construct, res: Resources, rest: sfn.IChainable) -
     )
     handed = sfn.Succeed(scope, "Handed over", comment="The STANDARD machine runs the file")
     hand_over.add_catch(handed, errors=EXECUTION_EXISTS, result_path=sfn.JsonPath.DISCARD)
-    unavailable = sfn.Fail(scope, "Not handed over", error="HandOverFailed", cause="See the task's error")
+    unavailable = sfn.Fail(scope, "Not handed over", error=HAND_OVER_FAILED, cause="See the task's error")
     if res.parking is not None:
-        park = _park(scope, res, "Leave the large file for the sweep")
+        park = _park(scope, res, "Leave the large file for the sweep", HAND_OVER_FAILED)
         park.add_catch(unavailable, errors=["States.ALL"], result_path="$.park_error")
         hand_over.add_catch(park.next(unavailable), errors=["States.ALL"], result_path="$.failure")
     else:
@@ -791,7 +795,7 @@ def _new_attempt(scope: Construct, res: Resources, validate: sfn.IChainable) -> 
     # The ledger out of reach after its retries: nothing of this attempt may be left unsettled. Before the
     # write nothing changed; after it, the item is this execution's and the reconciler settles it.
     unreachable = sfn.Fail(
-        scope, "Attempt not begun", error="LedgerUnavailable", cause="The new attempt could not be recorded"
+        scope, "Attempt not begun", error=LEDGER_UNAVAILABLE, cause="The new attempt could not be recorded"
     )
     read.add_catch(unreachable, errors=["States.ALL"], result_path="$.failure")
     look.add_catch(unreachable, errors=["States.ALL"], result_path="$.failure")
@@ -877,8 +881,9 @@ def _new_attempt(scope: Construct, res: Resources, validate: sfn.IChainable) -> 
     )
 
 
-def _park(scope: Construct, res: Resources, name: str = "Leave the file for the sweep") -> tasks.SqsSendMessage:
-    """Leave this execution's input for the sweep, as the status-change event its failure would send.
+def _park(scope: Construct, res: Resources, name: str, error: str) -> tasks.SqsSendMessage:
+    """Leave this execution's input for the sweep, as the status-change event its failure would send: its
+    `error`, and the caught failure (`$.failure`) as the cause.
 
     No ledger item records a file whose RECEIVED could not be written, and an EXPRESS execution sends
     no status-change event: without this, nothing could find the file again. The sweep hands the
@@ -899,6 +904,8 @@ def _park(scope: Construct, res: Resources, name: str = "Leave the file for the 
                     "stateMachineArn": sfn.JsonPath.string_at("$$.StateMachine.Id"),
                     "status": "FAILED",
                     "input": sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$$.Execution.Input")),
+                    "error": error,
+                    "cause": sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.failure")),
                 },
             }
         ),
@@ -928,6 +935,7 @@ def reconciler(scope: Construct, res: Resources) -> sfn.IChainable:
             "input.$": "States.StringToJson($.detail.input)",
             "execution.$": "$.detail.executionArn",
             "ended.$": "$.detail.status",
+            "event.$": "$.detail",
         },
     )
 
@@ -953,6 +961,10 @@ def reconciler(scope: Construct, res: Resources) -> sfn.IChainable:
             "Cause.$": "States.Format('the execution ended {} before a final status', $.ended)",
         },
     )
+    # A failed execution's event names its error and cause (a Fail state's, or a runtime error's); so does
+    # a parked input. Null for a time-out or an abort.
+    # https://docs.aws.amazon.com/step-functions/latest/dg/cw-events.html
+    from_named_event = identify("Identify failed version", {"Error.$": "$.event.error", "Cause.$": "$.event.cause"})
     from_sweep = identify(
         "Identify swept version",
         {
@@ -1063,11 +1075,21 @@ def reconciler(scope: Construct, res: Resources) -> sfn.IChainable:
         .otherwise(unrecorded)
     )
     from_event.next(look)
+    from_named_event.next(look)
     from_sweep.next(look)
     look.next(found)
+    named = sfn.Condition.and_(
+        *(
+            sfn.Condition.and_(
+                sfn.Condition.is_present(f"$.event.{field}"), sfn.Condition.is_string(f"$.event.{field}")
+            )
+            for field in ("error", "cause")
+        )
+    )
     source = (
         sfn.Choice(scope, "Found by the sweep?")
         .when(sfn.Condition.string_equals("$.ended", UNSETTLED), from_sweep)
+        .when(named, from_named_event)
         .otherwise(from_event)
     )
     return read.next(source)

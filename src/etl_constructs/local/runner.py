@@ -719,6 +719,9 @@ class LocalPipeline:
                 "stateMachineArn": described["stateMachineArn"],
                 "status": status,
                 "input": described.get("input", "{}"),
+                # As AWS sends them: the execution's error and cause, null when it has none.
+                "error": described.get("error"),
+                "cause": described.get("cause"),
             }
             started += self._route(detail)
         return started

@@ -3,6 +3,7 @@ runs them to a final status. Run with a threshold of 0 MiB, so every sample file
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -91,7 +92,8 @@ def test_a_hand_over_refused_leaves_the_file_for_the_sweep_which_settles_it(loca
     assert local.ledger_item(file_id) is None
     local.sweep(at=datetime.now(UTC) + timedelta(hours=2))
     item = local.ledger_item(file_id)
-    assert item is not None and item["status"] == "VALIDATION_FAILED" and item["error"] == "ExecutionFAILED", item
+    assert item is not None and item["status"] == "VALIDATION_FAILED" and item["error"] == "HandOverFailed", item
+    assert "fault injected" in json.loads(item["cause"])["Cause"]  # the refusal, as the hand-over's catch saw it
     # A new attempt, asked for as an operator would, runs on the twin and completes.
     (result,) = local.reprocess([file_id])
     assert result.outcome == "started" and TWIN in result.execution

@@ -95,3 +95,35 @@ def test_another_executions_item_is_left_alone(default_template_path, tmp_path):
         file_id = _leave_item(local, upload, "VALIDATING", "arn:aws:states:us-east-1:123456789012:execution:main:owner")
         _settle(local, _event(local, upload, "arn:aws:states:us-east-1:123456789012:execution:main:other", "ABORTED"))
         assert local.ledger_item(file_id)["status"] == "VALIDATING"
+
+
+GENERIC_CAUSE = "the execution ended FAILED before a final status"
+
+
+@pytest.mark.parametrize(
+    ("named", "error", "cause"),
+    [
+        ({"error": "States.Runtime", "cause": "An error occurred while executing the state 'Validate'"}, None, None),
+        ({"error": None, "cause": None}, "ExecutionFAILED", "the execution ended FAILED before a final status"),
+        (
+            {"error": "States.Runtime", "cause": None},
+            "ExecutionFAILED",
+            "the execution ended FAILED before a final status",
+        ),
+    ],
+    ids=["named", "null", "no-cause"],
+)
+def test_a_failed_executions_own_error_and_cause_are_recorded(default_template_path, tmp_path, named, error, cause):
+    """AWS's status-change event names a failed execution's error and cause: the ledger keeps them."""
+    source = tmp_path / "a.csv"
+    source.write_bytes(BODY)
+    with LocalPipeline(default_template_path, out=tmp_path / "out") as local:
+        upload = local.upload(source, "a.csv")
+        execution = "arn:aws:states:us-east-1:123456789012:execution:main:failed"
+        file_id = _leave_item(local, upload, "VALIDATING", execution)
+        event = _event(local, upload, execution, "FAILED")
+        event["detail"].update(named)
+        _settle(local, event)
+        item = local.ledger_item(file_id)
+    assert item["status"] == "VALIDATION_FAILED"
+    assert (item["error"], item["cause"]) == (error or named["error"], cause or named["cause"])

@@ -78,7 +78,11 @@ def test_a_failing_reconciler_parks_the_event_and_the_sweep_hands_it_back(standa
         swept = local.sweep()  # at once: a parked event needs no waiting for the timeout
         assert swept["redriven"] == 1
         item = local.ledger_item(file_id)
-        assert item["status"] == "VALIDATION_FAILED" and item["error"] == "ExecutionFAILED"
+        (execution,) = ended
+        failed = local.clients["stepfunctions"].describe_execution(executionArn=execution)
+        # The execution's own error and cause, as its status-change event carried them.
+        assert item["status"] == "VALIDATION_FAILED" and failed["error"]
+        assert (item["error"], item["cause"]) == (failed["error"], failed["cause"]), item
         assert _queue_depth(local, "ReconcilerDeadLetters") == 0
         assert _quarantined(local, file_id) == BODY
 
