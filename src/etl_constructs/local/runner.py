@@ -6,12 +6,14 @@ import hashlib
 import json
 import logging
 import os
+import sys
 import tempfile
+import threading
 import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager, redirect_stdout
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -168,6 +170,37 @@ def _quiet_moto() -> Iterator[None]:
         emulator.setLevel(level)
 
 
+class _MainThreadOnly:
+    """A stdout that passes on what the main thread writes and drops what other threads write."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        """Write `text` if the main thread writes it; drop it otherwise."""
+        return self._stream.write(text) if threading.current_thread() is threading.main_thread() else len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextmanager
+def _handler_output(log: TextIO) -> Iterator[None]:
+    """Point stdout at `log` while the pipeline runs.
+
+    An interrupt (Ctrl-C) ends the run while executions' threads still run handlers, which print their
+    logs and metrics on the way out: after the run, what a thread other than the main one prints is dropped,
+    not mixed into the caller's stdout.
+    """
+    original = sys.stdout
+    sys.stdout = log
+    try:
+        yield
+    finally:
+        others = [t for t in threading.enumerate() if t is not threading.main_thread() and t.is_alive()]
+        sys.stdout = _MainThreadOnly(original) if others else original
+
+
 def execution_input(rule: RuleTarget, event: dict[str, Any]) -> str:
     """The input EventBridge gives the target: its InputTransformer, Input, InputPath, or the event."""
     target = rule.target
@@ -289,7 +322,7 @@ class LocalPipeline:
         check_key_policies(template)  # before anything runs, as AWS would refuse at deploy or first use
         stack.enter_context(variables(_fake_credentials()))
         if self._log is not None:
-            stack.enter_context(redirect_stdout(self._log))  # the handlers' logs and metrics
+            stack.enter_context(_handler_output(self._log))  # the handlers' logs and metrics
         stack.enter_context(_quiet_moto())
         stack.enter_context(warnings.catch_warnings())
         # Powertools warns when a failed invocation flushes no metric: expected, and not the user's concern.

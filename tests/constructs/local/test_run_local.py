@@ -148,3 +148,32 @@ def test_fifty_files_at_once_all_complete(default_template_path, files, tmp_path
     assert [f.status for f in result.files] == ["COMPLETED"] * 50
     assert len(items) == 50
     assert outputs["KeyCount"] == 50
+
+
+def test_what_a_handler_thread_prints_after_the_run_is_dropped_not_mixed_into_stdout(capsys):
+    """Ctrl-C ends a run while executions' threads still run handlers: their last metrics must not reach stdout."""
+    import io
+    import threading
+
+    from etl_constructs.local.runner import _handler_output
+
+    log = io.StringIO()
+    started, release, printed = threading.Event(), threading.Event(), threading.Event()
+
+    def handler() -> None:
+        print("during the run")
+        started.set()
+        release.wait(10)
+        print('{"_aws": "metrics flushed late"}')
+        printed.set()
+
+    with _handler_output(log):
+        worker = threading.Thread(target=handler)
+        worker.start()
+        assert started.wait(10)
+    release.set()
+    assert printed.wait(10)
+    worker.join()
+    print("the caller's own line")
+    assert capsys.readouterr().out == "the caller's own line\n"
+    assert "during the run" in log.getvalue()
