@@ -38,8 +38,9 @@ _MB = 1024 * 1024
 _PART_MB = 8
 _SECONDS_PER_MONTH = 30 * 24 * 3600
 #: Bytes the functions and the state machine log per file (Powertools JSON lines and EMF metrics per
-#: invocation; Step Functions at LogLevel.ALL writes about two events per state, at ERROR none for a file
-#: that ends well), measured on run-local's handler-logs.jsonl and a vended log of this definition.
+#: invocation; Step Functions at LogLevel.ALL writes about two events per state, at ERROR only the failures
+#: an execution met, none for a file that met none), measured on run-local's handler-logs.jsonl and a
+#: vended log of this definition.
 LOG_BYTES_PER_INVOCATION = 2500
 LOG_BYTES_PER_TRANSITION = 700
 #: The breakdown's line for S3 storage, which the report also leaves out of `without_storage`.
@@ -106,8 +107,8 @@ class PipelineShape:
         large_valid_transitions: states a valid file's execution enters on the twin.
         large_rejected_transitions: states a rejected file's execution enters on the twin.
         hand_over_transitions: states the rule's machine enters to hand a file over.
-        logs_every_state: whether the rule's machine logs at ALL (below it, a file that ends well logs
-            nothing: ERROR logs only failures).
+        logs_every_state: whether the rule's machine logs at ALL (below it, a file that meets no failure
+            logs nothing: ERROR logs only failures).
         twin_logs_every_state: the same, for the STANDARD twin.
     """
 

@@ -70,6 +70,10 @@ UNSETTLED = "UNSETTLED"
 #: over; the reconciler records them on the version, with the caught failure as the cause.
 LEDGER_UNAVAILABLE = "LedgerUnavailable"
 HAND_OVER_FAILED = "HandOverFailed"
+#: The failure a catch put at `$.failure` (its Error and, usually, Cause), as a string: the cause of the Fail states
+#: reached from such a catch, so the execution's status-change event names what went wrong.
+#: https://docs.aws.amazon.com/step-functions/latest/dg/state-fail.html (CausePath takes an intrinsic function)
+CAUGHT_FAILURE = "States.JsonToString($.failure)"
 
 
 @dataclass(frozen=True)
@@ -379,9 +383,7 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
     # Counting repeats is best effort: the item's status belongs to the execution that owns it.
     repeat.add_catch(already, errors=["States.ALL"], result_path="$.repeat_error")
     received.add_catch(repeat.next(already), errors=[CONDITIONAL_CHECK_FAILED], result_path="$.repeat")
-    unavailable = sfn.Fail(
-        scope, "Ledger unavailable", error=LEDGER_UNAVAILABLE, cause="RECEIVED could not be recorded"
-    )
+    unavailable = sfn.Fail(scope, "Ledger unavailable", error=LEDGER_UNAVAILABLE, cause_path=CAUGHT_FAILURE)
     if res.parking is not None:
         park = _park(scope, res, "Leave the file for the sweep", LEDGER_UNAVAILABLE)
         park.add_catch(unavailable, errors=["States.ALL"], result_path="$.park_error")
@@ -390,9 +392,9 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
     else:
         received.add_catch(unavailable, errors=["States.ALL"], result_path="$.failure")
 
-    failed = sfn.Fail(
-        scope, "Processing failed", error="ProcessingFailed", cause="See the ledger item's error and cause"
-    )
+    # Its cause is the failure caught: the ledger item's error and cause when they were recorded, and what the
+    # reconciler records when they could not be.
+    failed = sfn.Fail(scope, "Processing failed", error="ProcessingFailed", cause_path=CAUGHT_FAILURE)
 
     def record_failure(name: str, quarantined: bool) -> tasks.DynamoUpdateItem:
         sets = "SET #status = :failed, #updated = :now, failed_at = :now, #error = :error, #cause = :cause"
@@ -514,7 +516,12 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
     # visible only while the ledger says COMPLETED.
     withdraw = _retract(scope, "Withdraw the earlier output", res)
     withdraw.add_catch(
-        sfn.Fail(scope, "Earlier output not withdrawn", error="OutputNotWithdrawn", cause="See the retract error"),
+        sfn.Fail(
+            scope,
+            "Earlier output not withdrawn",
+            error="OutputNotWithdrawn",
+            cause_path="States.JsonToString($.retract_error)",
+        ),
         errors=["States.ALL"],
         result_path="$.retract_error",
     )
@@ -583,7 +590,7 @@ def _route_large_files(scope: Construct, res: Resources, rest: sfn.IChainable) -
     )
     handed = sfn.Succeed(scope, "Handed over", comment="The STANDARD machine runs the file")
     hand_over.add_catch(handed, errors=EXECUTION_EXISTS, result_path=sfn.JsonPath.DISCARD)
-    unavailable = sfn.Fail(scope, "Not handed over", error=HAND_OVER_FAILED, cause="See the task's error")
+    unavailable = sfn.Fail(scope, "Not handed over", error=HAND_OVER_FAILED, cause_path=CAUGHT_FAILURE)
     if res.parking is not None:
         park = _park(scope, res, "Leave the large file for the sweep", HAND_OVER_FAILED)
         park.add_catch(unavailable, errors=["States.ALL"], result_path="$.park_error")
@@ -794,9 +801,7 @@ def _new_attempt(scope: Construct, res: Resources, validate: sfn.IChainable) -> 
     )
     # The ledger out of reach after its retries: nothing of this attempt may be left unsettled. Before the
     # write nothing changed; after it, the item is this execution's and the reconciler settles it.
-    unreachable = sfn.Fail(
-        scope, "Attempt not begun", error=LEDGER_UNAVAILABLE, cause="The new attempt could not be recorded"
-    )
+    unreachable = sfn.Fail(scope, "Attempt not begun", error=LEDGER_UNAVAILABLE, cause_path=CAUGHT_FAILURE)
     read.add_catch(unreachable, errors=["States.ALL"], result_path="$.failure")
     look.add_catch(unreachable, errors=["States.ALL"], result_path="$.failure")
     begin.add_catch(look, errors=[CONDITIONAL_CHECK_FAILED], result_path="$.not_begun")
@@ -898,14 +903,14 @@ def _park(scope: Construct, res: Resources, name: str, error: str) -> tasks.SqsS
         message_body=sfn.TaskInput.from_object(
             {
                 "source": "etl-constructs.data-path",
-                "detail-type": "RECEIVED not recorded",
+                "detail-type": f"{error}: input left for the sweep",
                 "detail": {
                     "executionArn": sfn.JsonPath.string_at("$$.Execution.Id"),
                     "stateMachineArn": sfn.JsonPath.string_at("$$.StateMachine.Id"),
                     "status": "FAILED",
                     "input": sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$$.Execution.Input")),
                     "error": error,
-                    "cause": sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.failure")),
+                    "cause": sfn.JsonPath.string_at(CAUGHT_FAILURE),
                 },
             }
         ),
@@ -965,6 +970,10 @@ def reconciler(scope: Construct, res: Resources) -> sfn.IChainable:
     # a parked input. Null for a time-out or an abort.
     # https://docs.aws.amazon.com/step-functions/latest/dg/cw-events.html
     from_named_event = identify("Identify failed version", {"Error.$": "$.event.error", "Cause.$": "$.event.cause"})
+    from_error_only = identify(
+        "Identify version failed without a cause",
+        {"Error.$": "$.event.error", "Cause.$": "States.Format('the execution ended {} with no cause', $.ended)"},
+    )
     from_sweep = identify(
         "Identify swept version",
         {
@@ -1076,20 +1085,21 @@ def reconciler(scope: Construct, res: Resources) -> sfn.IChainable:
     )
     from_event.next(look)
     from_named_event.next(look)
+    from_error_only.next(look)
     from_sweep.next(look)
     look.next(found)
-    named = sfn.Condition.and_(
-        *(
-            sfn.Condition.and_(
-                sfn.Condition.is_present(f"$.event.{field}"), sfn.Condition.is_string(f"$.event.{field}")
-            )
-            for field in ("error", "cause")
+
+    def given(field: str) -> sfn.Condition:
+        """The event's `field` is a string (absent, or null, for a time-out or an abort)."""
+        return sfn.Condition.and_(
+            sfn.Condition.is_present(f"$.event.{field}"), sfn.Condition.is_string(f"$.event.{field}")
         )
-    )
+
     source = (
         sfn.Choice(scope, "Found by the sweep?")
         .when(sfn.Condition.string_equals("$.ended", UNSETTLED), from_sweep)
-        .when(named, from_named_event)
+        .when(sfn.Condition.and_(given("error"), given("cause")), from_named_event)
+        .when(given("error"), from_error_only)
         .otherwise(from_event)
     )
     return read.next(source)

@@ -169,10 +169,12 @@ class ValidateTransformWorkflowProps:
             None: no twin. Refused on a STANDARD data path, unless None or the default. Default: 256.
         log_level: what the data-path machines log to CloudWatch Logs. EXPRESS keeps no execution history
             of its own; at ALL it logs about two events for each state of every file (7 states a valid file),
-            while the ledger already records every step of every file with its time. At ERROR it logs each
-            failed task, caught error and failed execution, which is what an investigation starts from.
-            Give LogLevel.ALL to log every state of every file (cdk-nag's AwsSolutions-SF1 is acknowledged
-            below ALL). Default: ERROR on EXPRESS, ALL on STANDARD (the STANDARD twin's too).
+            while the ledger already records every step of every file with its time. At ERROR it logs every
+            failed task (retried or caught: a throttled invocation, a repeat delivery's conditional check),
+            failed state and failed, timed-out or aborted execution, which is what an investigation starts
+            from. Give LogLevel.ALL to log every state of every file. cdk-nag's AwsSolutions-SF1 is
+            acknowledged at ERROR; below it (FATAL, OFF) it is yours to acknowledge. Default: ERROR on
+            EXPRESS, ALL on STANDARD (both machines take a level given here).
         include_execution_data: log the data passing through states (it is financial data). Default: False.
         function_props: `lambda_.Function` keyword arguments over the validate and transform functions'
             defaults (for example `architecture`, `description`, `layers`, `environment_encryption`). What
@@ -595,13 +597,13 @@ class ValidateTransformWorkflow(Construct):
                 ),
             },
         )
-        if level != sfn.LogLevel.ALL:
+        if level == sfn.LogLevel.ERROR:  # below it (FATAL, OFF) the finding is the app's to acknowledge
             acknowledge(
                 machine,
                 "AwsSolutions::AwsSolutions-SF1",
-                f"this data-path machine logs at {level.name} (log_level): each failed task, caught error and failed"
-                " execution; the ledger records every step of every file; give log_level=LogLevel.ALL to log"
-                " every state",
+                "this data-path machine logs at ERROR (log_level): every failed task (retried or caught), failed"
+                " state and failed, timed-out or aborted execution; the ledger records every step of every file;"
+                " give log_level=LogLevel.ALL to log every state",
             )
         return machine
 

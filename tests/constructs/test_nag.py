@@ -9,9 +9,10 @@ from pathlib import Path
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
 from cdk_nag import AwsSolutionsChecks, PCIDSS321Checks, ServerlessChecks
 
-from etl_constructs import EtlPipeline
+from etl_constructs import EtlPipeline, EtlPipelineProps, WorkflowOptions
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -55,3 +56,15 @@ def test_the_packs_do_report_a_finding(tmp_path, pack):
     app = _with_packs(cdk.App(outdir=str(tmp_path)))
     sqs.Queue(cdk.Stack(app, "Bare"), "Queue")
     assert any(f.startswith(pack) for f in _findings(app, tmp_path))
+
+
+def test_logging_below_error_is_left_for_the_app_to_acknowledge(tmp_path):
+    """ERROR, the EXPRESS default, is acknowledged with its reason; FATAL logs too little for that reason to hold."""
+    app = _with_packs(cdk.App(outdir=str(tmp_path)))
+    EtlPipeline(
+        cdk.Stack(app, "Quiet"), "Pipeline", EtlPipelineProps(workflow=WorkflowOptions(log_level=sfn.LogLevel.FATAL))
+    )
+    assert [f for f in _findings(app, tmp_path) if "SF1" in f] == [
+        "AwsSolutions-SF1 Quiet/Pipeline/Workflow/LargeFileStateMachine/Resource",
+        "AwsSolutions-SF1 Quiet/Pipeline/Workflow/StateMachine/Resource",
+    ]

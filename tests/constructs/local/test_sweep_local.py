@@ -80,9 +80,11 @@ def test_a_failing_reconciler_parks_the_event_and_the_sweep_hands_it_back(standa
         item = local.ledger_item(file_id)
         (execution,) = ended
         failed = local.clients["stepfunctions"].describe_execution(executionArn=execution)
-        # The execution's own error and cause, as its status-change event carried them.
-        assert item["status"] == "VALIDATION_FAILED" and failed["error"]
+        # The execution's own error and cause, as its status-change event carried them: the failure its
+        # failure path caught and could not record.
+        assert item["status"] == "VALIDATION_FAILED" and failed["error"] == "ProcessingFailed"
         assert (item["error"], item["cause"]) == (failed["error"], failed["cause"]), item
+        assert "fault injected" in json.loads(item["cause"])["Cause"]
         assert _queue_depth(local, "ReconcilerDeadLetters") == 0
         assert _quarantined(local, file_id) == BODY
 
@@ -144,6 +146,7 @@ def test_a_file_whose_received_could_not_be_recorded_is_found_by_the_sweep(defau
         assert local.sweep()["redriven"] == 1
         item = local.ledger_item(file_id)
         assert item["status"] == "VALIDATION_FAILED" and item["execution"] == execution
+        assert item["error"] == "LedgerUnavailable" and "fault injected" in json.loads(item["cause"])["Cause"]
         assert _quarantined(local, file_id) == BODY
 
 
