@@ -67,6 +67,10 @@ class SweepSettings:
     reconciler_queue_url: str
     data_path_arn: str
     ingest_queue_url: str = ""
+    #: The EXPRESS data path's machine name, whose items are settled after `express_unsettled_after` instead:
+    #: its executions end within 5 minutes, and their functions within their own timeouts.
+    express_machine: str = ""
+    express_unsettled_after: timedelta | None = None
     #: A wait of 1 s makes SQS ask all its servers (a short poll samples some: a message may be missed).
     #: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-short-and-long-polling.html
     #: run-local sets 0 (`SWEEP_RECEIVE_WAIT_SECONDS`): its emulated queue is one server.
@@ -84,6 +88,12 @@ class SweepSettings:
             reconciler_queue_url=env["RECONCILER_QUEUE_URL"],
             data_path_arn=env["STATE_MACHINE_ARN"],
             ingest_queue_url=env.get("INGEST_QUEUE_URL", ""),
+            express_machine=env.get("EXPRESS_MACHINE_NAME", ""),
+            express_unsettled_after=(
+                timedelta(seconds=int(env["UNSETTLED_AFTER_EXPRESS_SECONDS"]))
+                if env.get("UNSETTLED_AFTER_EXPRESS_SECONDS")
+                else None
+            ),
             receive_wait_seconds=int(env.get("SWEEP_RECEIVE_WAIT_SECONDS", "1")),
         )
 
@@ -145,9 +155,18 @@ class Sweep:
         return True
 
     def unsettled_items(self) -> Iterator[dict[str, Any]]:
-        """In-progress items whose last change is older than the cutoff, from the status index."""
-        cutoff = stamp(self.now - self.settings.unsettled_after)  # the ledger's form: strings compare as times
-        return self._items(_NON_FINAL, cutoff)
+        """In-progress items whose last change is older than the cutoff, from the status index: the EXPRESS
+        machine's cutoff for an item its execution owns, the other one for the rest."""
+        settings = self.settings
+        cutoff = stamp(self.now - settings.unsettled_after)  # the ledger's form: strings compare as times
+        if not settings.express_machine or settings.express_unsettled_after is None:
+            yield from self._items(_NON_FINAL, cutoff)
+            return
+        express_cutoff = stamp(self.now - settings.express_unsettled_after)
+        for item in self._items(_NON_FINAL, max(cutoff, express_cutoff)):  # the later: whatever either admits
+            owned = _machine_name(item.get("execution", "")) == settings.express_machine
+            if item.get("updated_at", "") < (express_cutoff if owned else cutoff):
+                yield item
 
     def deferred_items(self) -> Iterator[dict[str, Any]]:
         """Every DEFERRED item, the longest waiting first, from the status index (one deferred this very
@@ -313,6 +332,13 @@ class Sweep:
             self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
         except (ClientError, BotoCoreError) as exc:  # redelivered next run: the ledger makes that a no-op
             self.result.failures.append(f"deleting {message['MessageId']}: {exc}")
+
+
+def _machine_name(execution_arn: str) -> str:
+    """The state machine name in an execution's ARN: `arn:aws:states:<region>:<account>:execution:<machine>:<name>`,
+    or `...:express:<machine>:<name>:<id>` for an EXPRESS execution."""
+    parts = execution_arn.split(":")
+    return parts[6] if len(parts) > 6 else ""
 
 
 def _json(body: str) -> Any:

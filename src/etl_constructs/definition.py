@@ -481,8 +481,8 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
 
     # A step that stopped waiting (EXPRESS) leaves its function running, up to its own longer timeout: a failure
     # path now would race it (its output published after the retract, its quarantine report over the path's).
-    # The item stays in progress for the sweep, which settles it after the STANDARD twin's timeout and its grace,
-    # when no function of this execution can still run.
+    # The item stays in progress for the sweep, which settles it after the longest function timeout and its
+    # grace, when no function of this execution can still run.
     step_timed_out = (
         sfn.Fail(
             scope,

@@ -185,7 +185,8 @@ class ValidateTransformWorkflowProps:
             (the STANDARD twin's name gets `-large-files`). Its definition, role, logs, type and timeout are
             refused (the last two have fields here). Default: none.
         sweep_interval: how often the sweep runs. It settles ledger items left non-final for longer than
-            `execution_timeout` plus 10 minutes (the reconciler failed, or the machine is EXPRESS), hands
+            `execution_timeout` plus 10 minutes (the reconciler failed) or, the EXPRESS machine's, the longest
+            function timeout plus 10 minutes (EXPRESS sends no status-change events), hands
             the reconciler's dead-lettered and parked events to it again (3 times at most), and starts
             the data path for the events in `ingest_dead_letter_queue`. It runs outside `vpc`, reading
             only ledger keys. Between 5 minutes and 1 day. Default: 15 minutes.
@@ -662,6 +663,16 @@ class ValidateTransformWorkflow(Construct):
         }
         if props.ingest_dead_letter_queue is not None:
             environment["INGEST_QUEUE_URL"] = props.ingest_dead_letter_queue.queue_url
+        if props.routes_large_files:
+            # An EXPRESS execution ends within 5 minutes, but a function it invoked runs to its own timeout:
+            # its items are settled once no function can still write them, long before the twin's hour.
+            # The sweep reads the machine's name from each item's execution ARN (`...:express:<name>:...`,
+            # https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsstepfunctions.html).
+            longest = max(props.validate_timeout.to_seconds(), props.transform_timeout.to_seconds())
+            environment["EXPRESS_MACHINE_NAME"] = self.state_machine.state_machine_name
+            environment["UNSETTLED_AFTER_EXPRESS_SECONDS"] = str(
+                int(max(longest, _EXPRESS_LIMIT.to_seconds()) + SWEEP_GRACE.to_seconds())
+            )
         fn = self._function(
             "Sweep",
             SWEEP_HANDLER,

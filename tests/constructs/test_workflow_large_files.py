@@ -236,3 +236,37 @@ def test_an_execution_timeout_shorter_than_a_function_names_the_function():
         ConfigurationError, match="it is 600 s, transform_timeout 900 s; give a longer execution_timeout"
     ):
         _props(cdk.Stack(cdk.App(), "S"), execution_timeout=Duration.minutes(10))
+
+
+def _sweep_environment(template) -> dict:
+    (env,) = [
+        f["Properties"]["Environment"]["Variables"]
+        for f in template.find_resources("AWS::Lambda::Function").values()
+        if "UNSETTLED_AFTER_SECONDS" in f["Properties"].get("Environment", {}).get("Variables", {})
+    ]
+    return env
+
+
+def test_the_sweep_settles_the_express_machines_items_once_its_functions_cannot_run(template):
+    """The EXPRESS execution ends within 5 minutes, its functions within their 15: settled after 25, not 70."""
+    env = _sweep_environment(template)
+    assert env["UNSETTLED_AFTER_SECONDS"] == str(3600 + 600)
+    assert env["UNSETTLED_AFTER_EXPRESS_SECONDS"] == str(900 + 600)
+    assert env["EXPRESS_MACHINE_NAME"] == {"Fn::GetAtt": [next(iter(_entry_ids(template))), "Name"]}
+
+
+def _entry_ids(template) -> list[str]:
+    return [
+        k
+        for k, m in template.find_resources("AWS::StepFunctions::StateMachine").items()
+        if k.startswith("WorkflowStateMachine")
+    ]
+
+
+def test_a_standard_data_path_has_one_cutoff(synthesize):
+    template, _ = synthesize(
+        lambda stack: ValidateTransformWorkflow(
+            stack, "Workflow", _props(stack, state_machine_type=sfn.StateMachineType.STANDARD)
+        )
+    )
+    assert "EXPRESS_MACHINE_NAME" not in _sweep_environment(template)

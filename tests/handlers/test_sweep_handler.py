@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -62,7 +63,13 @@ class World:
             receive_wait_seconds=0,  # moto's queue is one server: a short poll sees every message
         )
 
-    def item(self, name: str, status: str, age: timedelta) -> str:
+    def item(
+        self,
+        name: str,
+        status: str,
+        age: timedelta,
+        execution: str = "arn:aws:states:us-east-1:123456789012:execution:data",
+    ) -> str:
         file_id = f"s3://raw/{name}?versionId=v1"
         # The form the handlers' ledger.now() and Step Functions' $$.State.EnteredTime write.
         stamp = (NOW - age).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
@@ -75,7 +82,7 @@ class World:
                 "bucket": {"S": "raw"},
                 "key": {"S": name},
                 "version": {"S": "v1"},
-                "execution": {"S": f"arn:aws:states:us-east-1:123456789012:execution:data:{name}"},
+                "execution": {"S": f"{execution}:{name}"},
             },
         )
         return file_id
@@ -120,6 +127,21 @@ def test_only_non_final_items_older_than_the_cutoff_go_to_the_reconciler(world):
         assert event["detail"]["status"] == "UNSETTLED"
         assert event["detail"]["executionArn"].startswith("arn:aws:states:")
         assert json.loads(event["detail"]["input"])["bucket"] == "raw"
+
+
+def test_the_express_machines_items_are_settled_once_its_functions_cannot_run(world):
+    """Its executions end within 5 minutes, their functions within 15: not an hour and 10 minutes later."""
+    express = "arn:aws:states:us-east-1:123456789012:express:entry"  # an EXPRESS execution's ARN: `express:`
+    settled = [
+        world.item("express-stuck", "TRANSFORMING", timedelta(minutes=26), express),
+        world.item("twin-stuck", "VALIDATING", timedelta(minutes=71)),
+    ]
+    world.item("express-running", "TRANSFORMING", timedelta(minutes=24), express)
+    world.item("twin-running", "VALIDATING", timedelta(minutes=26))
+    settings = dataclasses.replace(
+        world.settings, express_machine="entry", express_unsettled_after=timedelta(minutes=25)
+    )
+    assert sorted(world.sweep(settings).run().unsettled) == sorted(settled)
 
 
 def test_deferred_items_are_begun_again_at_once_and_never_settled(world):
@@ -259,6 +281,12 @@ def test_settings_come_from_the_environment(monkeypatch):
     }
     for key, value in values.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.delenv("INGEST_QUEUE_URL", raising=False)
+    for absent in ("INGEST_QUEUE_URL", "EXPRESS_MACHINE_NAME", "UNSETTLED_AFTER_EXPRESS_SECONDS"):
+        monkeypatch.delenv(absent, raising=False)
     settings = SweepSettings.from_env()
     assert settings.unsettled_after == timedelta(minutes=70) and settings.ingest_queue_url == ""
+    assert (settings.express_machine, settings.express_unsettled_after) == ("", None)
+    monkeypatch.setenv("EXPRESS_MACHINE_NAME", "entry")
+    monkeypatch.setenv("UNSETTLED_AFTER_EXPRESS_SECONDS", "1500")
+    settings = SweepSettings.from_env()
+    assert (settings.express_machine, settings.express_unsettled_after) == ("entry", timedelta(minutes=25))

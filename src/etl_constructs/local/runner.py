@@ -543,9 +543,9 @@ class LocalPipeline:
         """Run the sweep once, at the time it would find them, when some of `started` ended without a final
         status and no status-change event will come (the data path is EXPRESS): left in progress (a failure
         path that failed, a step that timed out) or, its execution failed, never recorded (RECEIVED or the
-        hand-over refused: the input parked). In AWS the sweep settles them after the twin's timeout and its
-        grace (parked inputs at its next run); the report gives the status they then have, as it does for
-        what STANDARD's reconciler settles."""
+        hand-over refused: the input parked). In AWS the sweep settles them after the longest function timeout
+        and its grace (parked inputs at its next run); the report gives the status they then have, as it does
+        for what STANDARD's reconciler settles."""
         sweep = self.pipeline.functions.get(self.pipeline.sweep_function)
         if sweep is None or not self._express(self.pipeline.state_machine_arn):
             return
@@ -557,7 +557,9 @@ class LocalPipeline:
                 break
         else:
             return
-        after = int(sweep.environment.get("UNSETTLED_AFTER_SECONDS", "0")) + 60
+        # The EXPRESS machine's items have a cutoff of their own, when it has a twin.
+        environment = sweep.environment
+        after = int(environment.get("UNSETTLED_AFTER_EXPRESS_SECONDS") or environment["UNSETTLED_AFTER_SECONDS"]) + 60
         try:
             self.sweep(at=datetime.now(UTC) + timedelta(seconds=after))
         except SweepFailed as exc:  # its alarm's case in AWS: the items stay as they are, for the next run
