@@ -107,6 +107,9 @@ class _Layouts:
         `clean`: the text the values were decoded from is ASCII, with no backslash and no DEL, so
         no string in them needs escaping. Nothing is checked or registered yet.
         """
+        layout = _one_layout(values)
+        if layout is not None:
+            return [(values, self._block(layout, values, clean))]
         if set(map(type, values)) != {dict}:
             return [(values, None)]
         layouts = list(map(tuple, values))
@@ -142,6 +145,29 @@ class _Layouts:
             yield block if good == rows else block.head(good)
         if good < rows:
             yield from _items(records[good:], row + good)
+
+
+def _one_layout(values: list[Any]) -> tuple[str, ...] | None:
+    """The keys, in order, of every value when all are objects with the same keys in the same order, else None.
+
+    Checked over the keys of all the values in a row (identical objects, as the scanner shares a
+    batch's keys, compare at once): when each run of `width` keys is the first value's, and there are
+    `width` times as many keys as values, each value has those keys, since an object repeats no key.
+    """
+    if not values or type(values[0]) is not dict:
+        return None
+    layout = tuple(values[0])
+    width = len(layout)
+    try:
+        keys = list(chain.from_iterable(map(dict.keys, values)))
+    except TypeError:  # a value that is not an object
+        return None
+    rows = len(values)
+    if not width or len(keys) != width * rows:
+        return None
+    if not all(keys[index::width].count(key) == rows for index, key in enumerate(layout)):
+        return None
+    return layout
 
 
 def _items(values: list[Any], row: int) -> Iterator[Item]:
@@ -188,6 +214,21 @@ def _text(value: Any) -> str:
     return _TEXT_LITERALS[value]
 
 
+def _kinds_of(values: list[Any]) -> set[type]:
+    """The types of `values` (not empty); a join proves the common columns, all strings or all numbers, in C."""
+    try:
+        "".join(values)
+    except TypeError:
+        pass
+    else:
+        return {str}
+    try:
+        b"".join(values)
+    except TypeError:
+        return set(map(type, values))
+    return {bytes}
+
+
 def _kinds(schema: Schema, name: str) -> frozenset[type] | None:
     """The JSON value kinds a column of field `name` may hold and still be checked as CSV cells; None: none.
 
@@ -225,7 +266,7 @@ def _encode(
     filled = writer_filled(schema)
     for index, name in enumerate(layout):
         values = flat[index::width]
-        kinds = set(map(type, values))
+        kinds = _kinds_of(values)
         allowed = _kinds(schema, name)
         if allowed is None or not kinds <= allowed:
             return None
