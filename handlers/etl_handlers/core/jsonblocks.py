@@ -329,7 +329,16 @@ def _lines_block(
     """The records of a block of whole lines, after data record `row`; returns how many there were."""
     if "\r" in block and block.count("\r") != block.count("\r\n"):  # a lone CR ends a line too: the reference splits it
         return (yield from _reference_lines(io.StringIO(block, newline=""), config, row))
-    lines = list(filter(str.strip, block.split("\n")))
+    lines = block.split("\n")
+    lines.pop()  # the block ends with a line feed
+    if len(block) <= config.max_record_bytes and all(map(str.endswith, lines, repeat(("}", "}\r")))):
+        # The common block, checked at less cost: each line ends with `}` (none is blank) and is shorter
+        # than the block, so what follows would keep every line, pass them and decode the same text.
+        plan = _joined_plan(scan, "[" + "\n,".join(lines) + "\n]", len(lines), layouts, _clean(block))
+        if plan is not None:
+            yield from layouts.items(plan, row)
+            return len(lines)
+    lines = list(filter(str.strip, lines))
     if not lines:
         return 0
     # + 1: the reference counts a line with its line feed.
@@ -340,12 +349,7 @@ def _lines_block(
     if all(map(str.endswith, lines, repeat(("}", "}\r")))) or all(
         map(str.endswith, map(str.rstrip, lines, repeat(_JSON_SPACE)), repeat("}"))
     ):
-        values = _decode(scan, "[" + "\n,".join(lines) + "\n]")
-        if values is not None and len(values) == len(lines):
-            plan = layouts.plan(values, clean)
-            # A block's values are flat objects (its kinds are checked); the others are checked here.
-            if not all(block for _, block in plan) and not _flat_objects(values):
-                plan = None
+        plan = _joined_plan(scan, "[" + "\n,".join(lines) + "\n]", len(lines), layouts, clean)
     if plan is None:
         try:
             scanned = list(map(scan, lines, repeat(0)))  # a StopIteration ends the list early
@@ -357,6 +361,21 @@ def _lines_block(
         plan = layouts.plan([value for value, _ in scanned], clean)
     yield from layouts.items(plan, row)
     return len(lines)
+
+
+def _joined_plan(
+    scan: Any, joined: str, count: int, layouts: _Layouts, clean: bool
+) -> list[tuple[list[Any], EncodedBlock | None]] | None:
+    """The plan of `count` lines, each ending with `}`, joined as `[line\\n,line\\n,...]`; None when it
+    does not prove each line one flat object (see the module's docstring)."""
+    values = _decode(scan, joined)
+    if values is None or len(values) != count:
+        return None
+    plan = layouts.plan(values, clean)
+    # A block's values are flat objects (its kinds are checked); the others are checked here.
+    if not all(block for _, block in plan) and not _flat_objects(values):
+        return None
+    return plan
 
 
 def _clean(text: str) -> bool:
