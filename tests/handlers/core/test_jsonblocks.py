@@ -88,6 +88,7 @@ def block_chars(request, monkeypatch):
 
 def test_regular_files_go_through_blocks():
     assert blocks_used(jsonl(RECORDS), "jsonl") == 400
+    assert blocks_used(jsonl(RECORDS, "\r\n"), "jsonl") == 400
     assert blocks_used(array(RECORDS), "json") == 399  # the last element is read by the reference reader
     assert blocks_used(array(RECORDS, indent=2), "json") == 399
 
@@ -169,6 +170,13 @@ def test_json_lines_oddities(block_chars):
         "\ufeff" + body,
     ]:
         assert_same(text.encode(), "jsonl")
+
+
+def test_lines_shorter_than_the_limit_in_blocks_longer_than_it(block_chars):
+    config = Config(max_record_bytes=1024)
+    rows = [record(i, memo="m" * 800) for i in range(40)]  # lines of 900 characters or so
+    for end in ["\n", "\r\n", " \n", "\t\r\n", "}\n"]:
+        assert_same(jsonl(rows, end), "jsonl", config)
 
 
 def test_a_line_over_the_limit(block_chars):
