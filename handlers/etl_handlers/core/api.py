@@ -259,7 +259,9 @@ class _Writer:
         for slot in slots:
             if slot == self._amount:
                 # Amounts already in the form `format(amount, "f")` gives are written as read.
-                canonical = _CANONICAL_AMOUNTS("\n".join(read) + "\n") is not None
+                canonical = (
+                    self._numbers_canonical(block, read) or _CANONICAL_AMOUNTS("\n".join(read) + "\n") is not None
+                )
                 values.append(read if canonical else list(map(format, amounts, repeat("f"))))
             elif slot == "fee":
                 # A fee's exponent is its currency's (0 to -4): `str` writes it in plain notation, as "f" does.
@@ -276,6 +278,14 @@ class _Writer:
         self._sink.write(data)
         self.size += len(data)
         self.rows += block.rows
+
+    def _numbers_canonical(self, block: Block | EncodedBlock, read: list[str]) -> bool:
+        """True when the amounts are JSON numbers with no exponent: the grammar of JSON numbers then leaves
+        them in the form `format(amount, "f")` gives (no `+`, no leading zero, digits after a point)."""
+        if type(block) is not EncodedBlock or self._amount not in block.numbers:
+            return False
+        joined = "".join(read)
+        return "e" not in joined and "E" not in joined
 
     def _block_template(self, header: tuple[str, ...], raw: frozenset[str]) -> tuple[list[str], list[str]]:
         """The constant text of an output line for a header, and which value goes between each two pieces.

@@ -263,6 +263,7 @@ def _encode(
     columns: dict[str, list[str]] = {}
     texts: dict[str, list[str]] = {}
     raw: set[str] = set()
+    numeric: set[str] = set()
     filled = writer_filled(schema)
     for index, name in enumerate(layout):
         values = flat[index::width]
@@ -279,6 +280,8 @@ def _encode(
         numbers_only = kinds == {bytes}
         cells = values if strings else list(map(bytes.decode, values)) if numbers_only else list(map(_cell, values))
         columns[name] = cells
+        if numbers_only:
+            numeric.add(name)
         if name in filled:
             continue
         if numbers_only:
@@ -291,7 +294,7 @@ def _encode(
                 texts[name] = encoded
         else:
             texts[name] = list(map(_text, values))
-    return EncodedBlock(columns, len(records), texts, frozenset(raw))
+    return EncodedBlock(columns, len(records), texts, frozenset(raw), frozenset(numeric))
 
 
 # --- JSON Lines ------------------------------------------------------------------------------
