@@ -113,8 +113,6 @@ class _Layouts:
         if set(map(type, values)) != {dict}:
             return [(values, None)]
         layouts = list(map(tuple, values))
-        if layouts.count(layouts[0]) == len(layouts):
-            return [(values, self._block(layouts[0], values, clean))]
         runs: list[tuple[list[Any], EncodedBlock | None]] = []
         start = 0
         for layout, run in groupby(layouts):
