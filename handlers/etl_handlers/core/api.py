@@ -160,6 +160,19 @@ def _run(
     )
 
 
+def _interleave(pieces: list[str], values: list[list[str]], rows: int) -> str:
+    """The lines `pieces[0] + values[0][row] + pieces[1] + ... + pieces[-1]`, each row's in turn, as one text.
+
+    The parts go into one list by slice assignment and are joined once: no per-row formatting.
+    """
+    width = len(pieces) + len(values)
+    parts = [pieces[0]] * (rows * width)
+    for index, column in enumerate(values):
+        parts[2 * index + 1 :: width] = column
+        parts[2 * index + 2 :: width] = [pieces[index + 1]] * rows
+    return "".join(parts)
+
+
 class _BlockSums:
     """Adds a block's amounts to the file's totals, with each row's currency."""
 
@@ -194,7 +207,7 @@ class _Writer:
         self._currency_column = rules.currency_field
         # Fields the output leaves out: those the schema does not declare, when it drops them.
         self._kept = frozenset(rules.names) if rules.other_fields == "drop" else None
-        self._templates: dict[tuple[tuple[str, ...], frozenset[str]], tuple[str, list[str]]] = {}
+        self._templates: dict[tuple[tuple[str, ...], frozenset[str]], tuple[list[str], list[str]]] = {}
         self._lines: list[str] = []
         self._pending = 0
         self.rows = 0
@@ -228,7 +241,7 @@ class _Writer:
             raw = frozenset(columns) if block.ascii_clean else frozenset()
         else:
             raw, texts = block.raw, block.texts  # type: ignore[union-attr]
-        template, slots = self._block_template(tuple(columns), raw)
+        pieces, slots = self._block_template(tuple(columns), raw)
         context = self._context
         default = self._default_currency
         read = list(map(str.strip, columns[self._amount]))
@@ -242,15 +255,17 @@ class _Writer:
             many = len(used) > 1
             quanta = [_QUANTA.get(c or default, _OTHER_QUANTUM) for c in codes] if many else repeat(used.pop())
         fees = map(_UNSIGNED_ZERO, map(Decimal.quantize, products, quanta, repeat(None), repeat(context)))
-        values: list[Iterable[str]] = []
+        values: list[list[str]] = []
         for slot in slots:
             if slot == self._amount:
                 # Amounts already in the form `format(amount, "f")` gives are written as read.
-                canonical = _CANONICAL_AMOUNTS("\n".join(read) + "\n") is not None
-                values.append(read if canonical else map(format, amounts, repeat("f")))
+                canonical = (
+                    self._numbers_canonical(block, read) or _CANONICAL_AMOUNTS("\n".join(read) + "\n") is not None
+                )
+                values.append(read if canonical else list(map(format, amounts, repeat("f"))))
             elif slot == "fee":
                 # A fee's exponent is its currency's (0 to -4): `str` writes it in plain notation, as "f" does.
-                values.append(map(str, fees))
+                values.append(list(map(str, fees)))
             elif slot == self._currency:
                 values.append([c or default for c in columns[slot]])  # only from the currency field
             elif slot in raw:
@@ -258,37 +273,45 @@ class _Writer:
             elif texts is not None:
                 values.append(texts[slot])
             else:
-                values.append(map(encode_basestring_ascii, columns[slot]))
-        data = ("\n".join(map(template.__mod__, zip(*values, strict=True))) + "\n").encode("ascii")
+                values.append(list(map(encode_basestring_ascii, columns[slot])))
+        data = _interleave(pieces, values, block.rows).encode("ascii")
         self._sink.write(data)
         self.size += len(data)
         self.rows += block.rows
 
-    def _block_template(self, header: tuple[str, ...], raw: frozenset[str]) -> tuple[str, list[str]]:
-        """The `%` template of an output line for a header, and which value fills each `%s`, in order."""
+    def _numbers_canonical(self, block: Block | EncodedBlock, read: list[str]) -> bool:
+        """True when the amounts are JSON numbers with no exponent: the grammar of JSON numbers then leaves
+        them in the form `format(amount, "f")` gives (no `+`, no leading zero, digits after a point)."""
+        if type(block) is not EncodedBlock or self._amount not in block.numbers:
+            return False
+        joined = "".join(read)
+        return "e" not in joined and "E" not in joined
+
+    def _block_template(self, header: tuple[str, ...], raw: frozenset[str]) -> tuple[list[str], list[str]]:
+        """The constant text of an output line for a header, and which value goes between each two pieces.
+
+        A line is `pieces[0] + value(slots[0]) + pieces[1] + ... + pieces[-1]`, its line feed included.
+        """
         cached = self._templates.get((header, raw))
         if cached is not None:
             return cached
         kept = [k for k in header if self._kept is None or k in self._kept]
         keys = kept + [k for k in (self._currency, "fee", "processed_at") if k not in kept]
-        parts: list[str] = []
+        pieces = ["{"]
         slots: list[str] = []
-        for key in keys:
-            name = encode_basestring_ascii(key).replace("%", "%%") + ":"
+        for index, key in enumerate(keys):
+            name = ("," if index else "") + encode_basestring_ascii(key) + ":"
             if key == "processed_at":
-                parts.append(name + encode_basestring_ascii(self._stamp).replace("%", "%%"))
+                pieces[-1] += name + encode_basestring_ascii(self._stamp)
             elif key == self._currency and (key not in header or self._currency_column is None):
-                parts.append(name + encode_basestring_ascii(self._default_currency))
-            elif key in (self._amount, "fee"):
-                parts.append(name + "%s")
-                slots.append(key)
-            elif key == self._currency or key in raw:
-                parts.append(name + '"%s"')
-                slots.append(key)
+                pieces[-1] += name + encode_basestring_ascii(self._default_currency)
             else:
-                parts.append(name + "%s")
+                quoted = key not in (self._amount, "fee") and (key == self._currency or key in raw)
+                pieces[-1] += name + ('"' if quoted else "")
+                pieces.append('"' if quoted else "")
                 slots.append(key)
-        result = ("{" + ",".join(parts) + "}", slots)
+        pieces[-1] += "}\n"
+        result = (pieces, slots)
         self._templates[(header, raw)] = result
         return result
 

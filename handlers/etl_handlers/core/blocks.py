@@ -25,13 +25,14 @@ class EncodedBlock:
     `columns` maps each field, in the records' key order, to its values as a CSV cell would hold
     them (the amount's text, `""` for an empty or null currency); `texts` maps each other written
     field to its values' JSON text, except the fields in `raw`, whose `columns` values are written
-    between quotes as they are.
+    between quotes as they are. The fields in `numbers` hold JSON numbers only (their texts).
     """
 
     columns: dict[str, list[str]]
     rows: int
     texts: dict[str, list[str]]
     raw: frozenset[str]
+    numbers: frozenset[str] = frozenset()
 
     def head(self, rows: int) -> EncodedBlock:
         """The first `rows` rows."""
@@ -40,6 +41,7 @@ class EncodedBlock:
             rows,
             {name: values[:rows] for name, values in self.texts.items()},
             self.raw,
+            self.numbers,
         )
 
 

@@ -107,11 +107,12 @@ class _Layouts:
         `clean`: the text the values were decoded from is ASCII, with no backslash and no DEL, so
         no string in them needs escaping. Nothing is checked or registered yet.
         """
+        layout = _one_layout(values)
+        if layout is not None:
+            return [(values, self._block(layout, values, clean))]
         if set(map(type, values)) != {dict}:
             return [(values, None)]
         layouts = list(map(tuple, values))
-        if layouts.count(layouts[0]) == len(layouts):
-            return [(values, self._block(layouts[0], values, clean))]
         runs: list[tuple[list[Any], EncodedBlock | None]] = []
         start = 0
         for layout, run in groupby(layouts):
@@ -142,6 +143,29 @@ class _Layouts:
             yield block if good == rows else block.head(good)
         if good < rows:
             yield from _items(records[good:], row + good)
+
+
+def _one_layout(values: list[Any]) -> tuple[str, ...] | None:
+    """The keys, in order, of every value when all are objects with the same keys in the same order, else None.
+
+    Checked over the keys of all the values in a row (identical objects, as the scanner shares a
+    batch's keys, compare at once): when each run of `width` keys is the first value's, and there are
+    `width` times as many keys as values, each value has those keys, since an object repeats no key.
+    """
+    if not values or type(values[0]) is not dict:
+        return None
+    layout = tuple(values[0])
+    width = len(layout)
+    try:
+        keys = list(chain.from_iterable(map(dict.keys, values)))
+    except TypeError:  # a value that is not an object
+        return None
+    rows = len(values)
+    if not width or len(keys) != width * rows:
+        return None
+    if not all(keys[index::width].count(key) == rows for index, key in enumerate(layout)):
+        return None
+    return layout
 
 
 def _items(values: list[Any], row: int) -> Iterator[Item]:
@@ -188,6 +212,21 @@ def _text(value: Any) -> str:
     return _TEXT_LITERALS[value]
 
 
+def _kinds_of(values: list[Any]) -> set[type]:
+    """The types of `values` (not empty); a join proves the common columns, all strings or all numbers, in C."""
+    try:
+        "".join(values)
+    except TypeError:
+        pass
+    else:
+        return {str}
+    try:
+        b"".join(values)
+    except TypeError:
+        return set(map(type, values))
+    return {bytes}
+
+
 def _kinds(schema: Schema, name: str) -> frozenset[type] | None:
     """The JSON value kinds a column of field `name` may hold and still be checked as CSV cells; None: none.
 
@@ -222,10 +261,11 @@ def _encode(
     columns: dict[str, list[str]] = {}
     texts: dict[str, list[str]] = {}
     raw: set[str] = set()
+    numeric: set[str] = set()
     filled = writer_filled(schema)
     for index, name in enumerate(layout):
         values = flat[index::width]
-        kinds = set(map(type, values))
+        kinds = _kinds_of(values)
         allowed = _kinds(schema, name)
         if allowed is None or not kinds <= allowed:
             return None
@@ -238,6 +278,8 @@ def _encode(
         numbers_only = kinds == {bytes}
         cells = values if strings else list(map(bytes.decode, values)) if numbers_only else list(map(_cell, values))
         columns[name] = cells
+        if numbers_only:
+            numeric.add(name)
         if name in filled:
             continue
         if numbers_only:
@@ -250,7 +292,7 @@ def _encode(
                 texts[name] = encoded
         else:
             texts[name] = list(map(_text, values))
-    return EncodedBlock(columns, len(records), texts, frozenset(raw))
+    return EncodedBlock(columns, len(records), texts, frozenset(raw), frozenset(numeric))
 
 
 # --- JSON Lines ------------------------------------------------------------------------------
@@ -288,7 +330,16 @@ def _lines_block(
     """The records of a block of whole lines, after data record `row`; returns how many there were."""
     if "\r" in block and block.count("\r") != block.count("\r\n"):  # a lone CR ends a line too: the reference splits it
         return (yield from _reference_lines(io.StringIO(block, newline=""), config, row))
-    lines = list(filter(str.strip, block.split("\n")))
+    lines = block.split("\n")
+    lines.pop()  # the block ends with a line feed
+    if len(block) <= config.max_record_bytes and all(map(str.endswith, lines, repeat(("}", "}\r")))):
+        # The common block, checked at less cost: each line ends with `}` (none is blank) and is shorter
+        # than the block, so what follows would keep every line, pass them and decode the same text.
+        plan = _joined_plan(scan, "[" + "\n,".join(lines) + "\n]", len(lines), layouts, _clean(block))
+        if plan is not None:
+            yield from layouts.items(plan, row)
+            return len(lines)
+    lines = list(filter(str.strip, lines))
     if not lines:
         return 0
     # + 1: the reference counts a line with its line feed.
@@ -299,12 +350,7 @@ def _lines_block(
     if all(map(str.endswith, lines, repeat(("}", "}\r")))) or all(
         map(str.endswith, map(str.rstrip, lines, repeat(_JSON_SPACE)), repeat("}"))
     ):
-        values = _decode(scan, "[" + "\n,".join(lines) + "\n]")
-        if values is not None and len(values) == len(lines):
-            plan = layouts.plan(values, clean)
-            # A block's values are flat objects (its kinds are checked); the others are checked here.
-            if not all(block for _, block in plan) and not _flat_objects(values):
-                plan = None
+        plan = _joined_plan(scan, "[" + "\n,".join(lines) + "\n]", len(lines), layouts, clean)
     if plan is None:
         try:
             scanned = list(map(scan, lines, repeat(0)))  # a StopIteration ends the list early
@@ -316,6 +362,21 @@ def _lines_block(
         plan = layouts.plan([value for value, _ in scanned], clean)
     yield from layouts.items(plan, row)
     return len(lines)
+
+
+def _joined_plan(
+    scan: Any, joined: str, count: int, layouts: _Layouts, clean: bool
+) -> list[tuple[list[Any], EncodedBlock | None]] | None:
+    """The plan of `count` lines, each ending with `}`, joined as `[line\\n,line\\n,...]`; None when it
+    does not prove each line one flat object (see the module's docstring)."""
+    values = _decode(scan, joined)
+    if values is None or len(values) != count:
+        return None
+    plan = layouts.plan(values, clean)
+    # A block's values are flat objects (its kinds are checked); the others are checked here.
+    if not all(block for _, block in plan) and not _flat_objects(values):
+        return None
+    return plan
 
 
 def _clean(text: str) -> bool:

@@ -30,9 +30,7 @@ from .schema import FieldRule
 
 # [0-9], not \d: \d matches every script's digits, and Decimal would accept them.
 PLAIN_DECIMAL = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?\Z")
-_DECIMAL_FULL = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?").fullmatch
 _INTEGER = re.compile(r"[+-]?[0-9]+\Z")
-_INTEGER_FULL = re.compile(r"[+-]?[0-9]+").fullmatch
 _DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 _BOOLEANS = frozenset({"true", "false"})
 # A column of dates is judged by its values' shapes (each ASCII digit read as 0) and by the distinct
@@ -40,6 +38,9 @@ _BOOLEANS = frozenset({"true", "false"})
 # (`datetime.fromisoformat`) surely accepts when those parts are in range are judged so: a time
 # hh:mm:ss, 3 or 6 decimals, Z or an offset. Any other value is left to the reference, one by one.
 _AS_ZEROS = str.maketrans("0123456789", "0000000000")
+# The shapes (see `_AS_ZEROS`) of plain decimals and integers: a column is judged by its distinct shapes.
+_DECIMAL_SHAPE = re.compile(r"[+-]?0+(?:\.0+)?").fullmatch
+_INTEGER_SHAPE = re.compile(r"[+-]?0+").fullmatch
 _DAY_SHAPE = "0000-00-00"
 _TIME_SHAPE = re.compile(r"0000-00-00T00:00:00(?:\.000|\.000000)?(Z|[+-]00:00)?").fullmatch
 _DAY = itemgetter(slice(0, 10))
@@ -267,10 +268,10 @@ class ValueRule:
         if kind == "string":
             return self._strings_ok(texts)
         if kind == "decimal":
-            if not all(map(_DECIMAL_FULL, texts)):
+            if not _all_shaped(texts, _DECIMAL_SHAPE):
                 return False
             return self._bounds_ok(texts)
-        if not all(map(_INTEGER_FULL, texts)):
+        if not _all_shaped(texts, _INTEGER_SHAPE):
             return False
         return self._bounds_ok(texts)
 
@@ -356,6 +357,21 @@ class ValueRule:
             if not max(floats) < high - abs(high) * _FLOAT_MARGIN - _FLOAT_MARGIN:
                 return False
         return True
+
+
+def _all_shaped(texts: list[str], shape: Any) -> bool:
+    """True when every text, each ASCII digit read as 0, has a shape `shape` matches whole.
+
+    Digits are the only characters read as 0, so a text has a shape of digits where it has digits and
+    its own characters elsewhere: a pattern over the digit 0 matches it as the same pattern over
+    [0-9] matches the text. The distinct shapes are few: one match each, not one a value.
+    """
+    if not texts:
+        return True
+    joined = "\n".join(texts)
+    if joined.count("\n") != len(texts) - 1:  # a value holds a line feed: none of the shapes (nor the reference)
+        return False
+    return all(map(shape, set(joined.translate(_AS_ZEROS).split("\n"))))
 
 
 def _within(values: Collection[Any], minimum: Any, maximum: Any) -> bool:

@@ -88,6 +88,7 @@ def block_chars(request, monkeypatch):
 
 def test_regular_files_go_through_blocks():
     assert blocks_used(jsonl(RECORDS), "jsonl") == 400
+    assert blocks_used(jsonl(RECORDS, "\r\n"), "jsonl") == 400
     assert blocks_used(array(RECORDS), "json") == 399  # the last element is read by the reference reader
     assert blocks_used(array(RECORDS, indent=2), "json") == 399
 
@@ -112,6 +113,15 @@ def test_numbers_and_literals_are_written_as_read(block_chars, fmt):
         assert blocks_used(data, fmt) > 0
     text = data.decode().replace('"amount": 3.5', '"amount": 3.50').replace('"memo": 1.5e+300', '"memo": -0.0E-7')
     assert_same(text.encode(), fmt)
+    # Amounts that are JSON numbers are written as read when no exponent is in the block, else as decimals.
+    amounts = ["0", "-0", "0.10", "-0.00", "123456789012345678901234567890.5", "7", "1e2", "-2E-1", "9.999"]
+    for exponent in (False, True):
+        shown = [a for a in amounts if exponent or "e" not in a.lower()]
+        rows = [record(i, amount=0) for i in range(60)]
+        text = (jsonl(rows) if fmt == "jsonl" else array(rows)).decode()
+        parts = text.split('"amount": 0')
+        text = "".join(part + f'"amount": {shown[i % len(shown)]}' for i, part in enumerate(parts[:-1])) + parts[-1]
+        assert_same(text.encode(), fmt)
 
 
 @pytest.mark.parametrize("fmt", ["json", "jsonl"])
@@ -169,6 +179,13 @@ def test_json_lines_oddities(block_chars):
         "\ufeff" + body,
     ]:
         assert_same(text.encode(), "jsonl")
+
+
+def test_lines_shorter_than_the_limit_in_blocks_longer_than_it(block_chars):
+    config = Config(max_record_bytes=1024)
+    rows = [record(i, memo="m" * 800) for i in range(40)]  # lines of 900 characters or so
+    for end in ["\n", "\r\n", " \n", "\t\r\n", "}\n"]:
+        assert_same(jsonl(rows, end), "jsonl", config)
 
 
 def test_a_line_over_the_limit(block_chars):
