@@ -6,7 +6,8 @@
 
 Each case runs in its own process, so its peak RSS is its own; ours runs validate and transform
 in two processes, as the pipeline runs them in two functions (time: their sum; memory: the larger
-peak). Throughput is the median of `--repeat` runs. Generated files go to bench/out/ (ignored by git).
+peak). Throughput is the median of `--repeat` runs, interleaved (a round runs every impl once, in turn).
+Generated files go to bench/out/ (ignored by git).
 """
 
 from __future__ import annotations
@@ -136,11 +137,15 @@ def main() -> None:
     for case in args.cases:
         for rows in args.rows:
             path = dataset(case, rows)
-            medians = {}
+            # Interleaved, a round of every impl at a time: a drift in the machine's speed hits them alike.
+            rounds: dict[str, list[dict[str, float]]] = {impl: [] for impl in impls}
+            for _ in range(args.repeat):
+                for impl in impls:
+                    rounds[impl].append(run_case(impl, case, path, args.before))
+            medians = {impl: statistics.median(r["seconds"] for r in rounds[impl]) for impl in impls}
             for impl in impls:
-                runs = [run_case(impl, case, path, args.before) for _ in range(args.repeat)]
-                seconds = statistics.median(r["seconds"] for r in runs)
-                medians[impl] = seconds
+                runs = rounds[impl]
+                seconds = medians[impl]
                 mb = runs[0]["mb"]
                 ratio = medians["naive"] / seconds
                 peak = max(r["peak_mb"] for r in runs)
