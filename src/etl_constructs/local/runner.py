@@ -170,15 +170,16 @@ def _quiet_moto() -> Iterator[None]:
         emulator.setLevel(level)
 
 
-class _MainThreadOnly:
-    """A stdout that passes on what the main thread writes and drops what other threads write."""
+class _OnlyFrom:
+    """A stdout that passes on what the main thread and one other write, and drops what other threads write."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, thread: threading.Thread) -> None:
         self._stream = stream
+        self._threads = (threading.main_thread(), thread)
 
     def write(self, text: str) -> int:
-        """Write `text` if the main thread writes it; drop it otherwise."""
-        return self._stream.write(text) if threading.current_thread() is threading.main_thread() else len(text)
+        """Write `text` if one of the threads writes it; drop it otherwise."""
+        return self._stream.write(text) if threading.current_thread() in self._threads else len(text)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
@@ -189,16 +190,16 @@ def _handler_output(log: TextIO) -> Iterator[None]:
     """Point stdout at `log` while the pipeline runs.
 
     An interrupt (Ctrl-C) ends the run while executions' threads still run handlers, which print their
-    logs and metrics on the way out: after the run, what a thread other than the main one prints is dropped,
-    not mixed into the caller's stdout.
+    logs and metrics on the way out: after the run, what a thread other than the caller's (or the main
+    thread) prints is dropped, not mixed into the caller's stdout.
     """
-    original = sys.stdout
+    original, caller = sys.stdout, threading.current_thread()
     sys.stdout = log
     try:
         yield
     finally:
-        others = [t for t in threading.enumerate() if t is not threading.main_thread() and t.is_alive()]
-        sys.stdout = _MainThreadOnly(original) if others else original
+        others = [t for t in threading.enumerate() if t not in (caller, threading.main_thread()) and t.is_alive()]
+        sys.stdout = _OnlyFrom(original, caller) if others else original
 
 
 def execution_input(rule: RuleTarget, event: dict[str, Any]) -> str:
