@@ -130,6 +130,7 @@ def test_the_seed_shape_costs_more_in_compute_and_less_in_transitions(example):
     compute = sum(v for k, v in ours.breakdown.items() if k.startswith("Lambda compute"))
     assert compute < sum(v for k, v in seed.breakdown.items() if k.startswith("Lambda compute")) / 3
     assert seed.assumptions["transitions_valid_file"] == 4
+    assert seed.assumptions["states_logged"] == "none"  # the seed logged nothing
 
 
 def test_the_example_costs_at_most_a_quarter_of_the_seeds_shape_without_storage(example):

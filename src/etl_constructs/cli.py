@@ -229,7 +229,10 @@ def _print_summary(result: LocalRun, log_path: Path) -> None:
 def _run_local(args: argparse.Namespace) -> int:
     files = _expand_files(args.files)
     if args.template is not None and not args.template.exists():
-        raise UsageError(f"no template at {args.template}")
+        raise UsageError(
+            f"no template at {args.template}: synthesize your app first (cdk synth -o {args.template}, or"
+            f" python app.py with cdk.App(outdir={str(args.template)!r}))"
+        )
     _check_out(args.out)
     if args.template is None:
         _prefer_environment_node()  # the default pipeline is synthesized: jsii starts Node.js

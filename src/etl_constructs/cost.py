@@ -347,7 +347,7 @@ def estimate(
             "state_machine_type": "STANDARD (handed over by size)" if handed_over else shape.state_machine_type,
             "transitions_valid_file": shape.valid_transitions,
             "transitions_rejected_file": shape.rejected_transitions,
-            "states_logged": "every state" if logged else "failures only",
+            "states_logged": "none" if seed else "every state" if logged else "failures only",
             "function_seconds": [round(d, 3) for d in durations],
             "shape": "seed" if seed else "template",
         },

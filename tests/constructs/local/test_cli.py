@@ -126,7 +126,11 @@ def test_a_template_without_the_pipeline_is_a_usage_error(tmp_path):
 def test_a_missing_template_is_a_usage_error(tmp_path):
     done = run("run-local", "--template", str(tmp_path / "cdk.out"), "--out", str(tmp_path / "out"), str(GOOD))
     assert done.returncode == 2
-    assert done.stderr.strip() == f"etl-constructs: no template at {tmp_path / 'cdk.out'}"
+    template = tmp_path / "cdk.out"
+    assert done.stderr.strip() == (
+        f"etl-constructs: no template at {template}: synthesize your app first (cdk synth -o {template}, or"
+        f" python app.py with cdk.App(outdir={str(template)!r}))"
+    )
     assert not (tmp_path / "out").exists()
 
 
