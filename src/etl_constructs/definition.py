@@ -383,14 +383,7 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
     # Counting repeats is best effort: the item's status belongs to the execution that owns it.
     repeat.add_catch(already, errors=["States.ALL"], result_path="$.repeat_error")
     received.add_catch(repeat.next(already), errors=[CONDITIONAL_CHECK_FAILED], result_path="$.repeat")
-    unavailable = sfn.Fail(scope, "Ledger unavailable", error=LEDGER_UNAVAILABLE, cause_path=CAUGHT_FAILURE)
-    if res.parking is not None:
-        park = _park(scope, res, "Leave the file for the sweep", LEDGER_UNAVAILABLE)
-        park.add_catch(unavailable, errors=["States.ALL"], result_path="$.park_error")
-        park.next(unavailable)
-        received.add_catch(park, errors=["States.ALL"], result_path="$.failure")
-    else:
-        received.add_catch(unavailable, errors=["States.ALL"], result_path="$.failure")
+    _catch_for_the_sweep(scope, res, received, "Ledger unavailable", "Leave the file for the sweep", LEDGER_UNAVAILABLE)
 
     # Its cause is the failure caught: the ledger item's error and cause when they were recorded, and what the
     # reconciler records when they could not be.
@@ -456,29 +449,6 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
 
     payload = sfn.TaskInput.from_object(_file_fields())
 
-    def invoke(
-        name: str, fn: lambda_.IFunction, result_path: str, on_fault: sfn.IChainable, defer: sfn.IChainable
-    ) -> tasks.LambdaInvoke:
-        task = tasks.LambdaInvoke(
-            scope,
-            name,
-            lambda_function=fn,
-            payload=payload,
-            retry_on_service_exceptions=False,  # replaced by the explicit policy below
-            result_selector={"outcome.$": "$.Payload"},
-            result_path=result_path,
-            # States.Timeout is caught as a fault; the function, still running, finds the item moved on
-            # when it records, and removes what it published (see transform_handler).
-            task_timeout=sfn.Timeout.duration(res.step_timeout) if res.step_timeout else None,
-        )
-        res.retry_lambda(task)
-        # Throttled past its budget: no room for the file now, which is no fault of the file's.
-        task.add_catch(defer, errors=LAMBDA_THROTTLE_ERRORS, result_path="$.failure")
-        if step_timed_out is not None:
-            task.add_catch(step_timed_out, errors=[STEP_TIMEOUT], result_path="$.failure")
-        task.add_catch(on_fault, errors=["States.ALL"], result_path="$.failure")
-        return task
-
     # A step that stopped waiting (EXPRESS) leaves its function running, up to its own longer timeout: a failure
     # path now would race it (its output published after the retract, its quarantine report over the path's).
     # The item stays in progress for the sweep, which settles it after the longest function timeout and its
@@ -493,6 +463,28 @@ def data_path(scope: Construct, res: Resources) -> sfn.IChainable:
         if res.step_timeout
         else None
     )
+
+    def invoke(
+        name: str, fn: lambda_.IFunction, result_path: str, on_fault: sfn.IChainable, defer: sfn.IChainable
+    ) -> tasks.LambdaInvoke:
+        task = tasks.LambdaInvoke(
+            scope,
+            name,
+            lambda_function=fn,
+            payload=payload,
+            retry_on_service_exceptions=False,  # replaced by the explicit policy below
+            result_selector={"outcome.$": "$.Payload"},
+            result_path=result_path,
+            # Stops waiting at `step_timeout` (EXPRESS); `step_timed_out` leaves the item for the sweep.
+            task_timeout=sfn.Timeout.duration(res.step_timeout) if res.step_timeout else None,
+        )
+        res.retry_lambda(task)
+        # Throttled past its budget: no room for the file now, which is no fault of the file's.
+        task.add_catch(defer, errors=LAMBDA_THROTTLE_ERRORS, result_path="$.failure")
+        if step_timed_out is not None:
+            task.add_catch(step_timed_out, errors=[STEP_TIMEOUT], result_path="$.failure")
+        task.add_catch(on_fault, errors=["States.ALL"], result_path="$.failure")
+        return task
 
     before_validation = (statuses.RECEIVED, statuses.VALIDATING)
     validate = invoke(
@@ -590,13 +582,9 @@ def _route_large_files(scope: Construct, res: Resources, rest: sfn.IChainable) -
     )
     handed = sfn.Succeed(scope, "Handed over", comment="The STANDARD machine runs the file")
     hand_over.add_catch(handed, errors=EXECUTION_EXISTS, result_path=sfn.JsonPath.DISCARD)
-    unavailable = sfn.Fail(scope, "Not handed over", error=HAND_OVER_FAILED, cause_path=CAUGHT_FAILURE)
-    if res.parking is not None:
-        park = _park(scope, res, "Leave the large file for the sweep", HAND_OVER_FAILED)
-        park.add_catch(unavailable, errors=["States.ALL"], result_path="$.park_error")
-        hand_over.add_catch(park.next(unavailable), errors=["States.ALL"], result_path="$.failure")
-    else:
-        hand_over.add_catch(unavailable, errors=["States.ALL"], result_path="$.failure")
+    _catch_for_the_sweep(
+        scope, res, hand_over, "Not handed over", "Leave the large file for the sweep", HAND_OVER_FAILED
+    )
     large = sfn.Condition.and_(
         sfn.Condition.is_present("$.size"),
         sfn.Condition.is_numeric("$.size"),
@@ -884,6 +872,20 @@ def _new_attempt(scope: Construct, res: Resources, validate: sfn.IChainable) -> 
         )
         .otherwise(invalid)
     )
+
+
+def _catch_for_the_sweep(
+    scope: Construct, res: Resources, task: sfn.TaskStateBase, fail_name: str, park_name: str, error: str
+) -> None:
+    """Catch any failure of `task` left after its retries: park the input for the sweep (when there is a queue
+    to park it in), then fail the execution with `error` and the caught failure as its cause."""
+    fail = sfn.Fail(scope, fail_name, error=error, cause_path=CAUGHT_FAILURE)
+    target: sfn.IChainable = fail
+    if res.parking is not None:
+        park = _park(scope, res, park_name, error)
+        park.add_catch(fail, errors=["States.ALL"], result_path="$.park_error")
+        target = park.next(fail)
+    task.add_catch(target, errors=["States.ALL"], result_path="$.failure")
 
 
 def _park(scope: Construct, res: Resources, name: str, error: str) -> tasks.SqsSendMessage:

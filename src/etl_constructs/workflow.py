@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Annotations, Duration, Names, RemovalPolicy, Size
+from aws_cdk import Annotations, Duration, Names, RemovalPolicy, Size, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -322,7 +322,11 @@ class ValidateTransformWorkflowProps:
                     " execution_timeout (a STANDARD state machine, for a wait beyond minutes)"
                 )
         given_name = (self.state_machine_props or {}).get("state_machine_name")
-        if isinstance(given_name, str) and not _MACHINE_NAME.fullmatch(given_name) and "${Token[" not in given_name:
+        if (
+            isinstance(given_name, str)
+            and not _MACHINE_NAME.fullmatch(given_name)
+            and not Token.is_unresolved(given_name)
+        ):
             raise ConfigurationError(
                 f"state_machine_props state_machine_name {given_name!r}: Step Functions takes letters, digits and"
                 " + ! @ . ( ) - = _ ' only"
@@ -393,6 +397,11 @@ class ValidateTransformWorkflowProps:
 def _running(props: ValidateTransformWorkflowProps) -> Duration:
     """The two functions' timeouts together: the most one execution spends running them."""
     return Duration.seconds(props.validate_timeout.to_seconds() + props.transform_timeout.to_seconds())
+
+
+def _longest(props: ValidateTransformWorkflowProps) -> float:
+    """The longer of the two functions' timeouts, in seconds: the most one invocation runs."""
+    return max(props.validate_timeout.to_seconds(), props.transform_timeout.to_seconds())
 
 
 class ValidateTransformWorkflow(Construct):
@@ -483,12 +492,7 @@ class ValidateTransformWorkflow(Construct):
             self.large_file_state_machine = self._data_machine(
                 "LargeFile", resources, overrides, sfn.StateMachineType.STANDARD, props.execution_timeout
             )
-            step = Duration.seconds(
-                min(
-                    _EXPRESS_STEP.to_seconds(),
-                    max(props.validate_timeout.to_seconds(), props.transform_timeout.to_seconds()),
-                )
-            )
+            step = Duration.seconds(min(_EXPRESS_STEP.to_seconds(), _longest(props)))
             entry_timeout = _EXPRESS_LIMIT
             entry_resources = replace(
                 resources,
@@ -668,10 +672,9 @@ class ValidateTransformWorkflow(Construct):
             # its items are settled once no function can still write them, long before the twin's hour.
             # The sweep reads the machine's name from each item's execution ARN (`...:express:<name>:...`,
             # https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsstepfunctions.html).
-            longest = max(props.validate_timeout.to_seconds(), props.transform_timeout.to_seconds())
             environment["EXPRESS_MACHINE_NAME"] = self.state_machine.state_machine_name
             environment["UNSETTLED_AFTER_EXPRESS_SECONDS"] = str(
-                int(max(longest, _EXPRESS_LIMIT.to_seconds()) + SWEEP_GRACE.to_seconds())
+                int(max(_longest(props), _EXPRESS_LIMIT.to_seconds()) + SWEEP_GRACE.to_seconds())
             )
         fn = self._function(
             "Sweep",

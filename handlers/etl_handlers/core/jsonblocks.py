@@ -332,10 +332,12 @@ def _lines_block(
         return (yield from _reference_lines(io.StringIO(block, newline=""), config, row))
     lines = block.split("\n")
     lines.pop()  # the block ends with a line feed
-    if len(block) <= config.max_record_bytes and all(map(str.endswith, lines, repeat(("}", "}\r")))):
+    clean = _clean(block)
+    braced = len(block) <= config.max_record_bytes and all(map(str.endswith, lines, repeat(("}", "}\r"))))
+    if braced:
         # The common block, checked at less cost: each line ends with `}` (none is blank) and is shorter
         # than the block, so what follows would keep every line, pass them and decode the same text.
-        plan = _joined_plan(scan, "[" + "\n,".join(lines) + "\n]", len(lines), layouts, _clean(block))
+        plan = _joined_plan(scan, "[" + "\n,".join(lines) + "\n]", len(lines), layouts, clean)
         if plan is not None:
             yield from layouts.items(plan, row)
             return len(lines)
@@ -345,10 +347,11 @@ def _lines_block(
     # + 1: the reference counts a line with its line feed.
     if max(map(len, lines)) + 1 > config.max_record_bytes:
         return (yield from _reference_lines(io.StringIO(block, newline=""), config, row))
-    clean = _clean(block)
     plan = None
-    if all(map(str.endswith, lines, repeat(("}", "}\r")))) or all(
-        map(str.endswith, map(str.rstrip, lines, repeat(_JSON_SPACE)), repeat("}"))
+    # A braced block's joined text was decoded above, to no plan: the lines are scanned one by one.
+    if not braced and (
+        all(map(str.endswith, lines, repeat(("}", "}\r"))))
+        or all(map(str.endswith, map(str.rstrip, lines, repeat(_JSON_SPACE)), repeat("}")))
     ):
         plan = _joined_plan(scan, "[" + "\n,".join(lines) + "\n]", len(lines), layouts, clean)
     if plan is None:
