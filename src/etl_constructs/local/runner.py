@@ -452,7 +452,7 @@ class LocalPipeline:
             handed = self._executions_of({twin}) - self._twin_waited - set(ended)
             if handed:
                 ended.update(self.wait(sorted(handed)))
-            self._twin_waited |= handed
+            self._twin_waited |= ended.keys()  # restarts passed in, and hand-overs found
         return ended
 
     def _running(self, executions: set[str]) -> set[str]:

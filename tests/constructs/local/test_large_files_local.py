@@ -180,3 +180,22 @@ def test_a_delivery_after_the_twin_ended_is_handed_over_once_and_not_retried(loc
         "Handed over"
     ]
     assert len(_twin_executions(local)) == 1
+
+
+def test_a_restart_on_the_twin_is_reconciled_once_not_again_by_a_later_run(local, tmp_path):
+    """A twin execution something else started (here: reprocess) is waited for and settled once; a later run
+    must not take it for a hand-over of its own and deliver its status change a second time."""
+    (report,) = local.run([_source(tmp_path, "first.csv")]).files
+    assert report.status == "COMPLETED"
+    local.inject(Fault.error("s3", "GetObject", caller="Validate", times=None))
+    local.inject(Fault.error("dynamodb", "UpdateItem", caller="LargeFileStateMachine", times=None))
+    (result,) = local.reprocess([report.file_id], force=True)
+    local.faults.clear()
+    sfn = local.clients["stepfunctions"]
+    assert sfn.describe_execution(executionArn=result.execution)["status"] == "FAILED"
+    (reconciler,) = {r.state_machine_arn for r in local.pipeline.other_rules if "aws.states" in r.pattern["source"]}
+    settled = len(sfn.list_executions(stateMachineArn=reconciler)["executions"])
+    assert settled == 1
+    (later,) = local.run([_source(tmp_path, "later.csv")]).files
+    assert later.status == "COMPLETED"
+    assert len(sfn.list_executions(stateMachineArn=reconciler)["executions"]) == settled
