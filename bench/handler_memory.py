@@ -20,7 +20,9 @@ in the child (interpreter start-up and imports left out); CPU seconds are the ch
 system time, start-up included: on a busy machine they move less than wall time, and Lambda gives a
 function CPU in proportion to its memory. /tmp is the largest size the duplicate-id check's spill
 file reached (`DigestSet.disk_bytes`). Medians of `--repeat` runs are printed, with every run.
-Results also go to bench/out/handler-memory.json (ignored by git).
+Results also go to bench/out/handler-memory.json (ignored by git). Each child runs with the memory
+size of the default function that runs its case in `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, as Lambda sets
+it (`--outside-lambda`: without, as the CLI runs).
 """
 
 from __future__ import annotations
@@ -90,11 +92,20 @@ def worker(case: str, path: Path, handlers: Path) -> dict[str, Any]:
     return result
 
 
-def run_once(case: str, path: Path, handlers: Path) -> dict[str, Any]:
+#: The memory (MB) of the default function that runs each case (`ValidateTransformWorkflowProps`), which
+#: the child gets in `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, as Lambda sets it: the duplicate-id check keeps
+#: a quarter of it for ids in memory (`etl_handlers.core.digests.in_memory_budget`).
+FUNCTION_MEMORY_MB = {"validate": 768, "transform": 1024, "transform-recheck": 1024, "validate+recheck": 768}
+
+
+def run_once(case: str, path: Path, handlers: Path, in_lambda: bool = True) -> dict[str, Any]:
     """One case in a child process: its peak RSS (MB), the core's seconds, its CPU seconds, /tmp used (MB)."""
     command = [sys.executable, __file__, "--handlers", str(handlers), "--worker", case, str(path)]
+    env = {k: v for k, v in os.environ.items() if k != "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"}
+    if in_lambda:
+        env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = str(FUNCTION_MEMORY_MB[case])
     with tempfile.TemporaryFile() as report, tempfile.TemporaryFile() as errors:
-        child = subprocess.Popen(command, stdout=report, stderr=errors)
+        child = subprocess.Popen(command, stdout=report, stderr=errors, env=env)
         _, status, usage = os.wait4(child.pid, 0)
         report.seek(0)
         errors.seek(0)
@@ -117,6 +128,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per case (medians are reported)")
     parser.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES))
     parser.add_argument("--handlers", type=Path, default=HANDLERS, help="the handlers folder to measure")
+    parser.add_argument(
+        "--outside-lambda",
+        action="store_true",
+        help="run each case without a function's memory size, as the CLI does (ids spill past 32 MiB)",
+    )
     args = parser.parse_args()
     if args.worker:
         case, path = args.worker
@@ -128,7 +144,11 @@ def main() -> None:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"handler core: peak RSS, seconds and /tmp per case; {os.cpu_count()} cores, load average {load}")
     print(f"command: {sys.executable} {' '.join(sys.argv)}")
-    print(f"each run: {sys.executable} {__file__} --handlers {args.handlers.resolve()} --worker CASE FILE\n")
+    print(f"each run: {sys.executable} {__file__} --handlers {args.handlers.resolve()} --worker CASE FILE")
+    if args.outside_lambda:
+        print("outside Lambda: no function memory size\n")
+    else:
+        print(f"AWS_LAMBDA_FUNCTION_MEMORY_SIZE per case (the default functions'): {FUNCTION_MEMORY_MB}\n")
     print(
         f"{'rows':>12}{'input MB':>10}  {'case':<20}{'peak MB':>9}{'wall s':>8}{'CPU s':>8}{'/tmp MB':>9}"
         "   runs (peak MB / wall s / CPU s)"
@@ -140,7 +160,8 @@ def main() -> None:
             csv = datagen.write_csv(folder / f"tx-{rows}.csv", rows)
             size_mb = csv.stat().st_size / 1e6
             for case in args.cases:
-                runs = [run_once(case, csv, args.handlers.resolve()) for _ in range(args.repeat)]
+                in_lambda = not args.outside_lambda
+                runs = [run_once(case, csv, args.handlers.resolve(), in_lambda) for _ in range(args.repeat)]
                 if any(r["rows"] != rows for r in runs):
                     raise RuntimeError(f"{case}: expected {rows} rows, got {[r['rows'] for r in runs]}")
                 peak = statistics.median(r["peak_mb"] for r in runs)

@@ -7,13 +7,16 @@
 Each case runs in its own process, so its peak RSS is its own; ours runs validate and transform
 in two processes, as the pipeline runs them in two functions (time: their sum; memory: the larger
 peak). Throughput is the median of `--repeat` runs, interleaved (a round runs every impl once, in turn).
-Generated files go to bench/out/ (ignored by git).
+Each pass of ours runs as the default function would, with its memory size in
+`AWS_LAMBDA_FUNCTION_MEMORY_SIZE` (`--outside-lambda`: without). Generated files go to bench/out/
+(ignored by git).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -57,16 +60,28 @@ def worker(impl: str, case: str, path: Path) -> dict[str, float]:
     return {"seconds": seconds, "rows": rows, "peak_mb": peak_mb, "mb": path.stat().st_size / 1e6}
 
 
-def _worker_process(impl: str, case: str, path: Path, handlers: str | None = None) -> dict[str, float]:
+#: The memory (MB) of the default validate and transform functions (`ValidateTransformWorkflowProps`).
+#: Each pass runs with it in `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, as Lambda sets it: the duplicate-id
+#: check keeps a quarter of it for ids in memory (`etl_handlers.core.digests.in_memory_budget`).
+FUNCTION_MEMORY_MB = {"validate": 768, "transform": 1024, "transform-recheck": 1024}
+
+
+def _worker_process(
+    impl: str, case: str, path: Path, handlers: str | None = None, in_lambda: bool = True
+) -> dict[str, float]:
     more = ["--handlers", handlers] if handlers else []
+    env = {k: v for k, v in os.environ.items() if k != "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"}
+    if impl in FUNCTION_MEMORY_MB and in_lambda:
+        env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = str(FUNCTION_MEMORY_MB[impl])
     done = subprocess.run(
-        [sys.executable, __file__, "--worker", impl, case, str(path), *more], capture_output=True, text=True, check=True
-    )
+        [sys.executable, __file__, "--worker", impl, case, str(path), *more],
+        capture_output=True, text=True, check=True, env=env,
+    )  # fmt: skip
     result: dict[str, float] = json.loads(done.stdout)
     return result
 
 
-def run_case(impl: str, case: str, path: Path, before: str | None = None) -> dict[str, float]:
+def run_case(impl: str, case: str, path: Path, before: str | None = None, in_lambda: bool = True) -> dict[str, float]:
     """One run of `naive`, or of ours: validate, then transform, each in its own process.
 
     `ours` transforms as the pipeline does (the validated, pinned version is not checked again);
@@ -76,8 +91,9 @@ def run_case(impl: str, case: str, path: Path, before: str | None = None) -> dic
     if impl == "naive":
         return _worker_process("naive", case, path)
     handlers = before if impl == "before" else None
-    checked = _worker_process("validate", case, path, handlers)
-    written = _worker_process("transform-recheck" if impl == "ours-recheck" else "transform", case, path, handlers)
+    checked = _worker_process("validate", case, path, handlers, in_lambda)
+    passes = "transform-recheck" if impl == "ours-recheck" else "transform"
+    written = _worker_process(passes, case, path, handlers, in_lambda)
     return {
         "seconds": checked["seconds"] + written["seconds"],
         "rows": written["rows"],
@@ -117,8 +133,14 @@ def main() -> None:
     parser.add_argument("--cases", nargs="+", default=["csv", "csv-quoted", "json", "jsonl"], help="datagen.CASES")
     parser.add_argument("--before", metavar="DIR", help="also measure the handlers in DIR (e.g. an earlier commit's)")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak memory cases")
+    parser.add_argument(
+        "--outside-lambda",
+        action="store_true",
+        help="run each pass without a function's memory size, as the CLI does (ids spill past 32 MiB)",
+    )
     parser.add_argument("--handlers", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    in_lambda = not args.outside_lambda
     if args.worker:
         if args.handlers:
             sys.path.insert(0, args.handlers)
@@ -132,6 +154,11 @@ def main() -> None:
     print(f"interpreter with the core imported: {baseline_mb():.0f} MB peak RSS\n")
     print("throughput: validate+transform (ours, two streaming passes) vs naive (one in-memory pass)")
     print("(ours: transform as the pipeline runs it on the validated version; ours-recheck: every rule again)")
+    if in_lambda:
+        print(f"(each pass with the default function's memory: validate {FUNCTION_MEMORY_MB['validate']} MB, "
+              f"transform {FUNCTION_MEMORY_MB['transform']} MB)")  # fmt: skip
+    else:
+        print("(each pass outside Lambda: no function memory size)")
     print(f"{'case':<22}{'impl':<14}{'median s':>10}{'rows/s':>12}{'MB/s':>8}{'ratio':>8}{'peak MB':>9}")
     impls = ["naive", *(["before"] if args.before else []), "ours", "ours-recheck"]
     for case in args.cases:
@@ -141,7 +168,7 @@ def main() -> None:
             rounds: dict[str, list[dict[str, float]]] = {impl: [] for impl in impls}
             for _ in range(args.repeat):
                 for impl in impls:
-                    rounds[impl].append(run_case(impl, case, path, args.before))
+                    rounds[impl].append(run_case(impl, case, path, args.before, in_lambda))
             medians = {impl: statistics.median(r["seconds"] for r in rounds[impl]) for impl in impls}
             for impl in impls:
                 runs = rounds[impl]
@@ -163,7 +190,7 @@ def main() -> None:
     for size in sizes:
         rows = datagen.rows_for_bytes(size)
         path = dataset("csv", rows)
-        ours = run_case("ours", "csv", path)
+        ours = run_case("ours", "csv", path, in_lambda=in_lambda)
         naive = run_case("naive", "csv", path)
         print(f"{format(size / 1e6, '.0f') + ' MB':<10}{rows:>12,}{ours['peak_mb']:>10.0f}{naive['peak_mb']:>10.0f}")
         report["memory"].append({"input_mb": ours["mb"], "rows": rows, "ours_peak_mb": ours["peak_mb"],

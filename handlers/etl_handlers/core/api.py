@@ -31,6 +31,8 @@ _CANONICAL_AMOUNTS = re.compile(r"(?:-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?\n)*+").ful
 # `plus` at this precision changes no digit; it gives a zero the + sign (under any rounding but
 # ROUND_FLOOR), so a fee that rounds to zero from below is written 0.00, not -0.00.
 _UNSIGNED_ZERO = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN, rounding=ROUND_HALF_EVEN).plus
+# A zero fee with a sign (`str` of a Decimal -0, -0.0, ...), on a line of its own.
+_NEGATIVE_ZERO = re.compile(r"^-0(?:\.0*)?$", re.MULTILINE).search
 _WRITE_CHUNK = 256 * 1024
 # What the readers raise for bytes that are bad data (never for a failing source or a bug of ours).
 _DATA_ERRORS = (UnicodeError, csv.Error, RecursionError, ValueError)
@@ -173,6 +175,16 @@ def _interleave(pieces: list[str], values: list[list[str]], rows: int) -> str:
     return "".join(parts)
 
 
+def _unsigned_zeros(fees: list[str]) -> list[str]:
+    """`fees` (`str` of each quantized fee) with a zero that rounded from below written without its sign.
+
+    As `_UNSIGNED_ZERO` does for one fee: a negative zero is rare, so the texts are searched at once.
+    """
+    if _NEGATIVE_ZERO("\n".join(fees)) is None:
+        return fees
+    return [fee[1:] if _NEGATIVE_ZERO(fee) else fee for fee in fees]
+
+
 class _BlockSums:
     """Adds a block's amounts to the file's totals, with each row's currency."""
 
@@ -244,17 +256,22 @@ class _Writer:
         pieces, slots = self._block_template(tuple(columns), raw)
         context = self._context
         default = self._default_currency
-        read = list(map(str.strip, columns[self._amount]))
+        amount_cells = columns[self._amount]
+        # A JSON number's text has no white space around it.
+        numeric = type(block) is EncodedBlock and self._amount in block.numbers
+        read = amount_cells if numeric else list(map(str.strip, amount_cells))
         amounts = list(map(Decimal, read))
         products = map(context.multiply, amounts, repeat(self._rate))
         codes = columns.get(self._currency_column) if self._currency_column is not None else None
         quanta: Iterable[Decimal] = repeat(_QUANTA.get(default, _OTHER_QUANTUM))
+        distinct_codes: set[str] = set()
         if codes is not None:
             # Most blocks hold currencies of one minor unit: one quantum for all, not a look-up a row.
-            used = {_QUANTA.get(c or default, _OTHER_QUANTUM) for c in set(codes)}
+            distinct_codes = set(codes)
+            used = {_QUANTA.get(c or default, _OTHER_QUANTUM) for c in distinct_codes}
             many = len(used) > 1
             quanta = [_QUANTA.get(c or default, _OTHER_QUANTUM) for c in codes] if many else repeat(used.pop())
-        fees = map(_UNSIGNED_ZERO, map(Decimal.quantize, products, quanta, repeat(None), repeat(context)))
+        fees = map(Decimal.quantize, products, quanta, repeat(None), repeat(context))
         values: list[list[str]] = []
         for slot in slots:
             if slot == self._amount:
@@ -265,9 +282,10 @@ class _Writer:
                 values.append(read if canonical else list(map(format, amounts, repeat("f"))))
             elif slot == "fee":
                 # A fee's exponent is its currency's (0 to -4): `str` writes it in plain notation, as "f" does.
-                values.append(list(map(str, fees)))
+                values.append(_unsigned_zeros(list(map(str, fees))))
             elif slot == self._currency:
-                values.append([c or default for c in columns[slot]])  # only from the currency field
+                # Only from the currency field; an empty one is the default.
+                values.append([c or default for c in columns[slot]] if "" in distinct_codes else columns[slot])
             elif slot in raw:
                 values.append(columns[slot])
             elif texts is not None:

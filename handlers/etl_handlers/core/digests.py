@@ -1,4 +1,4 @@
-"""An exact set of transaction ids, about 5 bytes each in memory, for finding repeated ids in big files.
+"""An exact set of transaction ids for finding repeated ids in big files: in memory, then about 5 bytes an id.
 
 Every answer is exact. A digest match is only a *candidate*: the id it points to is read back and
 compared before an id is called a repeat. So a collision of digests never rejects a valid file, and
@@ -7,9 +7,10 @@ the result depends neither on the digest function (Python's `hash`, keyed per pr
 Two stages:
 
 1. While the ids take at most `in_memory_bytes` (estimated as 100 bytes per id plus its length;
-   default 32 MiB, about 300,000 ids of 11 characters), they are kept in a Python set of the ids
-   themselves: exact, checked a whole batch at a time in C, nothing written to disk. Most files end
-   here.
+   see `in_memory_budget`: in a Lambda function a quarter of its memory, 192 MiB or about 1.8
+   million ids of 11 characters at 768 MB; elsewhere 32 MiB, about 300,000), they are kept in a
+   Python set of the ids themselves: exact, checked a whole batch at a time in C (about 0.25
+   microseconds an id), nothing written to disk. Most files end here.
 2. Beyond, new ids are spilled in arrival order to an unnamed temporary file in `spill_dir` (by
    default the temporary directory: Lambda's /tmp), and memory keeps a compact index of 4 bytes per
    id: 2^17 buckets, chosen by the top 17 bits of the id's 64-bit digest, each a `bytes` of 4-byte
@@ -23,13 +24,14 @@ Two stages:
    is looked at and 1 in 1,200 costs a read. The last chunks read are kept, so repeats in the order
    of their originals (a file sent twice in one) cost no read. The set of the first stage goes on
    answering for its own ids until the index holds four times as many; then they are moved into the
-   index and the set is dropped (a file of 1 million ids never pays the index for the first 300,000).
+   index and the set is dropped (a file of up to five times the set's ids never pays the index for them).
 
 A bucket is replaced whole on each insert (a new `bytes` one entry longer) rather than grown in
 place: growing 131,072 buffers step by step fragments the heap (18 MB more at 14 million ids).
 
 Costs of the second stage, per id: about 5 bytes of memory (a validate of 14.3 million rows peaks
-at 93 MB, against 414 MB before); about 1 microsecond at 1 million ids and 1.4 at 14 million
+at 93 MB with a first stage of 32 MiB, against 414 MB before the index, and at 263 MB with the
+192 MiB of a 768 MB function); about 1 microsecond at 1 million ids and 1.4 at 14 million
 (against 0.25 for the inexact set of digests and 0.7 for the inexact table it replaces); and on disk
 the id's UTF-8 bytes plus one, a backslash or a line feed written as two (171 MB at 14.3 million ids
 of 11 characters, 37 bytes per UUID). So the spill file can outgrow the file checked: never a JSON
@@ -51,13 +53,16 @@ import os
 import tempfile
 from array import array
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import chain, compress, repeat
 from operator import and_, rshift
 from typing import IO
 
-#: Bytes of ids (estimated as 100 per id plus its length) kept exactly in memory before spilling.
+#: Bytes of ids (estimated as 100 per id plus its length) kept exactly in memory before spilling,
+#: outside a Lambda function (see `in_memory_budget`), and the least a function's share may be.
 IN_MEMORY_BYTES = 32 * 1024 * 1024
+#: In a Lambda function, the ids may take this fraction of its memory before spilling.
+LAMBDA_MEMORY_SHARE = 4  # a quarter
 _ID_OVERHEAD = 100
 _FOLD_RATIO = 4  # the set is folded into the index once the index holds this many times as many ids
 _BUCKET_BITS = 17
@@ -73,13 +78,30 @@ _M64 = (1 << 64) - 1
 _SIGN = 1 << 63
 
 
+def in_memory_budget(environ: Mapping[str, str] = os.environ) -> int:
+    """Bytes of ids a `DigestSet` keeps in memory before it spills, for the process it runs in.
+
+    In a Lambda function (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, its memory in MB, which Lambda sets:
+    https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime):
+    a quarter of that memory, and at least `IN_MEMORY_BYTES`. Lambda bills the memory a function is
+    given, not the memory it uses, so ids kept in memory up to that share cost nothing, and each costs
+    about a quarter of the time of a spilled one. Elsewhere (the CLI, a test), `IN_MEMORY_BYTES`.
+    """
+    try:
+        megabytes = int(environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", ""))
+    except ValueError:
+        return IN_MEMORY_BYTES
+    return max(IN_MEMORY_BYTES, (megabytes << 20) // LAMBDA_MEMORY_SHARE)
+
+
 class DigestSet:
     """Remembers which strings were seen, exactly: in memory at first, then spilled to a file.
 
     `digest` maps a string to an int, of which the low 64 bits are used. Default: `hash`. It decides
     the speed, never an answer: a poor one (a constant) makes every id collide, as tests do.
     `in_memory_bytes`: how much of the ids (estimated as 100 bytes per id plus its length) is kept
-    in memory, exactly, before the set spills. Default: `IN_MEMORY_BYTES`; 0 spills at the first id.
+    in memory, exactly, before the set spills. Default: `in_memory_budget()`, read when the set is
+    made; 0 spills at the first id.
     `spill_dir`: where the spill file is made. Default: `tempfile.gettempdir()`.
     """
 
@@ -100,14 +122,14 @@ class DigestSet:
     def __init__(
         self,
         digest: Callable[[str], int] | None = None,
-        in_memory_bytes: int = IN_MEMORY_BYTES,
+        in_memory_bytes: int | None = None,
         spill_dir: str | None = None,
     ) -> None:
         if digest is None or digest is hash:
             self._digest: Callable[[str], int] = hash
         else:
             self._digest = lambda value: ((digest(value) & _M64) ^ _SIGN) - _SIGN
-        self._in_memory_bytes = in_memory_bytes
+        self._in_memory_bytes = in_memory_budget() if in_memory_bytes is None else in_memory_bytes
         self._spill_dir = spill_dir
         self._exact: set[str] | None = set()
         self._exact_bytes = 0
@@ -164,10 +186,13 @@ class DigestSet:
         if exact is not None and self._file is None:
             size = _ID_OVERHEAD * len(values) + sum(map(len, values))
             if self._exact_bytes + size <= self._in_memory_bytes:
-                if exact.isdisjoint(values) and len(set(values)) == len(values):
+                if exact.isdisjoint(values):
+                    before = len(exact)
                     exact.update(values)
-                    self._exact_bytes += size
-                    return len(values)
+                    if len(exact) - before == len(values):
+                        self._exact_bytes += size
+                        return len(values)
+                    exact.difference_update(values)  # none was there before: a repeat within the batch
                 for position, value in enumerate(values):  # a repeat in this batch: find where
                     if value in exact:
                         return position

@@ -204,9 +204,16 @@ def in_process_lambda(service: LambdaService) -> Iterator[None]:
         if last[0] != fn.name:
             forget_container()  # another function: its own settings and clients, as in its own container
             last[0] = fn.name
-        # Lambda sets LAMBDA_TASK_ROOT to the code folder (where the schema file is). Python's view only: see
-        # the environment module.
-        set_variables({**fn.environment, "LAMBDA_TASK_ROOT": str(fn.asset_dir)})
+        # Lambda sets LAMBDA_TASK_ROOT to the code folder (where the schema file is) and
+        # AWS_LAMBDA_FUNCTION_MEMORY_SIZE to the function's memory (the duplicate-id check sizes its
+        # in-memory stage by it). Python's view only: see the environment module.
+        set_variables(
+            {
+                **fn.environment,
+                "LAMBDA_TASK_ROOT": str(fn.asset_dir),
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_mb),
+            }
+        )
         started = time.monotonic()
         context = _Context(fn, request, started)
         invocation = Invocation(fn.name)

@@ -155,6 +155,9 @@ def _fake_credentials() -> dict[str, str | None]:
         "AWS_REGION": REGION,
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_DEV": "false",
+        # Set for each invocation, as Lambda sets them; unset here so that none outlives the run.
+        "LAMBDA_TASK_ROOT": None,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": None,
     }
 
 

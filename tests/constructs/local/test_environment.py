@@ -35,8 +35,12 @@ def test_the_block_restores_earlier_values_and_absences(monkeypatch):
     assert "ETL_LOCAL_NEW" not in os.environ
 
 
-def test_a_local_run_sets_the_functions_variables_without_writing_the_c_environment(default_template_path, tmp_path):
+def test_a_local_run_sets_the_functions_variables_without_writing_the_c_environment(
+    default_template_path, tmp_path, monkeypatch
+):
     from etl_constructs.local import LocalPipeline
+
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", raising=False)
 
     data = tmp_path / "in" / "a.csv"
     data.parent.mkdir()
@@ -46,4 +50,8 @@ def test_a_local_run_sets_the_functions_variables_without_writing_the_c_environm
         assert os.environ["LEDGER_TABLE"] and os.environ["AWS_ACCESS_KEY_ID"] == "local"
         assert _c_getenv("LEDGER_TABLE") is None and _c_getenv("LAMBDA_TASK_ROOT") is None
         assert _c_getenv("AWS_ACCESS_KEY_ID") != b"local"
+        # Lambda's own variables, as Lambda sets them: the memory of the function that ran last.
+        memory = {str(fn.memory_mb) for fn in local.pipeline.functions.values()}
+        assert os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] in memory
     assert os.environ.get("AWS_ACCESS_KEY_ID") != "local"
+    assert "AWS_LAMBDA_FUNCTION_MEMORY_SIZE" not in os.environ and "LAMBDA_TASK_ROOT" not in os.environ

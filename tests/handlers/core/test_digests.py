@@ -214,3 +214,30 @@ def test_validate_reports_the_row_of_each_repeat_past_the_spill(colliding_checke
         (12_003, "transaction_id", "repeats the transaction_id of an earlier record"),
     ]
     assert result.rows_valid == 12_001
+
+
+def test_the_budget_is_a_quarter_of_a_lambda_functions_memory_and_never_below_the_default():
+    mib = 1 << 20
+    assert digests.in_memory_budget({}) == digests.IN_MEMORY_BYTES == 32 * mib
+    assert digests.in_memory_budget({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "768"}) == 192 * mib
+    assert digests.in_memory_budget({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "10240"}) == 2560 * mib
+    assert digests.in_memory_budget({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128"}) == 32 * mib
+    assert digests.in_memory_budget({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "lots"}) == 32 * mib
+
+
+def test_a_set_made_in_a_lambda_function_keeps_its_share_of_the_memory_before_it_spills(monkeypatch, tmp_path):
+    monkeypatch.setattr(digests, "IN_MEMORY_BYTES", 0)  # so the function's share alone decides
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1")  # 1 MB: a share of 262,144 bytes
+    ids = DigestSet(spill_dir=str(tmp_path))
+    assert ids.add_many([f"{n:010d}" for n in range(2000)]) == 2000  # 2000 * 110 estimated bytes
+    assert ids.disk_bytes == 0
+    # Past the share, ids are spilled (and the file written 4,096 ids at a time).
+    assert ids.add_many([f"{n:010d}" for n in range(2000, 7000)]) == 5000
+    assert ids.disk_bytes > 0
+    assert ids.add(f"{5:010d}") is False and ids.add(f"{6500:010d}") is False
+    ids.close()
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+    outside = DigestSet(spill_dir=str(tmp_path))
+    # No share outside Lambda: spilled from the first id.
+    assert outside.add_many([f"{n:010d}" for n in range(5000)]) == 5000 and outside.disk_bytes > 0
+    outside.close()
