@@ -10,6 +10,8 @@ where each part's field comes from; `tests/constructs/test_pipeline_fields.py` h
 
 from __future__ import annotations
 
+import difflib
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, Field, dataclass, field, fields, replace
 from typing import Any
@@ -364,18 +366,57 @@ def _dict_refusal(name: str, cls: type[Any], given: Mapping[str, Any], sources: 
     own = {f.name for f in fields(cls)}
     places = []
     for key in given:
-        source = sources.get(key, "")
         if key in own:
             places.append(f"{name}={cls.__name__}({key}=...)")
-        elif source is WIRED:
-            places.append(f"{key}: set by EtlPipeline")
-        elif source.startswith("data."):
-            places.append(f"data=DataSettings({source.split('.', 1)[1]}=...)")
-        elif source and "." not in source:
-            places.append(f"EtlPipelineProps({source}=...)")
-        elif source:
-            part, field_name = source.split(".", 1)
-            places.append(f"{part}={part.capitalize()}Options({field_name}=...)")
+        elif key in sources:
+            places.append(_placed(key, sources[key]))
         else:
             places.append(f"{key}: no such setting")
     return f"EtlPipeline: {name} takes a {cls.__name__}, not a dict; each setting has one place: " + "; ".join(places)
+
+
+def _placed(key: str, source: str | None) -> str:
+    """Where a part's setting `key` is given to EtlPipeline, from its entry in a *_SOURCES table."""
+    if source is WIRED:
+        return f"{key}: set by EtlPipeline"
+    if source.startswith("data."):
+        return f"data=DataSettings({source.split('.', 1)[1]}=...)"
+    if "." not in source:
+        return f"EtlPipelineProps({source}=...)"
+    part, field_name = source.split(".", 1)
+    return f"{part}={part.capitalize()}Options({field_name}=...)"
+
+
+def _where(key: str) -> str:
+    """Where setting `key`, given where it does not belong, goes: its place, or the nearest field names."""
+    for sources in (WORKFLOW_SOURCES, LANDING_SOURCES, ALARMS_SOURCES):
+        if key in sources:
+            return _placed(key, sources[key])
+    for part, cls in (("data", DataSettings), ("ledger", ProcessingLedgerProps)):
+        if key in {f.name for f in fields(cls)}:
+            return f"{part}={cls.__name__}({key}=...)"
+    names = [f.name for cls in (EtlPipelineProps, LandingOptions, WorkflowOptions) for f in fields(cls)]
+    close = difflib.get_close_matches(key, names, n=1)
+    return f"{key}: no such setting" + (f" (did you mean {close[0]}?)" if close else "")
+
+
+def _placing_unknown_settings(cls: type[Any]) -> None:
+    """Make `cls(...)` refuse a keyword it has no field for with where that setting goes (a
+    ConfigurationError, as for every other setting), not Python's bare TypeError."""
+    init = cls.__init__
+    own = frozenset(f.name for f in fields(cls))
+
+    @functools.wraps(init)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        unknown = [key for key in kwargs if key not in own]
+        if unknown:
+            raise ConfigurationError(
+                f"EtlPipeline: {cls.__name__} has no setting {', '.join(unknown)}: " + "; ".join(map(_where, unknown))
+            )
+        init(self, *args, **kwargs)
+
+    cls.__init__ = __init__
+
+
+for _options in (EtlPipelineProps, LandingOptions, WorkflowOptions):
+    _placing_unknown_settings(_options)

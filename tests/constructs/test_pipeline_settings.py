@@ -144,6 +144,30 @@ def test_a_misplaced_or_conflicting_setting_is_refused_naming_its_place(settings
 
 
 @pytest.mark.parametrize(
+    ("options", "settings", "message"),
+    [
+        (EtlPipelineProps, {"log_level": sfn.LogLevel.ALL}, r"has no setting log_level: workflow=WorkflowOptions\("),
+        (EtlPipelineProps, {"quarantine_prefix": "q/"}, r"landing=LandingOptions\(quarantine_prefix=...\)$"),
+        (EtlPipelineProps, {"fee_rate": "0.02"}, r"data=DataSettings\(fee_rate=...\)$"),
+        (EtlPipelineProps, {"table_name": "t"}, r"ledger=ProcessingLedgerProps\(table_name=...\)$"),
+        (EtlPipelineProps, {"topic": None}, r"EtlPipelineProps\(alarm_topic=...\)$"),
+        (EtlPipelineProps, {"raw_bucket": None}, "raw_bucket: set by EtlPipeline$"),
+        (EtlPipelineProps, {"validate_memry_mb": 1}, r"no such setting \(did you mean validate_memory_mb\?\)$"),
+        (
+            EtlPipelineProps,
+            {"log_level": None, "fee_rate": "1"},
+            r"no setting log_level, fee_rate: workflow=WorkflowOptions\(log_level=...\); data=DataSettings",
+        ),
+        (WorkflowOptions, {"input_prefix": "a/"}, r"WorkflowOptions has no setting input_prefix: EtlPipelineProps\("),
+        (LandingOptions, {"large_file_mb": 1}, r"workflow=WorkflowOptions\(large_file_mb=...\)$"),
+    ],
+)
+def test_a_keyword_given_where_it_does_not_belong_is_refused_naming_its_place(options, settings, message):
+    with pytest.raises(ConfigurationError, match=message):
+        options(**settings)
+
+
+@pytest.mark.parametrize(
     ("table_props", "message"),
     [
         ({"partition_key": None}, r"table_props\['partition_key'\] is set by the pipeline, it cannot be overridden"),
