@@ -247,6 +247,11 @@ def test_an_interrupt_exits_130_with_one_line(default_template_path, tmp_path):
     for n in range(40):
         shutil.copy(GOOD, folder / f"t{n:02}.csv")
     args = command("run-local", "--template", str(default_template_path), "--out", str(tmp_path / "out"), str(folder))
+    # As at a terminal: a process started in the background of a shell without job control (CI's, say)
+    # inherits SIGINT ignored, and the CLI leaves an ignored SIGINT ignored.
+    catching = "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    catching += "sys.argv[0] = 'etl-constructs'; runpy.run_module('etl_constructs.cli', run_name='__main__')"
+    args = [sys.executable, "-c", catching, *args[3:]]
     with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
         assert process.stderr is not None
         assert "running 40 file(s)" in process.stderr.readline()
