@@ -94,7 +94,8 @@ def worker(case: str, path: Path, handlers: Path) -> dict[str, Any]:
 
 #: The memory (MB) of the default function that runs each case (`ValidateTransformWorkflowProps`), which
 #: the child gets in `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, as Lambda sets it: the duplicate-id check keeps
-#: a quarter of it for ids in memory (`etl_handlers.core.digests.in_memory_budget`).
+#: a quarter of it for ids in memory (`etl_handlers.core.digests.in_memory_budget`). `validate+recheck`
+#: runs both passes in one process, which the pipeline never does: at the validate function's memory.
 FUNCTION_MEMORY_MB = {"validate": 768, "transform": 1024, "transform-recheck": 1024, "validate+recheck": 768}
 
 

@@ -17,6 +17,13 @@ class ConfigurationError(ValueError):
     """Props that cannot make a working pipeline; raised at synth time with what to change."""
 
 
+class UnknownSettingError(ConfigurationError, TypeError):
+    """A keyword an options class has no field for, with where that setting goes.
+
+    A TypeError too, as Python raises for an unexpected keyword, so code that catches that still does.
+    """
+
+
 class UsageError(Exception):
     """What a user of the `etl-constructs` command asked for cannot be done: exit 2 with this message."""
 

@@ -28,7 +28,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from .alarms import AlarmThresholds, EtlAlarmsProps
 from .data_settings import DataSettings
 from .definition import RetryPolicy
-from .errors import ConfigurationError, check_types, refuse_snapshot
+from .errors import ConfigurationError, UnknownSettingError, check_types, refuse_snapshot
 from .landing import RawLandingProps
 from .ledger import ProcessingLedgerProps
 from .workflow import ValidateTransformWorkflowProps
@@ -388,21 +388,29 @@ def _placed(key: str, source: str | None) -> str:
 
 
 def _where(key: str) -> str:
-    """Where setting `key`, given where it does not belong, goes: its place, or the nearest field names."""
+    """Where setting `key`, given where it does not belong, goes: its place, or the nearest setting's."""
+    if key in {f.name for f in fields(EtlPipelineProps)}:
+        return f"EtlPipelineProps({key}=...)"
     for sources in (WORKFLOW_SOURCES, LANDING_SOURCES, ALARMS_SOURCES):
         if key in sources:
             return _placed(key, sources[key])
-    for part, cls in (("data", DataSettings), ("ledger", ProcessingLedgerProps)):
-        if key in {f.name for f in fields(cls)}:
-            return f"{part}={cls.__name__}({key}=...)"
-    names = [f.name for cls in (EtlPipelineProps, LandingOptions, WorkflowOptions) for f in fields(cls)]
-    close = difflib.get_close_matches(key, names, n=1)
-    return f"{key}: no such setting" + (f" (did you mean {close[0]}?)" if close else "")
+    places = {f.name: f"EtlPipelineProps({f.name}=...)" for f in fields(EtlPipelineProps)}
+    options: tuple[tuple[str, type[Any]], ...] = (("landing", LandingOptions), ("workflow", WorkflowOptions))
+    for part, cls in options:
+        places.update({f.name: f"{part}={cls.__name__}({f.name}=...)" for f in fields(cls)})
+    parts: tuple[tuple[str, type[Any]], ...] = (("data", DataSettings), ("ledger", ProcessingLedgerProps))
+    for part, cls in parts:
+        placed = {f.name: f"{part}={cls.__name__}({f.name}=...)" for f in fields(cls)}
+        if key in placed:
+            return placed[key]
+        places.update({name: place for name, place in placed.items() if name not in places})
+    close = difflib.get_close_matches(key, list(places), n=1)
+    return f"{key}: no such setting" + (f" (did you mean {places[close[0]]}?)" if close else "")
 
 
 def _placing_unknown_settings(cls: type[Any]) -> None:
     """Make `cls(...)` refuse a keyword it has no field for with where that setting goes (a
-    ConfigurationError, as for every other setting), not Python's bare TypeError."""
+    ConfigurationError, as for every other setting, and a TypeError), not Python's bare TypeError."""
     init = cls.__init__
     own = frozenset(f.name for f in fields(cls))
 
@@ -410,7 +418,7 @@ def _placing_unknown_settings(cls: type[Any]) -> None:
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         unknown = [key for key in kwargs if key not in own]
         if unknown:
-            raise ConfigurationError(
+            raise UnknownSettingError(
                 f"EtlPipeline: {cls.__name__} has no setting {', '.join(unknown)}: " + "; ".join(map(_where, unknown))
             )
         init(self, *args, **kwargs)

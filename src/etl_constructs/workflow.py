@@ -138,12 +138,13 @@ class ValidateTransformWorkflowProps:
         logs_bucket: bucket for the processed bucket's access logs. Default: a new logs bucket.
         runtime: the functions' Python runtime. Default: the newest aws-cdk-lib offers (Python 3.14).
         validate_memory_mb: validate function memory. Memory is bounded: the duplicate-id check keeps
-            ids exactly in memory up to a quarter of it (192 MiB at 768 MB, about 1.8 million ids of 11
-            characters), then about 5 bytes per id, spilling the ids to /tmp (peaks of 116 MB at 1
-            million rows and 263 MB at 14 million). Lambda bills the memory given, not the memory used,
-            and gives CPU in proportion to it: 768 MB validates a 1 GB file in about two minutes, well
-            inside `validate_timeout`, at the same compute GB-seconds as 1024 MB and for less while
-            waiting on S3 (see bench/README.md). Default: 768.
+            ids exactly in memory up to a quarter of it, shared by the schema's unique fields (192 MiB at
+            768 MB, about 1.8 million ids of 11 characters), then about 5 bytes per id, spilling the ids
+            to /tmp (peaks of 117 MB at 1 million rows and 260 MB at 14 million, with one unique field).
+            Lambda bills the memory given, not the memory used, and gives CPU in proportion to it: 768 MB
+            validates a 1 GB file in about two minutes, well inside `validate_timeout`, at the same
+            compute GB-seconds as 1024 MB and for less while waiting on S3 (see bench/README.md).
+            Default: 768.
         transform_memory_mb: transform function memory. Default: 1024.
         ephemeral_storage_mb: /tmp of both functions, where the duplicate-id check spills its ids:
             under twice the file's size in the worst case (CSV ids of backslashes), about 530 MB for

@@ -152,7 +152,14 @@ def test_a_misplaced_or_conflicting_setting_is_refused_naming_its_place(settings
         (EtlPipelineProps, {"table_name": "t"}, r"ledger=ProcessingLedgerProps\(table_name=...\)$"),
         (EtlPipelineProps, {"topic": None}, r"EtlPipelineProps\(alarm_topic=...\)$"),
         (EtlPipelineProps, {"raw_bucket": None}, "raw_bucket: set by EtlPipeline$"),
-        (EtlPipelineProps, {"validate_memry_mb": 1}, r"no such setting \(did you mean validate_memory_mb\?\)$"),
+        (
+            EtlPipelineProps,
+            {"validate_memry_mb": 1},
+            r"no such setting \(did you mean EtlPipelineProps\(validate_memory_mb=...\)\?\)$",
+        ),
+        (EtlPipelineProps, {"fee_rat": 1}, r"\(did you mean data=DataSettings\(fee_rate=...\)\?\)$"),
+        (WorkflowOptions, {"landing": None}, r"no setting landing: EtlPipelineProps\(landing=...\)$"),
+        (WorkflowOptions, {"ledger": None}, r"no setting ledger: EtlPipelineProps\(ledger=...\)$"),
         (
             EtlPipelineProps,
             {"log_level": None, "fee_rate": "1"},
@@ -163,8 +170,9 @@ def test_a_misplaced_or_conflicting_setting_is_refused_naming_its_place(settings
     ],
 )
 def test_a_keyword_given_where_it_does_not_belong_is_refused_naming_its_place(options, settings, message):
-    with pytest.raises(ConfigurationError, match=message):
+    with pytest.raises(ConfigurationError, match=message) as refused:
         options(**settings)
+    assert isinstance(refused.value, TypeError)  # as Python's own refusal of an unexpected keyword is
 
 
 @pytest.mark.parametrize(

@@ -7,10 +7,11 @@ the result depends neither on the digest function (Python's `hash`, keyed per pr
 Two stages:
 
 1. While the ids take at most `in_memory_bytes` (estimated as 100 bytes per id plus its length;
-   see `in_memory_budget`: in a Lambda function a quarter of its memory, 192 MiB or about 1.8
-   million ids of 11 characters at 768 MB; elsewhere 32 MiB, about 300,000), they are kept in a
-   Python set of the ids themselves: exact, checked a whole batch at a time in C (about 0.25
-   microseconds an id), nothing written to disk. Most files end here.
+   see `in_memory_budget`: in a Lambda function a quarter of its memory, shared by the unique
+   fields, 192 MiB or about 1.8 million ids of 11 characters at 768 MB for one; elsewhere 32 MiB,
+   about 300,000), they are kept in a Python set of the ids themselves: exact, checked a whole
+   batch at a time in C (about 0.25 microseconds an id), nothing written to disk. Most files end
+   here.
 2. Beyond, new ids are spilled in arrival order to an unnamed temporary file in `spill_dir` (by
    default the temporary directory: Lambda's /tmp), and memory keeps a compact index of 4 bytes per
    id: 2^17 buckets, chosen by the top 17 bits of the id's 64-bit digest, each a `bytes` of 4-byte
@@ -24,13 +25,14 @@ Two stages:
    is looked at and 1 in 1,200 costs a read. The last chunks read are kept, so repeats in the order
    of their originals (a file sent twice in one) cost no read. The set of the first stage goes on
    answering for its own ids until the index holds four times as many; then they are moved into the
-   index and the set is dropped (a file of up to five times the set's ids never pays the index for them).
+   index and the set is dropped (a file of up to five times the set's ids never pays the index for
+   them). A set given a function's share of memory (more than 32 MiB) answers to the end.
 
 A bucket is replaced whole on each insert (a new `bytes` one entry longer) rather than grown in
 place: growing 131,072 buffers step by step fragments the heap (18 MB more at 14 million ids).
 
 Costs of the second stage, per id: about 5 bytes of memory (a validate of 14.3 million rows peaks
-at 93 MB with a first stage of 32 MiB, against 414 MB before the index, and at 263 MB with the
+at 93 MB with a first stage of 32 MiB, against 414 MB before the index, and at 260 MB with the
 192 MiB of a 768 MB function); about 1 microsecond at 1 million ids and 1.4 at 14 million
 (against 0.25 for the inexact set of digests and 0.7 for the inexact table it replaces); and on disk
 the id's UTF-8 bytes plus one, a backslash or a line feed written as two (171 MB at 14.3 million ids
@@ -78,20 +80,21 @@ _M64 = (1 << 64) - 1
 _SIGN = 1 << 63
 
 
-def in_memory_budget(environ: Mapping[str, str] = os.environ) -> int:
-    """Bytes of ids a `DigestSet` keeps in memory before it spills, for the process it runs in.
+def in_memory_budget(environ: Mapping[str, str] = os.environ, sets: int = 1) -> int:
+    """Bytes of ids each of `sets` `DigestSet`s keeps in memory before it spills, for the process it runs in.
 
     In a Lambda function (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, its memory in MB, which Lambda sets:
     https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime):
-    a quarter of that memory, and at least `IN_MEMORY_BYTES`. Lambda bills the memory a function is
-    given, not the memory it uses, so ids kept in memory up to that share cost nothing, and each costs
-    about a quarter of the time of a spilled one. Elsewhere (the CLI, a test), `IN_MEMORY_BYTES`.
+    a quarter of that memory shared by the `sets` (a file's checker has one set per unique field), and
+    at least `IN_MEMORY_BYTES` each. Lambda bills the memory a function is given, not the memory it
+    uses, so ids kept in memory up to that share cost nothing, and each costs about a quarter of the
+    time of a spilled one. Elsewhere (the CLI, a test), `IN_MEMORY_BYTES` each.
     """
     try:
         megabytes = int(environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", ""))
     except ValueError:
         return IN_MEMORY_BYTES
-    return max(IN_MEMORY_BYTES, (megabytes << 20) // LAMBDA_MEMORY_SHARE)
+    return max(IN_MEMORY_BYTES, (megabytes << 20) // LAMBDA_MEMORY_SHARE // max(1, sets))
 
 
 class DigestSet:
@@ -100,8 +103,9 @@ class DigestSet:
     `digest` maps a string to an int, of which the low 64 bits are used. Default: `hash`. It decides
     the speed, never an answer: a poor one (a constant) makes every id collide, as tests do.
     `in_memory_bytes`: how much of the ids (estimated as 100 bytes per id plus its length) is kept
-    in memory, exactly, before the set spills. Default: `in_memory_budget()`, read when the set is
-    made; 0 spills at the first id.
+    in memory, exactly, before the set spills. Default: `in_memory_budget(sets=sharing)`, read when
+    the set is made; 0 spills at the first id.
+    `sharing`: how many sets made together share the default budget (one per unique field). Default: 1.
     `spill_dir`: where the spill file is made. Default: `tempfile.gettempdir()`.
     """
 
@@ -124,12 +128,13 @@ class DigestSet:
         digest: Callable[[str], int] | None = None,
         in_memory_bytes: int | None = None,
         spill_dir: str | None = None,
+        sharing: int = 1,
     ) -> None:
         if digest is None or digest is hash:
             self._digest: Callable[[str], int] = hash
         else:
             self._digest = lambda value: ((digest(value) & _M64) ^ _SIGN) - _SIGN
-        self._in_memory_bytes = in_memory_budget() if in_memory_bytes is None else in_memory_bytes
+        self._in_memory_bytes = in_memory_budget(sets=sharing) if in_memory_bytes is None else in_memory_bytes
         self._spill_dir = spill_dir
         self._exact: set[str] | None = set()
         self._exact_bytes = 0
@@ -142,6 +147,11 @@ class DigestSet:
 
     def __len__(self) -> int:
         return (len(self._exact) if self._exact is not None else 0) + self._indexed()
+
+    @property
+    def in_memory_bytes(self) -> int:
+        """Bytes of ids (estimated as 100 per id plus its length) this set keeps in memory before it spills."""
+        return self._in_memory_bytes
 
     @property
     def disk_bytes(self) -> int:
@@ -215,10 +225,13 @@ class DigestSet:
         """Move the ids of the set into the index once the index holds many more (to free the set's memory).
 
         Until then the set answers for its ids at C speed, so a file a few times bigger than the
-        set pays the index only for the ids beyond it.
+        set pays the index only for the ids beyond it. A set given more than `IN_MEMORY_BYTES` (a
+        function's share) is never folded: its memory is the function's to use, and moving its ids
+        costs more time than it saves. Measured at 14.3 million ids (bench/README.md), validate took
+        33.0 s with 192 MiB kept to the end, 35.1 s folded, and 33.2 s with 32 MiB folded.
         """
         exact = self._exact
-        if exact is None or self._indexed() <= _FOLD_RATIO * len(exact):
+        if exact is None or self._in_memory_bytes > IN_MEMORY_BYTES or self._indexed() <= _FOLD_RATIO * len(exact):
             return
         self._exact = None
         values = list(exact)

@@ -41,7 +41,9 @@ class RecordChecker:
         self._any_currency = config.any_currency
         self._names = frozenset(schema.names)
         self._reject_others = schema.other_fields == "reject"
-        self._seen = {r.name: DigestSet() for r in self._rules if r.unique}
+        unique = [r.name for r in self._rules if r.unique]
+        # The unique fields share the memory given to ids (`in_memory_budget`).
+        self._seen = {name: DigestSet(sharing=len(unique)) for name in unique}
         # Values a column check registered beyond the rows it passed: the record path, which reads
         # those rows next, takes each as new once (see `check_columns`).
         self._pending: dict[str, set[str]] = {name: set() for name in self._seen}

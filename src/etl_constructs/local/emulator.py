@@ -17,6 +17,10 @@ from .template import ACCOUNT, REGION, Template, TemplateError
 
 _CAPTURE_QUEUE = "etl-constructs-local-events"
 SWEEP_HANDLER = "etl_handlers.sweep_handler.handler"
+#: What Lambda gives a function whose template leaves them out: 128 MB and 3 seconds
+#: (https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html, MemorySize and Timeout).
+DEFAULT_MEMORY_MB = 128
+DEFAULT_TIMEOUT_S = 3
 _IMPORTED = (
     "not defined in this template; run-local creates only what the template defines "
     "— define it in the stack, or run against a stack that does"
@@ -284,8 +288,8 @@ def _create_functions(template: Template, lam: Any) -> None:
             Role=_role(template, f"the function {logical_id}", props.get("Role")),
             Handler=props["Handler"],
             Code={"ZipFile": _zip()},
-            Timeout=int(props.get("Timeout", 60)),
-            MemorySize=int(props.get("MemorySize", 512)),
+            Timeout=int(props.get("Timeout", DEFAULT_TIMEOUT_S)),
+            MemorySize=int(props.get("MemorySize", DEFAULT_MEMORY_MB)),
             Environment={"Variables": _environment(template, logical_id)},
         )
 
@@ -319,8 +323,8 @@ def _local_function(template: Template, logical_id: str) -> LocalFunction:
         asset_dir=template.asset_dir(logical_id),
         handler=props["Handler"],
         environment=_environment(template, logical_id),
-        memory_mb=int(props.get("MemorySize", 512)),
-        timeout_s=int(props.get("Timeout", 60)),
+        memory_mb=int(props.get("MemorySize", DEFAULT_MEMORY_MB)),
+        timeout_s=int(props.get("Timeout", DEFAULT_TIMEOUT_S)),
         role_arn=_role(template, f"the function {logical_id}", props.get("Role")),
         reserved_concurrency=None if reserved is None else int(template.resolve(reserved)),
     )

@@ -10,7 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from etl_handlers.core import digests, rules, validate
+from etl_handlers.core.config import Config
 from etl_handlers.core.digests import DigestSet
+from etl_handlers.core.schema import Schema
 
 STAGES = {
     "in memory": {},
@@ -241,3 +243,50 @@ def test_a_set_made_in_a_lambda_function_keeps_its_share_of_the_memory_before_it
     # No share outside Lambda: spilled from the first id.
     assert outside.add_many([f"{n:010d}" for n in range(5000)]) == 5000 and outside.disk_bytes > 0
     outside.close()
+
+
+def test_the_unique_fields_of_a_checker_share_the_functions_budget(monkeypatch):
+    made: list[DigestSet] = []
+
+    class Recorded(DigestSet):  # the real set, remembered so that its budget can be read
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(rules, "DigestSet", Recorded)
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1536")  # a quarter: 384 MiB
+    schema = Schema.from_dict(
+        {
+            "fields": {
+                "transaction_id": {"type": "string", "required": True, "unique": True},
+                "reference": {"type": "string", "unique": True},
+                "amount": {"type": "decimal", "required": True},
+            },
+        }
+    )
+    rules.RecordChecker(Config(schema=schema)).close()
+    assert [s.in_memory_bytes for s in made] == [192 << 20, 192 << 20]
+    made.clear()
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")  # never below the floor, each
+    rules.RecordChecker(Config(schema=schema)).close()
+    assert [s.in_memory_bytes for s in made] == [digests.IN_MEMORY_BYTES] * 2
+
+
+@pytest.mark.parametrize("kept", [False, True], ids=["folded", "kept to the end"])
+def test_a_set_given_a_functions_share_answers_to_the_end_as_a_folded_one_does(monkeypatch, tmp_path, kept):
+    monkeypatch.setattr(digests, "IN_MEMORY_BYTES", 250)  # a set given more is "a function's share"
+    ids = DigestSet(digest=pairs, in_memory_bytes=300 if kept else 220, spill_dir=str(tmp_path))  # two ids in memory
+    reference: set[str] = set()
+    values = [f"{n % 3000:04d}{'ab'[n % 2]}" for n in range(0, 9000, 7)]  # repeats, and pairs that collide
+    for start in range(0, len(values), 50):
+        batch = values[start : start + 50]
+        added = ids.add_many(batch)
+        expected = next((i for i, v in enumerate(batch) if v in reference or v in batch[:i]), len(batch))
+        assert added == expected
+        reference.update(batch[:added])
+        for value in batch[added:]:
+            assert ids.add(value) is (value not in reference)
+            reference.add(value)
+    assert len(ids) == len(reference) > 8 * 2  # far past the point where a set is folded
+    assert all(ids.add(value) is False for value in ["0000a", "0007b", *list(reference)[:100]])
+    ids.close()
