@@ -300,7 +300,9 @@ class ValueRule:
     def _shapes_ok(self, values: list[str]) -> bool:
         """True when every value has a judged shape (see `_AS_ZEROS`) and its parts are in range; False
         says only that the reference must look at each value."""
-        shapes = set("\n".join(values).translate(_AS_ZEROS).split("\n"))
+        shapes = _shapes(values)
+        if shapes is None:
+            return False
         timed = [_TIME_SHAPE(shape) for shape in shapes if shape != _DAY_SHAPE]
         if None in timed or (self.type == "date-time" and _DAY_SHAPE in shapes):
             return False
@@ -368,10 +370,17 @@ def _all_shaped(texts: list[str], shape: Any) -> bool:
     """
     if not texts:
         return True
+    shapes = _shapes(texts)
+    return shapes is not None and all(map(shape, shapes))
+
+
+def _shapes(texts: list[str]) -> set[str] | None:
+    """The distinct shapes of `texts` (each ASCII digit read as 0), from one join; None when a text holds
+    a line feed, which no shape (nor the reference) takes and which would split it into two shapes."""
     joined = "\n".join(texts)
-    if joined.count("\n") != len(texts) - 1:  # a value holds a line feed: none of the shapes (nor the reference)
-        return False
-    return all(map(shape, set(joined.translate(_AS_ZEROS).split("\n"))))
+    if joined.count("\n") != len(texts) - 1:
+        return None
+    return set(joined.translate(_AS_ZEROS).split("\n"))
 
 
 def _within(values: Collection[Any], minimum: Any, maximum: Any) -> bool:

@@ -295,3 +295,19 @@ def test_without_a_currency_field_every_record_takes_the_default_on_both_paths()
     assert all('"currency":"USD"' in line for line in lines)
     with reference_path():
         assert outcome(data, config) == fast
+
+
+@pytest.mark.parametrize(
+    ("kind", "values"),
+    [
+        ("date", ["2024-01-01\n2024-01-02", "2024-01-01"]),
+        ("date-time", ["2024-01-01T10:00:00Z\n2024-01-01T11:00:00Z", "2024-01-01T10:00:00Z"]),
+        ("decimal", ["1.50\n2", "3"]),
+        ("integer", ["1\n2", "3"]),
+    ],
+)
+def test_a_value_holding_a_line_feed_fails_its_column_as_it_fails_alone(kind, values):
+    schema = Schema.from_dict({"fields": {"amount": {"type": "decimal", "required": True}, "f": {"type": kind}}})
+    rule = ValueRule(schema.rule("f"))
+    assert rule.problem(values[0]) is not None
+    assert rule.column_ok(values) is False
