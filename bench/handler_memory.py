@@ -92,19 +92,12 @@ def worker(case: str, path: Path, handlers: Path) -> dict[str, Any]:
     return result
 
 
-#: The memory (MB) of the default function that runs each case (`ValidateTransformWorkflowProps`), which
-#: the child gets in `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, as Lambda sets it: the duplicate-id check keeps
-#: a quarter of it for ids in memory (`etl_handlers.core.digests.in_memory_budget`). `validate+recheck`
-#: runs both passes in one process, which the pipeline never does: at the validate function's memory.
-FUNCTION_MEMORY_MB = {"validate": 768, "transform": 1024, "transform-recheck": 1024, "validate+recheck": 768}
-
-
 def run_once(case: str, path: Path, handlers: Path, in_lambda: bool = True) -> dict[str, Any]:
     """One case in a child process: its peak RSS (MB), the core's seconds, its CPU seconds, /tmp used (MB)."""
     command = [sys.executable, __file__, "--handlers", str(handlers), "--worker", case, str(path)]
-    env = {k: v for k, v in os.environ.items() if k != "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"}
-    if in_lambda:
-        env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = str(FUNCTION_MEMORY_MB[case])
+    import function_env
+
+    env = function_env.environment(case if in_lambda else None)
     with tempfile.TemporaryFile() as report, tempfile.TemporaryFile() as errors:
         child = subprocess.Popen(command, stdout=report, stderr=errors, env=env)
         _, status, usage = os.wait4(child.pid, 0)
@@ -149,7 +142,9 @@ def main() -> None:
     if args.outside_lambda:
         print("outside Lambda: no function memory size\n")
     else:
-        print(f"AWS_LAMBDA_FUNCTION_MEMORY_SIZE per case (the default functions'): {FUNCTION_MEMORY_MB}\n")
+        import function_env
+
+        print(f"AWS_LAMBDA_FUNCTION_MEMORY_SIZE per case (the default functions'): {function_env.memory_mb()}\n")
     print(
         f"{'rows':>12}{'input MB':>10}  {'case':<20}{'peak MB':>9}{'wall s':>8}{'CPU s':>8}{'/tmp MB':>9}"
         "   runs (peak MB / wall s / CPU s)"

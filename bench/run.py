@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import statistics
 import subprocess
@@ -60,19 +59,13 @@ def worker(impl: str, case: str, path: Path) -> dict[str, float]:
     return {"seconds": seconds, "rows": rows, "peak_mb": peak_mb, "mb": path.stat().st_size / 1e6}
 
 
-#: The memory (MB) of the default validate and transform functions (`ValidateTransformWorkflowProps`).
-#: Each pass runs with it in `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, as Lambda sets it: the duplicate-id
-#: check keeps a quarter of it for ids in memory (`etl_handlers.core.digests.in_memory_budget`).
-FUNCTION_MEMORY_MB = {"validate": 768, "transform": 1024, "transform-recheck": 1024}
-
-
 def _worker_process(
     impl: str, case: str, path: Path, handlers: str | None = None, in_lambda: bool = True
 ) -> dict[str, float]:
     more = ["--handlers", handlers] if handlers else []
-    env = {k: v for k, v in os.environ.items() if k != "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"}
-    if impl in FUNCTION_MEMORY_MB and in_lambda:
-        env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = str(FUNCTION_MEMORY_MB[impl])
+    import function_env
+
+    env = function_env.environment(impl if in_lambda else None)
     done = subprocess.run(
         [sys.executable, __file__, "--worker", impl, case, str(path), *more],
         capture_output=True, text=True, check=True, env=env,
@@ -155,8 +148,11 @@ def main() -> None:
     print("throughput: validate+transform (ours, two streaming passes) vs naive (one in-memory pass)")
     print("(ours: transform as the pipeline runs it on the validated version; ours-recheck: every rule again)")
     if in_lambda:
-        print(f"(each pass with the default function's memory: validate {FUNCTION_MEMORY_MB['validate']} MB, "
-              f"transform {FUNCTION_MEMORY_MB['transform']} MB)")  # fmt: skip
+        import function_env
+
+        memory = function_env.memory_mb()
+        print(f"(each pass with the default function's memory: validate {memory['validate']} MB, "
+              f"transform {memory['transform']} MB)")  # fmt: skip
     else:
         print("(each pass outside Lambda: no function memory size)")
     print(f"{'case':<22}{'impl':<14}{'median s':>10}{'rows/s':>12}{'MB/s':>8}{'ratio':>8}{'peak MB':>9}")

@@ -371,7 +371,7 @@ def _dict_refusal(name: str, cls: type[Any], given: Mapping[str, Any], sources: 
         elif key in sources:
             places.append(_placed(key, sources[key]))
         else:
-            places.append(f"{key}: no such setting")
+            places.append(_where(key))
     return f"EtlPipeline: {name} takes a {cls.__name__}, not a dict; each setting has one place: " + "; ".join(places)
 
 
@@ -389,23 +389,33 @@ def _placed(key: str, source: str | None) -> str:
 
 def _where(key: str) -> str:
     """Where setting `key`, given where it does not belong, goes: its place, or the nearest setting's."""
-    if key in {f.name for f in fields(EtlPipelineProps)}:
-        return f"EtlPipelineProps({key}=...)"
-    for sources in (WORKFLOW_SOURCES, LANDING_SOURCES, ALARMS_SOURCES):
-        if key in sources:
-            return _placed(key, sources[key])
-    places = {f.name: f"EtlPipelineProps({f.name}=...)" for f in fields(EtlPipelineProps)}
-    options: tuple[tuple[str, type[Any]], ...] = (("landing", LandingOptions), ("workflow", WorkflowOptions))
-    for part, cls in options:
-        places.update({f.name: f"{part}={cls.__name__}({f.name}=...)" for f in fields(cls)})
-    parts: tuple[tuple[str, type[Any]], ...] = (("data", DataSettings), ("ledger", ProcessingLedgerProps))
-    for part, cls in parts:
-        placed = {f.name: f"{part}={cls.__name__}({f.name}=...)" for f in fields(cls)}
-        if key in placed:
-            return placed[key]
-        places.update({name: place for name, place in placed.items() if name not in places})
+    if key not in {f.name for f in fields(EtlPipelineProps)}:
+        for sources in (WORKFLOW_SOURCES, LANDING_SOURCES, ALARMS_SOURCES):  # a part's name for it
+            if key in sources:
+                return _placed(key, sources[key])
+    places = _places()
+    if key in places:
+        return places[key]
     close = difflib.get_close_matches(key, list(places), n=1)
     return f"{key}: no such setting" + (f" (did you mean {places[close[0]]}?)" if close else "")
+
+
+def _places() -> dict[str, str]:
+    """Each setting's name and how it is given to EtlPipelineProps; a name's first place wins."""
+    classes: tuple[tuple[str, type[Any]], ...] = (
+        ("", EtlPipelineProps),
+        ("landing", LandingOptions),
+        ("workflow", WorkflowOptions),
+        ("data", DataSettings),
+        ("ledger", ProcessingLedgerProps),
+    )
+    places: dict[str, str] = {}
+    for part, cls in classes:
+        for spec in fields(cls):
+            places.setdefault(
+                spec.name, f"{part}={cls.__name__}({spec.name}=...)" if part else f"EtlPipelineProps({spec.name}=...)"
+            )
+    return places
 
 
 def _placing_unknown_settings(cls: type[Any]) -> None:

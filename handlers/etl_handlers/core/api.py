@@ -31,6 +31,7 @@ _CANONICAL_AMOUNTS = re.compile(r"(?:-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?\n)*+").ful
 # `plus` at this precision changes no digit; it gives a zero the + sign (under any rounding but
 # ROUND_FLOOR), so a fee that rounds to zero from below is written 0.00, not -0.00.
 _UNSIGNED_ZERO = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN, rounding=ROUND_HALF_EVEN).plus
+_EXPONENT = re.compile("[eE]").search
 # A zero fee with a sign (`str` of a Decimal -0, -0.0, ...), on a line of its own.
 _NEGATIVE_ZERO = re.compile(r"^-0(?:\.0*)?$", re.MULTILINE).search
 _WRITE_CHUNK = 256 * 1024
@@ -275,10 +276,11 @@ class _Writer:
         values: list[list[str]] = []
         for slot in slots:
             if slot == self._amount:
-                # Amounts already in the form `format(amount, "f")` gives are written as read.
-                canonical = (
-                    self._numbers_canonical(block, read) or _CANONICAL_AMOUNTS("\n".join(read) + "\n") is not None
-                )
+                # Amounts already in the form `format(amount, "f")` gives are written as read. JSON numbers
+                # with no exponent are: their grammar has no `+`, no leading zero, digits after a point.
+                canonical = (numeric and _EXPONENT("".join(read)) is None) or _CANONICAL_AMOUNTS(
+                    "\n".join(read) + "\n"
+                ) is not None
                 values.append(read if canonical else list(map(format, amounts, repeat("f"))))
             elif slot == "fee":
                 # A fee's exponent is its currency's (0 to -4): `str` writes it in plain notation, as "f" does.
@@ -296,14 +298,6 @@ class _Writer:
         self._sink.write(data)
         self.size += len(data)
         self.rows += block.rows
-
-    def _numbers_canonical(self, block: Block | EncodedBlock, read: list[str]) -> bool:
-        """True when the amounts are JSON numbers with no exponent: the grammar of JSON numbers then leaves
-        them in the form `format(amount, "f")` gives (no `+`, no leading zero, digits after a point)."""
-        if type(block) is not EncodedBlock or self._amount not in block.numbers:
-            return False
-        joined = "".join(read)
-        return "e" not in joined and "E" not in joined
 
     def _block_template(self, header: tuple[str, ...], raw: frozenset[str]) -> tuple[list[str], list[str]]:
         """The constant text of an output line for a header, and which value goes between each two pieces.

@@ -337,7 +337,7 @@ def _lines_block(
     if braced:
         # The common block, checked at less cost: each line ends with `}` (none is blank) and is shorter
         # than the block, so what follows would keep every line, pass them and decode the same text.
-        plan = _joined_plan(scan, "[" + "\n,".join(lines) + "\n]", len(lines), layouts, clean)
+        plan = _joined_plan(scan, lines, layouts, clean)
         if plan is not None:
             yield from layouts.items(plan, row)
             return len(lines)
@@ -353,7 +353,7 @@ def _lines_block(
         all(map(str.endswith, lines, repeat(("}", "}\r"))))
         or all(map(str.endswith, map(str.rstrip, lines, repeat(_JSON_SPACE)), repeat("}")))
     ):
-        plan = _joined_plan(scan, "[" + "\n,".join(lines) + "\n]", len(lines), layouts, clean)
+        plan = _joined_plan(scan, lines, layouts, clean)
     if plan is None:
         try:
             scanned = list(map(scan, lines, repeat(0)))  # a StopIteration ends the list early
@@ -368,12 +368,12 @@ def _lines_block(
 
 
 def _joined_plan(
-    scan: Any, joined: str, count: int, layouts: _Layouts, clean: bool
+    scan: Any, lines: list[str], layouts: _Layouts, clean: bool
 ) -> list[tuple[list[Any], EncodedBlock | None]] | None:
-    """The plan of `count` lines, each ending with `}`, joined as `[line\\n,line\\n,...]`; None when it
+    """The plan of `lines`, each ending with `}`, decoded joined as `[line\\n,line\\n,...]`; None when that
     does not prove each line one flat object (see the module's docstring)."""
-    values = _decode(scan, joined)
-    if values is None or len(values) != count:
+    values = _decode(scan, "[" + "\n,".join(lines) + "\n]")
+    if values is None or len(values) != len(lines):
         return None
     plan = layouts.plan(values, clean)
     # A block's values are flat objects (its kinds are checked); the others are checked here.

@@ -155,7 +155,7 @@ def _fake_credentials() -> dict[str, str | None]:
         "AWS_REGION": REGION,
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_DEV": "false",
-        # Set for each invocation, as Lambda sets them; unset here so that none outlives the run.
+        # Set for each invocation, as Lambda sets them; put back as they were when the run ends.
         "LAMBDA_TASK_ROOT": None,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": None,
     }

@@ -7,6 +7,10 @@ EventBridge would send, after leaving an item where a dead execution would leave
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,6 +47,15 @@ def _leave_item(local: LocalPipeline, upload, status: str, execution: str) -> st
     return file_id
 
 
+@contextmanager
+def _uploaded(template: Path, tmp_path: Path, key: str = "a.csv") -> Iterator[tuple[LocalPipeline, Any]]:
+    """A local pipeline with BODY uploaded as `key` (its execution not yet run), and the upload."""
+    source = tmp_path / "a.csv"
+    source.write_bytes(BODY)
+    with LocalPipeline(template, out=tmp_path / "out") as local:
+        yield local, local.upload(source, key)
+
+
 def _settle(local: LocalPipeline, event: dict) -> None:
     sfn = local.clients["stepfunctions"]
     arn = sfn.start_execution(stateMachineArn=_reconciler(local), input=json.dumps(event))["executionArn"]
@@ -56,10 +69,7 @@ def _settle(local: LocalPipeline, event: dict) -> None:
 def test_a_timed_out_execution_leaves_a_final_status_and_a_quarantine_copy(
     default_template_path, tmp_path, stuck_in, settled_as
 ):
-    source = tmp_path / "a.csv"
-    source.write_bytes(BODY)
-    with LocalPipeline(default_template_path, out=tmp_path / "out") as local:
-        upload = local.upload(source, "late/a.csv")
+    with _uploaded(default_template_path, tmp_path, "late/a.csv") as (local, upload):
         local.matched_events()  # this delivery's execution is the one that "died"
         execution = "arn:aws:states:us-east-1:123456789012:execution:main:dead"
         file_id = _leave_item(local, upload, stuck_in, execution)
@@ -77,10 +87,7 @@ def test_a_timed_out_execution_leaves_a_final_status_and_a_quarantine_copy(
 
 
 def test_a_final_status_is_never_overwritten(default_template_path, tmp_path):
-    source = tmp_path / "a.csv"
-    source.write_bytes(BODY)
-    with LocalPipeline(default_template_path, out=tmp_path / "out") as local:
-        upload = local.upload(source, "a.csv")
+    with _uploaded(default_template_path, tmp_path) as (local, upload):
         execution = "arn:aws:states:us-east-1:123456789012:execution:main:done"
         file_id = _leave_item(local, upload, "COMPLETED", execution)
         _settle(local, _event(local, upload, execution, "ABORTED"))
@@ -88,10 +95,7 @@ def test_a_final_status_is_never_overwritten(default_template_path, tmp_path):
 
 
 def test_another_executions_item_is_left_alone(default_template_path, tmp_path):
-    source = tmp_path / "a.csv"
-    source.write_bytes(BODY)
-    with LocalPipeline(default_template_path, out=tmp_path / "out") as local:
-        upload = local.upload(source, "a.csv")
+    with _uploaded(default_template_path, tmp_path) as (local, upload):
         file_id = _leave_item(local, upload, "VALIDATING", "arn:aws:states:us-east-1:123456789012:execution:main:owner")
         _settle(local, _event(local, upload, "arn:aws:states:us-east-1:123456789012:execution:main:other", "ABORTED"))
         assert local.ledger_item(file_id)["status"] == "VALIDATING"
@@ -108,10 +112,7 @@ def test_another_executions_item_is_left_alone(default_template_path, tmp_path):
 )
 def test_a_failed_executions_own_error_and_cause_are_recorded(default_template_path, tmp_path, named, error, cause):
     """AWS's status-change event names a failed execution's error and cause: the ledger keeps them."""
-    source = tmp_path / "a.csv"
-    source.write_bytes(BODY)
-    with LocalPipeline(default_template_path, out=tmp_path / "out") as local:
-        upload = local.upload(source, "a.csv")
+    with _uploaded(default_template_path, tmp_path) as (local, upload):
         execution = "arn:aws:states:us-east-1:123456789012:execution:main:failed"
         file_id = _leave_item(local, upload, "VALIDATING", execution)
         event = _event(local, upload, execution, "FAILED")
